@@ -1,0 +1,210 @@
+"""Settings, read from the environment (and a `.env` file) with pydantic-settings.
+
+The variable names are a public interface: they appear in the README, the Dockerfile
+and operators' deployment files. There is deliberately no module-level instance, so each
+test builds its own `Settings`.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SLACK_API_URL = "https://slack.com/api/"
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "xoxb-your-token", "todo", "placeholder"}
+
+
+class ConfigError(Exception):
+    """A configuration problem worth one line to the operator (exit code 2)."""
+
+
+class Settings(BaseSettings):
+    """Everything Firewatch reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
+    )
+
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default=SLACK_API_URL, alias="SLACK_API_URL")
+
+    database_url: str | None = Field(default=None, alias="FIREWATCH_DATABASE_URL")
+    data_dir: Path = Field(default=Path("data"), alias="FIREWATCH_DATA_DIR")
+    auto_migrate: bool | None = Field(default=None, alias="FIREWATCH_AUTO_MIGRATE")
+
+    host: str = Field(default="0.0.0.0", alias="FIREWATCH_HOST")  # noqa: S104 - a server
+    port: int = Field(default=3000, ge=0, le=65535, alias="FIREWATCH_PORT")
+
+    broadcast_channel: str | None = Field(default=None, alias="FIREWATCH_BROADCAST_CHANNEL")
+    policy_file: Path | None = Field(default=None, alias="FIREWATCH_POLICY_FILE")
+    timezone: str = Field(default="UTC", alias="FIREWATCH_TIMEZONE")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", alias="FIREWATCH_LOG_LEVEL"
+    )
+    log_format: Literal["json", "text"] = Field(default="json", alias="FIREWATCH_LOG_FORMAT")
+
+    outbox_max_attempts: int = Field(
+        default=10, ge=1, le=100, alias="FIREWATCH_OUTBOX_MAX_ATTEMPTS"
+    )
+    outbox_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, alias="FIREWATCH_OUTBOX_POLL_SECONDS"
+    )
+    slack_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, alias="FIREWATCH_SLACK_TIMEOUT_SECONDS"
+    )
+    environment: Literal["production", "development", "test"] = Field(
+        default="production",
+        validation_alias=AliasChoices("FIREWATCH_ENV", "environment"),
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)"
+            ) from None
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("broadcast_channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        value = value.strip()
+        if not (value.startswith("#") or value[:1] in {"C", "G"}):
+            raise ValueError("must be a channel id (C0123ABC) or a #name")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                f"(got {value.split(':', 1)[0]}://…)"
+            )
+        return value
+
+    # --- derived values -------------------------------------------------------------
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'firewatch.db').as_posix()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        return self.auto_migrate if self.auto_migrate is not None else self.is_sqlite
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    def require_slack_credentials(self) -> None:
+        """Check the secrets `firewatch run` needs; raise ConfigError naming the variable."""
+        _require_secret(
+            "SLACK_BOT_TOKEN", self.slack_bot_token, prefix="xoxb-", env=self.environment
+        )
+        if self.socket_mode:
+            _require_secret(
+                "SLACK_APP_TOKEN", self.slack_app_token, prefix="xapp-", env=self.environment
+            )
+        else:
+            _require_secret("SLACK_SIGNING_SECRET", self.slack_signing_secret, env=self.environment)
+
+    def masked(self) -> dict[str, str]:
+        """The effective configuration with secrets masked, for `firewatch check-config`."""
+        out: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            key = field.alias or name.upper()
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                out[key] = _mask(value.get_secret_value())
+            elif value is None:
+                out[key] = "(not set)"
+            else:
+                out[key] = str(value)
+        out["FIREWATCH_DATABASE_URL"] = _mask_url(self.effective_database_url)
+        out["mode"] = "socket" if self.socket_mode else "http"
+        return out
+
+
+def _mask(secret: str) -> str:
+    if len(secret) <= 8:
+        return "****"
+    return secret[:5] + "…" + "*" * 4
+
+
+def _mask_url(url: str) -> str:
+    # postgresql+asyncpg://user:password@host/db → hide the password
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest and ":" in rest.split("@", 1)[0]:
+        user = rest.split("@", 1)[0].split(":", 1)[0]
+        return f"{scheme}{sep}{user}:****@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _require_secret(name: str, value: SecretStr | None, *, prefix: str = "", env: str) -> None:
+    if value is None or not value.get_secret_value().strip():
+        raise ConfigError(f"{name}: is required to run Firewatch (see README, 'Configuration')")
+    secret = value.get_secret_value().strip()
+    if prefix and not secret.startswith(prefix):
+        raise ConfigError(f"{name}: must start with {prefix!r}")
+    if env == "production" and secret.lower() in _PLACEHOLDER_SECRETS:
+        raise ConfigError(f"{name}: is a placeholder value; set the real secret")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning validation errors into one ConfigError line per problem."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = err["loc"][0] if err["loc"] else "?"
+        field = Settings.model_fields.get(str(loc))
+        name = (field.alias if field and field.alias else str(loc)).upper()
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{name}: {message}")
+    return "; ".join(lines)
