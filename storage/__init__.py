@@ -1,0 +1,1 @@
+"""Database access for Firewatch (SQLAlchemy 2 async)."""

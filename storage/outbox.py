@@ -1,0 +1,208 @@
+"""The durable outbox: queries for enqueueing, claiming and settling Slack side effects.
+
+Ordering: rows share an `ordering_key` (one per Slack channel or conversation); only the
+oldest pending row of a key may be delivered, so a channel hears things in the order they
+were stored. Claims are leases (`claimed_by`, `claimed_until`) taken with a conditional
+UPDATE, which works the same on SQLite and on PostgreSQL shared by several replicas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.models import OutboxRow
+
+PENDING, DONE, DEAD, CANCELLED = "pending", "done", "dead", "cancelled"
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    pending: int
+    dead: int
+    oldest_pending: datetime | None
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def enqueue(
+        self,
+        kind: str,
+        ordering_key: str,
+        payload: dict[str, Any],
+        *,
+        now: datetime,
+        incident_id: int | None = None,
+    ) -> OutboxRow:
+        row = OutboxRow(
+            kind=kind,
+            ordering_key=ordering_key,
+            payload=payload,
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            incident_id=incident_id,
+            progress={},
+            result={},
+            outcome_unknown=False,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def ready_heads(self, now: datetime, limit: int) -> Sequence[OutboxRow]:
+        """The oldest pending row of each ordering key, if due and not leased."""
+        earlier = aliased(OutboxRow)
+        blocked = (
+            select(earlier.id)
+            .where(earlier.ordering_key == OutboxRow.ordering_key)
+            .where(earlier.status == PENDING)
+            .where(earlier.id < OutboxRow.id)
+            .exists()
+        )
+        stmt = (
+            select(OutboxRow)
+            .where(OutboxRow.status == PENDING)
+            .where(OutboxRow.next_attempt_at <= now)
+            .where(or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now))
+            .where(~blocked)
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def claim(self, row_id: int, *, worker: str, now: datetime, lease: timedelta) -> bool:
+        result = await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row_id)
+            .where(OutboxRow.status == PENDING)
+            .where(or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now))
+            .values(
+                claimed_by=worker,
+                claimed_until=now + lease,
+                attempts=OutboxRow.attempts + 1,
+                outcome_unknown=True,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def get(self, row_id: int) -> OutboxRow | None:
+        return await self.session.get(OutboxRow, row_id, populate_existing=True)
+
+    async def settle_done(self, row_id: int, *, now: datetime, result: dict[str, Any]) -> None:
+        await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row_id)
+            .values(
+                status=DONE,
+                delivered_at=now,
+                result=result,
+                claimed_by=None,
+                claimed_until=None,
+                outcome_unknown=False,
+                last_error=None,
+            )
+        )
+
+    async def settle_retry(
+        self, row_id: int, *, error: str, next_attempt_at: datetime, outcome_unknown: bool
+    ) -> None:
+        await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row_id)
+            .values(
+                last_error=error[:2000],
+                next_attempt_at=next_attempt_at,
+                claimed_by=None,
+                claimed_until=None,
+                outcome_unknown=outcome_unknown,
+            )
+        )
+
+    async def uncount_attempt(self, row_id: int) -> None:
+        """A row that was only waiting (NotReady) does not use up an attempt."""
+        await self.session.execute(
+            update(OutboxRow).where(OutboxRow.id == row_id).values(attempts=OutboxRow.attempts - 1)
+        )
+
+    async def settle_dead(self, row_id: int, *, error: str) -> None:
+        await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row_id)
+            .values(
+                status=DEAD,
+                last_error=error[:2000],
+                claimed_by=None,
+                claimed_until=None,
+            )
+        )
+
+    async def save_progress(self, row_id: int, progress: dict[str, Any]) -> None:
+        await self.session.execute(
+            update(OutboxRow).where(OutboxRow.id == row_id).values(progress=progress)
+        )
+
+    async def cancel_pending(self, ordering_key: str, *, reason: str) -> int:
+        result = await self.session.execute(
+            update(OutboxRow)
+            .where(and_(OutboxRow.ordering_key == ordering_key, OutboxRow.status == PENDING))
+            .values(status=CANCELLED, last_error=reason, claimed_by=None, claimed_until=None)
+        )
+        return int(getattr(result, "rowcount", 0))
+
+    async def release_leases(self, *, worker_prefix: str | None = None) -> int:
+        """Free leases left by a process that died (SQLite: only one process delivers)."""
+        stmt = (
+            update(OutboxRow)
+            .where(OutboxRow.status == PENDING)
+            .where(OutboxRow.claimed_by.is_not(None))
+        )
+        if worker_prefix is not None:
+            stmt = stmt.where(OutboxRow.claimed_by.startswith(worker_prefix))
+        result = await self.session.execute(stmt.values(claimed_by=None, claimed_until=None))
+        return int(getattr(result, "rowcount", 0))
+
+    async def requeue(self, row_id: int, *, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == row_id)
+            .where(OutboxRow.status.in_([DEAD, CANCELLED]))
+            .values(status=PENDING, attempts=0, next_attempt_at=now, last_error=None)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def listing(self, status: str | None = None, limit: int = 100) -> Sequence[OutboxRow]:
+        stmt = select(OutboxRow).order_by(OutboxRow.id.desc()).limit(limit)
+        if status:
+            stmt = stmt.where(OutboxRow.status == status)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def stats(self) -> OutboxStats:
+        pending, oldest = (
+            await self.session.execute(
+                select(func.count(OutboxRow.id), func.min(OutboxRow.created_at)).where(
+                    OutboxRow.status == PENDING
+                )
+            )
+        ).one()
+        dead = (
+            await self.session.execute(
+                select(func.count(OutboxRow.id)).where(OutboxRow.status == DEAD)
+            )
+        ).scalar_one()
+        oldest_dt = oldest
+        if isinstance(oldest_dt, str):  # func.min bypasses the column type on SQLite
+            oldest_dt = datetime.fromisoformat(oldest_dt)
+        if oldest_dt is not None and oldest_dt.tzinfo is None:
+            oldest_dt = oldest_dt.replace(tzinfo=UTC)
+        return OutboxStats(pending=int(pending), dead=int(dead), oldest_pending=oldest_dt)

@@ -1,0 +1,59 @@
+"""Alembic migrations from empty, on SQLite and PostgreSQL, and the start-up schema check."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect
+
+from bot.app import Firewatch
+from bot.config import ConfigError
+from storage import migrate
+from storage.engine import Database
+from tests.support import make_settings
+
+
+async def test_upgrade_from_empty_creates_every_table_and_downgrade_removes_them(
+    database_url: str,
+) -> None:
+    db = Database(database_url)
+    try:
+        assert await migrate.current_revision(db.engine) is None
+        await migrate.upgrade(db.engine)
+        assert await migrate.is_current(db.engine)
+        async with db.engine.connect() as conn:
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        assert {"incidents", "timeline_entries", "outbox", "slack_events"} <= tables
+        await migrate.downgrade(db.engine, "base")
+        async with db.engine.connect() as conn:
+            tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+        assert tables <= {"alembic_version"}
+    finally:
+        await db.dispose()
+
+
+async def test_run_refuses_an_out_of_date_schema_when_auto_migrate_is_off(
+    database_url: str,
+) -> None:
+    app = Firewatch(
+        make_settings(database_url, "http://127.0.0.1:9/api/", FIREWATCH_AUTO_MIGRATE=False)
+    )
+    try:
+        status, payload = await app.readiness()
+        assert status == 503
+        assert payload["reason"] == "database schema is not current"
+        with pytest.raises(ConfigError, match="run `firewatch migrate`"):
+            await app.prepare_database()
+    finally:
+        await app.stop()
+
+
+async def test_auto_migrate_brings_the_schema_current(database_url: str) -> None:
+    app = Firewatch(
+        make_settings(database_url, "http://127.0.0.1:9/api/", FIREWATCH_AUTO_MIGRATE=True)
+    )
+    try:
+        await app.prepare_database()
+        status, _ = await app.readiness()
+        assert status == 200
+    finally:
+        await app.stop()
