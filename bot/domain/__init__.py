@@ -1,0 +1,1 @@
+"""Pure incident domain: no Slack, no database, no clock."""

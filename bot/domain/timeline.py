@@ -1,0 +1,85 @@
+"""Timeline entries and the per-incident hash chain that makes tampering visible."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+
+class EntryKind(StrEnum):
+    DECLARED = "declared"
+    NOTE = "note"
+    STATUS = "status"
+    SEVERITY = "severity"
+    CHANNEL = "channel"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    incident_id: int
+    seq: int
+    at: datetime
+    kind: str
+    actor: str | None
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+    prev_hash: str = GENESIS_HASH
+    hash: str = ""
+
+
+def entry_hash(
+    *,
+    incident_id: int,
+    seq: int,
+    at: datetime,
+    kind: str,
+    actor: str | None,
+    text: str,
+    data: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """SHA-256 over a canonical JSON form of the entry and the previous entry's hash."""
+    canonical = json.dumps(
+        {
+            "incident": incident_id,
+            "seq": seq,
+            "at": at.isoformat(),
+            "kind": kind,
+            "actor": actor,
+            "text": text,
+            "data": data,
+            "prev": prev_hash,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def first_broken_link(entries: list[TimelineEntry]) -> TimelineEntry | None:
+    """The first entry whose stored hash or back-link does not match, if any."""
+    prev = GENESIS_HASH
+    for entry in entries:
+        expected = entry_hash(
+            incident_id=entry.incident_id,
+            seq=entry.seq,
+            at=entry.at,
+            kind=entry.kind,
+            actor=entry.actor,
+            text=entry.text,
+            data=entry.data,
+            prev_hash=prev,
+        )
+        if entry.prev_hash != prev or entry.hash != expected:
+            return entry
+        prev = entry.hash
+    return None
