@@ -1,0 +1,1 @@
+"""Use cases: load state, call the domain, persist fact and outbox in one transaction."""

@@ -1,0 +1,278 @@
+"""Delivers outbox rows: claims the head of each ordering key, retries with back-off.
+
+Knows nothing of Slack: a handler per row kind does the call and reports how it went by
+returning a result or raising one of the exceptions below. Retry state lives in the
+database, so a restart resumes where the last process stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+from bot.clock import Clock
+from storage.engine import Database
+from storage.outbox import OutboxRepository
+
+log = logging.getLogger(__name__)
+
+
+class RetryLater(Exception):
+    """The attempt failed in a way that may pass (429, 5xx, network)."""
+
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, outcome_unknown: bool = False
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.outcome_unknown = outcome_unknown
+
+
+class PermanentFailure(Exception):
+    """Retrying cannot help (e.g. channel_not_found): the row is marked dead at once."""
+
+
+class NotReady(Exception):
+    """Something this row needs is not there yet; try again soon without counting it."""
+
+
+@dataclass
+class OutboxItem:
+    id: int
+    kind: str
+    ordering_key: str
+    payload: dict[str, Any]
+    attempts: int
+    outcome_unknown: bool
+    progress: dict[str, Any]
+    incident_id: int | None
+    save_progress: Callable[[dict[str, Any]], Awaitable[None]] = field(repr=False)
+
+
+class EffectHandler(Protocol):
+    async def deliver(self, item: OutboxItem) -> dict[str, Any]: ...
+
+    async def gave_up(self, item: OutboxItem, error: str) -> None: ...
+
+
+class DeliveryObserver(Protocol):
+    def delivered(self, kind: str) -> None: ...
+    def retried(self, kind: str, reason: str) -> None: ...
+    def dead(self, kind: str, reason: str) -> None: ...
+
+
+class _NullObserver:
+    def delivered(self, kind: str) -> None:
+        pass
+
+    def retried(self, kind: str, reason: str) -> None:
+        pass
+
+    def dead(self, kind: str, reason: str) -> None:
+        pass
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        db: Database,
+        handlers: Mapping[str, EffectHandler],
+        clock: Clock,
+        *,
+        max_attempts: int = 10,
+        poll_seconds: float = 1.0,
+        lease: timedelta = timedelta(seconds=60),
+        concurrency: int = 8,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 300.0,
+        not_ready_delay: float = 0.5,
+        worker_id: str | None = None,
+        rng: random.Random | None = None,
+        observer: DeliveryObserver | None = None,
+    ) -> None:
+        self.db = db
+        self.handlers = dict(handlers)
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.poll_seconds = poll_seconds
+        self.lease = lease
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.not_ready_delay = not_ready_delay
+        self.worker_id = worker_id or default_worker_id()
+        self.rng = rng or random.Random()
+        self.observer: DeliveryObserver = observer or _NullObserver()
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Called after a use case commits rows, so delivery does not wait for the poll."""
+        self._wake.set()
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential back-off with jitter: 1 s, 2 s, 4 s … capped, times 0.5–1.0."""
+        raw = min(self.backoff_cap, self.backoff_base * 2.0 ** max(0, attempts - 1))
+        return raw * (0.5 + self.rng.random() / 2)
+
+    async def recover(self) -> int:
+        """At start, free leases this deployment's dead processes left (single-writer SQLite)."""
+        if not self.db.is_sqlite:
+            return 0  # other replicas may hold them: their leases expire instead
+        async with self.db.session() as session:
+            return await OutboxRepository(session).release_leases()
+
+    async def run_once(self) -> int:
+        """Deliver the ready head of every ordering key once; returns how many were tried."""
+        now = self.clock.now()
+        async with self.db.session(write=False) as session:
+            heads = await OutboxRepository(session).ready_heads(now, limit=self._concurrency * 4)
+            ids = [row.id for row in heads]
+        if not ids:
+            return 0
+        await asyncio.gather(*(self._deliver(row_id) for row_id in ids))
+        return len(ids)
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        await self.recover()
+        while not stop.is_set():
+            try:
+                tried = await self.run_once()
+            except Exception:
+                log.exception("outbox pass failed; retrying after the poll interval")
+                tried = 0
+            if tried:
+                continue
+            self._wake.clear()
+            waiter = asyncio.ensure_future(self._wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait(
+                {waiter, stopper}, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            waiter.cancel()
+            stopper.cancel()
+
+    async def drain(self, *, max_passes: int = 1000) -> None:
+        """Deliver until nothing is ready now (tests and the demo)."""
+        for _ in range(max_passes):
+            if not await self.run_once():
+                return
+
+    async def _deliver(self, row_id: int) -> None:
+        async with self._semaphore:
+            now = self.clock.now()
+            async with self.db.session() as session:
+                repo = OutboxRepository(session)
+                before = await repo.get(row_id)
+                # Did the previous attempt end without a definite answer (crash, timeout)?
+                prior_unknown = (
+                    before is not None and before.attempts > 0 and before.outcome_unknown
+                )
+                if not await repo.claim(row_id, worker=self.worker_id, now=now, lease=self.lease):
+                    return  # another worker has it, or it was settled meanwhile
+                row = await repo.get(row_id)
+                assert row is not None
+                item = OutboxItem(
+                    id=row.id,
+                    kind=row.kind,
+                    ordering_key=row.ordering_key,
+                    payload=dict(row.payload),
+                    attempts=row.attempts,
+                    outcome_unknown=prior_unknown,
+                    progress=dict(row.progress or {}),
+                    incident_id=row.incident_id,
+                    save_progress=functools.partial(self._save_progress, row.id),
+                )
+            await self._attempt(item)
+
+    async def _save_progress(self, row_id: int, progress: dict[str, Any]) -> None:
+        async with self.db.session() as session:
+            await OutboxRepository(session).save_progress(row_id, progress)
+
+    async def _attempt(self, item: OutboxItem) -> None:
+        handler = self.handlers.get(item.kind)
+        if handler is None:
+            await self._dead(item, f"no handler for outbox kind {item.kind!r}", None)
+            return
+        try:
+            result = await handler.deliver(item)
+        except NotReady as exc:
+            await self._retry(
+                item, f"waiting: {exc}", self.not_ready_delay, unknown=False, count=False
+            )
+        except RetryLater as exc:
+            if item.attempts >= self.max_attempts:
+                await self._dead(
+                    item, f"gave up after {item.attempts} attempts: {exc.reason}", handler
+                )
+            else:
+                delay = max(exc.retry_after or 0.0, self.backoff(item.attempts))
+                reason = exc.reason + (" (outcome unknown)" if exc.outcome_unknown else "")
+                await self._retry(item, reason, delay, unknown=exc.outcome_unknown, count=True)
+        except PermanentFailure as exc:
+            await self._dead(item, str(exc), handler)
+        except Exception as exc:  # a bug in a handler must not stop delivery of the rest
+            log.exception("outbox handler %s crashed on row %s", item.kind, item.id)
+            if item.attempts >= self.max_attempts:
+                await self._dead(item, f"handler error: {exc!r}", handler)
+            else:
+                await self._retry(
+                    item,
+                    f"handler error (outcome unknown): {exc!r}",
+                    self.backoff(item.attempts),
+                    unknown=True,
+                    count=True,
+                )
+        else:
+            async with self.db.session() as session:
+                await OutboxRepository(session).settle_done(
+                    item.id, now=self.clock.now(), result=result
+                )
+            self.observer.delivered(item.kind)
+
+    async def _retry(
+        self, item: OutboxItem, reason: str, delay: float, *, unknown: bool, count: bool
+    ) -> None:
+        when = self.clock.now() + timedelta(seconds=delay)
+        async with self.db.session() as session:
+            repo = OutboxRepository(session)
+            await repo.settle_retry(
+                item.id, error=reason, next_attempt_at=when, outcome_unknown=unknown
+            )
+            if not count:
+                await repo.uncount_attempt(item.id)
+        if count:
+            log.warning(
+                "outbox row %s (%s) attempt %s failed: %s; retry in %.1fs",
+                item.id,
+                item.kind,
+                item.attempts,
+                reason,
+                delay,
+            )
+            self.observer.retried(item.kind, reason)
+
+    async def _dead(self, item: OutboxItem, reason: str, handler: EffectHandler | None) -> None:
+        async with self.db.session() as session:
+            await OutboxRepository(session).settle_dead(item.id, error=reason)
+        log.error("outbox row %s (%s) is dead: %s", item.id, item.kind, reason)
+        self.observer.dead(item.kind, reason)
+        if handler is not None:
+            try:
+                await handler.gave_up(item, reason)
+            except Exception:
+                log.exception("outbox fallback for row %s failed", item.id)

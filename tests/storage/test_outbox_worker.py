@@ -1,0 +1,173 @@
+"""The outbox worker with plain handlers and a frozen clock: order, retries, leases."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.clock import FrozenClock
+from bot.services.outbox_worker import (
+    NotReady,
+    OutboxItem,
+    OutboxWorker,
+    PermanentFailure,
+    RetryLater,
+)
+from storage import migrate
+from storage.engine import Database
+from storage.outbox import OutboxRepository
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+class Recorder:
+    """Handler that records deliveries and fails as scripted."""
+
+    def __init__(self) -> None:
+        self.delivered: list[Any] = []
+        self.script: list[Exception] = []
+        self.gave_up_on: list[tuple[int, str]] = []
+        self.seen_unknown: list[bool] = []
+
+    async def deliver(self, item: OutboxItem) -> dict[str, Any]:
+        self.seen_unknown.append(item.outcome_unknown)
+        if self.script:
+            raise self.script.pop(0)
+        self.delivered.append(item.payload["n"])
+        return {"ok": True}
+
+    async def gave_up(self, item: OutboxItem, error: str) -> None:
+        self.gave_up_on.append((item.id, error))
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    await migrate.upgrade(database.engine)
+    yield database
+    await database.dispose()
+
+
+async def enqueue(db: Database, key: str, *numbers: int, now: datetime = T0) -> None:
+    async with db.session() as session:
+        repo = OutboxRepository(session)
+        for n in numbers:
+            await repo.enqueue("test", key, {"n": n}, now=now)
+
+
+def worker(db: Database, handler: Recorder, clock: FrozenClock, **kw: Any) -> OutboxWorker:
+    return OutboxWorker(db, {"test": handler}, clock, rng=random.Random(1), **kw)
+
+
+async def statuses(db: Database) -> list[tuple[int, str, int]]:
+    async with db.session(write=False) as session:
+        rows = await OutboxRepository(session).listing(limit=1000)
+    return sorted((r.payload["n"], r.status, r.attempts) for r in rows)
+
+
+async def test_order_is_kept_per_key_and_keys_do_not_wait_for_each_other(db: Database) -> None:
+    clock, handler = FrozenClock(T0), Recorder()
+    await enqueue(db, "channel:A", 1, 2, 3)
+    await enqueue(db, "channel:B", 10, 11)
+    handler.script = [RetryLater("503")]  # A's head fails once
+    w = worker(db, handler, clock)
+    await w.drain()
+    # A is blocked behind its failed head; B went on.
+    assert handler.delivered == [10, 11]
+    clock.advance(timedelta(seconds=5))
+    await w.drain()
+    assert handler.delivered == [10, 11, 1, 2, 3]
+
+
+async def test_retry_after_is_honoured(db: Database) -> None:
+    clock, handler = FrozenClock(T0), Recorder()
+    await enqueue(db, "k", 1)
+    handler.script = [RetryLater("429", retry_after=30)]
+    w = worker(db, handler, clock)
+    await w.drain()
+    clock.advance(timedelta(seconds=29))
+    await w.drain()
+    assert handler.delivered == []
+    clock.advance(timedelta(seconds=1))
+    await w.drain()
+    assert handler.delivered == [1]
+
+
+async def test_backoff_grows_exponentially_with_jitter(db: Database) -> None:
+    w = worker(db, Recorder(), FrozenClock(T0), backoff_base=1.0, backoff_cap=60)
+    delays = [w.backoff(n) for n in range(1, 9)]
+    for n, delay in enumerate(delays, start=1):
+        ceiling = min(60.0, 2.0 ** (n - 1))
+        assert ceiling / 2 <= delay <= ceiling
+
+
+async def test_a_message_is_dead_after_max_attempts_and_can_be_resent(db: Database) -> None:
+    clock, handler = FrozenClock(T0), Recorder()
+    await enqueue(db, "k", 1, 2)
+    handler.script = [RetryLater("500")] * 3
+    w = worker(db, handler, clock, max_attempts=3)
+    for _ in range(3):
+        await w.drain()
+        clock.advance(timedelta(minutes=10))
+    assert await statuses(db) == [(1, "dead", 3), (2, "done", 1)]
+    assert handler.gave_up_on
+    assert "gave up after 3 attempts" in handler.gave_up_on[0][1]
+    async with db.session() as session:
+        repo = OutboxRepository(session)
+        dead = [r.id for r in await repo.listing("dead")]
+        assert await repo.requeue(dead[0], now=clock.now())
+    await w.drain()
+    assert handler.delivered == [2, 1]
+
+
+async def test_permanent_failures_die_at_once_and_do_not_block_the_key(db: Database) -> None:
+    clock, handler = FrozenClock(T0), Recorder()
+    await enqueue(db, "k", 1, 2)
+    handler.script = [PermanentFailure("channel_not_found")]
+    await worker(db, handler, clock).drain()
+    assert await statuses(db) == [(1, "dead", 1), (2, "done", 1)]
+
+
+async def test_not_ready_waits_without_using_attempts(db: Database) -> None:
+    clock, handler = FrozenClock(T0), Recorder()
+    await enqueue(db, "k", 1)
+    handler.script = [NotReady("channel pending")] * 5
+    w = worker(db, handler, clock, max_attempts=2)
+    for _ in range(5):
+        await w.drain()
+        clock.advance(timedelta(seconds=1))
+    await w.drain()
+    assert await statuses(db) == [(1, "done", 1)]
+
+
+async def test_a_crash_mid_delivery_is_retried_with_outcome_unknown(db: Database) -> None:
+    clock, handler = FrozenClock(T0), Recorder()
+    await enqueue(db, "k", 1)
+    # Process 1 claims the row and dies before settling it.
+    async with db.session() as session:
+        repo = OutboxRepository(session)
+        [row] = await repo.ready_heads(clock.now(), 10)
+        assert await repo.claim(
+            row.id, worker="dead-process", now=clock.now(), lease=timedelta(seconds=60)
+        )
+    restarted = worker(db, handler, clock)
+    await restarted.recover() if db.is_sqlite else clock.advance(timedelta(seconds=61))
+    await restarted.drain()
+    assert handler.delivered == [1]
+    assert handler.seen_unknown == [True]  # the handler is told to look before re-posting
+
+
+async def test_two_workers_never_deliver_the_same_row(db: Database) -> None:
+    clock, handler = FrozenClock(T0), Recorder()
+    for key in range(20):
+        await enqueue(db, f"k{key}", key)
+    a = worker(db, handler, clock, worker_id="a")
+    b = worker(db, handler, clock, worker_id="b")
+    import asyncio
+
+    await asyncio.gather(a.drain(), b.drain())
+    assert sorted(handler.delivered) == list(range(20))
