@@ -1,0 +1,380 @@
+"""Composition root: builds Firewatch from Settings and a Clock, starts and stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock, SystemClock
+from bot.config import ConfigError, Settings
+from bot.domain.policy import Policy
+from bot.policy_file import PolicyError, load_policy
+from bot.services.incidents import IncidentService
+from bot.services.outbox_worker import OutboxWorker
+from bot.slack.bolt_app import build_bolt_app
+from bot.slack.delivery import SlackEffects
+from bot.slack.deps import ListenerDeps
+from bot.slack.server import build_web_app
+from storage import migrate
+from storage.engine import Database
+from storage.outbox import OutboxRepository
+
+log = logging.getLogger(__name__)
+
+SCHEMA_OUT_OF_DATE = (
+    "the database schema is at revision {current}, this Firewatch needs {head}: "
+    "run `firewatch migrate` (or set FIREWATCH_AUTO_MIGRATE=true)"
+)
+
+
+@dataclass
+class SlackIdentity:
+    """What auth.test told us; refreshed in the background, never on a request's path."""
+
+    ok: bool = False
+    team_id: str | None = None
+    bot_user_id: str | None = None
+    bot_id: str | None = None
+    error: str | None = None
+    checked_at: datetime | None = None
+
+
+@dataclass
+class SocketState:
+    connected: bool = False
+    last_message_at: datetime | None = None
+
+
+@dataclass
+class PolicyHolder:
+    policy: Policy
+    source: str | None = None
+    listeners: list[Callable[[Policy], None]] = field(default_factory=list)
+
+    def __call__(self) -> Policy:
+        return self.policy
+
+
+def load_policy_or_fail(settings: Settings) -> PolicyHolder:
+    try:
+        loaded = load_policy(settings.policy_file)
+    except PolicyError as exc:
+        raise ConfigError(f"FIREWATCH_POLICY_FILE: invalid policy\n{exc}") from None
+    return PolicyHolder(loaded.policy, str(loaded.source) if loaded.source else None)
+
+
+class Firewatch:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        policy: Policy | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.policy = PolicyHolder(policy) if policy is not None else load_policy_or_fail(settings)
+        self.db = Database(settings.effective_database_url)
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+        self.identity = SlackIdentity()
+        self.socket = SocketState()
+        # Two clients: the outbox's retries are durable (ours); interactive calls such as
+        # views.open keep slack_sdk's default connection-error retry.
+        self.outbox_client = AsyncWebClient(
+            token=token,
+            base_url=settings.slack_api_url,
+            timeout=int(settings.slack_timeout_seconds),
+        )
+        self.outbox_client.retry_handlers = []
+        self.client = AsyncWebClient(
+            token=token,
+            base_url=settings.slack_api_url,
+            timeout=int(settings.slack_timeout_seconds),
+        )
+        self.worker: OutboxWorker
+        self.incidents = IncidentService(
+            self.db,
+            self.policy,
+            self.clock,
+            broadcast_channel=settings.broadcast_channel,
+            on_commit=lambda: self.worker.wake(),
+        )
+        self.effects = SlackEffects(
+            self.outbox_client, self.incidents, self.policy, self._bot_user_id
+        )
+        self.worker = OutboxWorker(
+            self.db,
+            self.effects.handlers(),
+            self.clock,
+            max_attempts=settings.outbox_max_attempts,
+            poll_seconds=settings.outbox_poll_seconds,
+            worker_id=worker_id,
+        )
+        self.bolt: AsyncApp | None = None
+        if settings.slack_bot_token is not None and (
+            settings.slack_signing_secret is not None or settings.socket_mode
+        ):
+            self.bolt = self._build_bolt(token)
+        self.started_monotonic = time.monotonic()
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._runner: web.AppRunner | None = None
+        self._socket_handler: Any = None
+        self.port: int | None = None
+
+    # --- assembly ---------------------------------------------------------------------
+
+    def _build_bolt(self, token: str) -> AsyncApp:
+        secret = (
+            self.settings.slack_signing_secret.get_secret_value()
+            if self.settings.slack_signing_secret
+            else None
+        )
+        identity = self.identity
+
+        async def authorize(
+            enterprise_id: str | None, team_id: str | None, **_: Any
+        ) -> AuthorizeResult:
+            return AuthorizeResult(
+                enterprise_id=enterprise_id,
+                team_id=team_id or identity.team_id,
+                bot_token=token,
+                bot_user_id=identity.bot_user_id,
+                bot_id=identity.bot_id,
+            )
+
+        # Bolt gets a token-less client: `authorize` hands each request the token.
+        bolt_client = AsyncWebClient(
+            base_url=self.settings.slack_api_url, timeout=int(self.settings.slack_timeout_seconds)
+        )
+        return build_bolt_app(
+            client=bolt_client,
+            signing_secret=secret or "",
+            authorize=authorize,
+            deps=ListenerDeps(incidents=self.incidents, policy=self.policy),
+            db=self.db,
+            clock=self.clock,
+            verify_requests=secret is not None,
+        )
+
+    def web_app(self) -> web.Application:
+        secret = self.settings.slack_signing_secret
+        http_mode = not self.settings.socket_mode
+        return build_web_app(
+            bolt=self.bolt if http_mode else None,
+            signing_secret=secret.get_secret_value() if (secret and http_mode) else None,
+            health=self.health,
+            ready=self.readiness,
+        )
+
+    async def _bot_user_id(self) -> str:
+        if self.identity.bot_user_id is None:
+            await self.check_slack_auth()
+        return self.identity.bot_user_id or ""
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    async def prepare_database(self) -> None:
+        current = await migrate.current_revision(self.db.engine)
+        head = migrate.head_revision()
+        if current == head:
+            return
+        if self.settings.should_auto_migrate:
+            log.info(
+                "migrating the database schema", extra={"from": current or "empty", "to": head}
+            )
+            await migrate.upgrade(self.db.engine)
+            return
+        raise ConfigError(SCHEMA_OUT_OF_DATE.format(current=current or "empty", head=head))
+
+    async def start(
+        self,
+        *,
+        serve: bool = True,
+        deliver: bool = True,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        """Migrate (or refuse), then start the outbox worker, the Slack auth watch and the
+        HTTP server; `deliver=False` leaves the outbox to be driven by hand (tests)."""
+        await self.prepare_database()
+        if deliver:
+            self._tasks.append(
+                asyncio.create_task(self.worker.run_forever(self._stop), name="outbox")
+            )
+        self._tasks.append(asyncio.create_task(self._watch_slack_auth(), name="slack-auth"))
+        if serve:
+            self._runner = web.AppRunner(self.web_app(), access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(
+                self._runner,
+                host if host is not None else self.settings.host,
+                port if port is not None else self.settings.port,
+            )
+            await site.start()
+            server = getattr(site, "_server", None)
+            sockets = getattr(server, "sockets", None) or []
+            self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
+        if self.settings.socket_mode and self.bolt is not None:
+            await self._start_socket_mode()
+        log.info(
+            "firewatch started",
+            extra={"mode": "socket" if self.settings.socket_mode else "http", "port": self.port},
+        )
+
+    async def _start_socket_mode(self) -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        assert self.bolt is not None
+        assert self.settings.slack_app_token is not None
+        handler = AsyncSocketModeHandler(
+            self.bolt, self.settings.slack_app_token.get_secret_value()
+        )
+        state = self.socket
+        clock = self.clock
+
+        async def seen(*_: Any) -> None:
+            state.last_message_at = clock.now()
+
+        handler.client.message_listeners.append(seen)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        self._socket_handler = handler
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._socket_handler is not None:
+            await self._socket_handler.close_async()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.client.close() if hasattr(self.client, "close") else None
+        await self.db.dispose()
+
+    async def run_until_stopped(self) -> None:
+        await self._stop.wait()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    # --- Slack identity ---------------------------------------------------------------
+
+    async def check_slack_auth(self) -> SlackIdentity:
+        try:
+            response = await self.client.auth_test()
+            self.identity.ok = True
+            self.identity.team_id = response.get("team_id")
+            self.identity.bot_user_id = response.get("user_id")
+            self.identity.bot_id = response.get("bot_id")
+            self.identity.error = None
+        except Exception as exc:  # health reports it; requests keep being answered
+            self.identity.ok = False
+            self.identity.error = _slack_error(exc)
+            log.warning("Slack auth check failed: %s", self.identity.error)
+        self.identity.checked_at = self.clock.now()
+        return self.identity
+
+    async def _watch_slack_auth(self, every: float = 300.0) -> None:
+        while not self._stop.is_set():
+            await self.check_slack_auth()
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=every)
+            except TimeoutError:
+                pass
+
+    # --- health -----------------------------------------------------------------------
+
+    async def readiness(self) -> tuple[int, dict[str, Any]]:
+        try:
+            current = await asyncio.wait_for(migrate.current_revision(self.db.engine), timeout=2)
+        except Exception as exc:
+            return 503, {
+                "status": "not ready",
+                "reason": f"database unreachable: {type(exc).__name__}",
+            }
+        if current != migrate.head_revision():
+            return 503, {"status": "not ready", "reason": "database schema is not current"}
+        return 200, {"status": "ready"}
+
+    async def health(self) -> tuple[int, dict[str, Any]]:
+        components: dict[str, Any] = {}
+        status = "ok"
+        started = time.perf_counter()
+        try:
+            async with self.db.session(write=False) as session:
+                stats = await asyncio.wait_for(OutboxRepository(session).stats(), timeout=2)
+            latency_ms = round((time.perf_counter() - started) * 1000, 2)
+            components["database"] = {"status": "ok", "latency_ms": latency_ms}
+            oldest_age = (
+                (self.clock.now() - stats.oldest_pending).total_seconds()
+                if stats.oldest_pending
+                else 0.0
+            )
+            outbox_status = "ok" if stats.dead == 0 and oldest_age < 300 else "degraded"
+            components["outbox"] = {
+                "status": outbox_status,
+                "pending": stats.pending,
+                "dead": stats.dead,
+                "oldest_pending_age_seconds": round(max(oldest_age, 0.0), 3),
+            }
+            if outbox_status != "ok":
+                status = "degraded"
+        except Exception as exc:
+            components["database"] = {"status": "down", "error": type(exc).__name__}
+            status = "down"
+        components["slack_auth"] = {
+            "status": "ok" if self.identity.ok else "failing",
+            "team": self.identity.team_id,
+            "error": self.identity.error,
+            "checked_at": self.identity.checked_at.isoformat()
+            if self.identity.checked_at
+            else None,
+        }
+        if not self.identity.ok and status == "ok":
+            status = "degraded"
+        if self.settings.socket_mode:
+            connected = False
+            if self._socket_handler is not None:
+                try:
+                    connected = bool(await self._socket_handler.client.is_connected())
+                except Exception:
+                    connected = False
+            last = self.socket.last_message_at
+            components["socket_mode"] = {
+                "status": "ok" if connected else "disconnected",
+                "connected": connected,
+                "last_message_at": last.isoformat() if last else None,
+            }
+            if not connected and status == "ok":
+                status = "degraded"
+        payload = {
+            "status": status,
+            "uptime_seconds": round(time.monotonic() - self.started_monotonic, 1),
+            "mode": "socket" if self.settings.socket_mode else "http",
+            "components": components,
+            "time": datetime.now(UTC).isoformat(),
+        }
+        return (503 if status == "down" else 200), payload
+
+
+def _slack_error(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if response is not None:
+        try:
+            return str(response.get("error") or f"HTTP {response.status_code}")
+        except Exception:
+            return type(exc).__name__
+    return type(exc).__name__

@@ -1,0 +1,43 @@
+"""Builds the Bolt AsyncApp: settings, middleware and listeners, nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock
+from bot.slack import middleware
+from bot.slack.deps import ListenerDeps
+from bot.slack.listeners import commands, events, shortcuts, views
+from storage.engine import Database
+
+
+def build_bolt_app(
+    *,
+    client: AsyncWebClient,
+    signing_secret: str,
+    authorize: Callable[..., Awaitable[AuthorizeResult]],
+    verify_requests: bool,
+    deps: ListenerDeps,
+    db: Database,
+    clock: Clock,
+) -> AsyncApp:
+    app = AsyncApp(
+        client=client,
+        signing_secret=signing_secret,
+        # Listeners answer from the request itself (ack within a few ms); anything that
+        # talks to Slack runs after the answer in a lazy listener or via the outbox.
+        process_before_response=True,
+        # Answers from Firewatch's cached identity: no auth.test on a request's path.
+        authorize=authorize,
+        # Socket Mode has no signatures to check; HTTP requests are always verified.
+        request_verification_enabled=verify_requests,
+        raise_error_for_unhandled_request=False,
+    )
+    middleware.install(app, db, clock)
+    for module in (commands, shortcuts, views, events):
+        module.register(app, deps)
+    return app

@@ -1,0 +1,379 @@
+"""Outbox handlers that talk to Slack's Web API.
+
+Each handler makes one kind of call and translates Slack's answer for the generic worker:
+a result, RetryLater (429 with Retry-After, 5xx, network trouble) or PermanentFailure.
+Messages carry their outbox id in Slack message metadata, so a retry after a crash or a
+timeout finds a message that was in fact posted instead of posting it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain.incident import ChannelStatus, Incident, with_suffix
+from bot.domain.policy import Policy
+from bot.services import effects
+from bot.services.incidents import IncidentService
+from bot.services.outbox_worker import (
+    EffectHandler,
+    NotReady,
+    OutboxItem,
+    PermanentFailure,
+    RetryLater,
+)
+from bot.slack import blocks, messages
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "firewatch_outbox"
+MAX_NAME_ATTEMPTS = 20
+# Slack documents these as not accepting JSON bodies (json_input_supported).
+FORM_ONLY_METHODS = {
+    "chat.getPermalink",
+    "conversations.info",
+    "conversations.list",
+    "conversations.members",
+    "conversations.replies",
+    "pins.list",
+    "users.info",
+    "users.list",
+    "users.lookupByEmail",
+}
+# Slack errors that a later attempt may not meet (besides HTTP 429 and 5xx).
+TRANSIENT_ERRORS = {
+    "ratelimited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "team_added_to_org",
+    # Credentials can be fixed by an operator without losing the queued work.
+    "invalid_auth",
+    "not_authed",
+    "token_expired",
+    "account_inactive",
+}
+
+
+async def call(client: AsyncWebClient, method: str, **kwargs: Any) -> dict[str, Any]:
+    """One Web API call, with failures classified for the outbox worker."""
+    try:
+        if method in FORM_ONLY_METHODS:
+            form = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in kwargs.items()}
+            response = await client.api_call(method, data=form)
+        else:
+            response = await client.api_call(method, json=kwargs)
+    except SlackApiError as exc:
+        status = exc.response.status_code
+        error = str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
+        if status == 429 or error == "ratelimited":
+            retry_after = _retry_after(exc.response.headers)
+            raise RetryLater(f"{method}: rate limited", retry_after=retry_after) from None
+        if status >= 500:
+            raise RetryLater(f"{method}: HTTP {status}", outcome_unknown=True) from None
+        if error in TRANSIENT_ERRORS:
+            raise RetryLater(f"{method}: {error}") from None
+        raise PermanentFailure(f"{method}: {error or f'HTTP {status}'}") from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise RetryLater(f"{method}: {type(exc).__name__}", outcome_unknown=True) from None
+    data = response.data
+    assert isinstance(data, dict)
+    return data
+
+
+def _retry_after(headers: Any) -> float | None:
+    for key in ("Retry-After", "retry-after"):
+        value = headers.get(key) if headers else None
+        if value:
+            if isinstance(value, list):
+                value = value[0]
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
+def slack_error(exc: PermanentFailure) -> str:
+    return str(exc).rsplit(": ", 1)[-1]
+
+
+class SlackEffects:
+    """Builds the outbox handlers for every effect kind the services queue."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        incidents: IncidentService,
+        policy: Callable[[], Policy],
+        bot_user_id: Callable[[], Awaitable[str]],
+    ) -> None:
+        self.client = client
+        self.incidents = incidents
+        self.policy = policy
+        self.bot_user_id = bot_user_id
+        self._channel_ids: dict[str, str] = {}
+
+    async def resolve_channel(self, channel: str) -> str:
+        """A channel id for a configured `#name` (joined once, so the bot may post and read)."""
+        if not channel.startswith("#"):
+            return channel
+        if channel in self._channel_ids:
+            return self._channel_ids[channel]
+        name, cursor = channel[1:], None
+        while True:
+            args: dict[str, Any] = {
+                "limit": 200,
+                "exclude_archived": True,
+                "types": "public_channel",
+            }
+            if cursor:
+                args["cursor"] = cursor
+            data = await call(self.client, "conversations.list", **args)
+            match = next((c for c in data.get("channels", []) if c.get("name") == name), None)
+            if match is not None:
+                if not match.get("is_member"):
+                    await call(self.client, "conversations.join", channel=match["id"])
+                self._channel_ids[channel] = str(match["id"])
+                return self._channel_ids[channel]
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                raise PermanentFailure(f"conversations.list: channel_not_found ({channel})")
+
+    def handlers(self) -> dict[str, EffectHandler]:
+        return {
+            effects.CREATE_CHANNEL: _Handler(self.create_channel, self.channel_gave_up),
+            effects.INVITE: _Handler(self.invite),
+            effects.POST_REPORT: _Handler(self.post_report),
+            effects.PIN_REPORT: _Handler(self.pin_report),
+            effects.ANNOUNCE: _Handler(self.announce),
+            effects.REPORT_FALLBACK: _Handler(self.report_fallback),
+        }
+
+    # --- channel --------------------------------------------------------------------
+
+    async def create_channel(self, item: OutboxItem) -> dict[str, Any]:
+        incident = await self.incidents.get(item.payload["incident_id"])
+        if incident.channel_id:
+            return {"channel": incident.channel_id}
+        base = str(item.payload["name"])
+        tried: list[str] = list(item.progress.get("tried", []))
+        for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
+            name = with_suffix(base, attempt)
+            tried_before = name in tried
+            if not tried_before:
+                tried.append(name)
+                # Durable before the call: a retry knows this name may already be ours.
+                await item.save_progress({"tried": tried})
+            try:
+                data = await call(self.client, "conversations.create", name=name, is_private=False)
+            except PermanentFailure as exc:
+                if slack_error(exc) != "name_taken":
+                    raise
+                adopted = await self._adopt(name) if tried_before else None
+                if adopted:
+                    await self.incidents.channel_created(incident.id, adopted, name)
+                    return {"channel": adopted, "name": name, "adopted": True}
+                continue
+            channel = data["channel"]
+            await self.incidents.channel_created(incident.id, channel["id"], channel["name"])
+            return {"channel": channel["id"], "name": channel["name"]}
+        raise PermanentFailure(
+            f"conversations.create: no free name after {MAX_NAME_ATTEMPTS} tries"
+        )
+
+    async def _adopt(self, name: str) -> str | None:
+        """The channel called `name` if this bot created it and no incident has it yet.
+
+        conversations.create is not idempotent: when an earlier attempt timed out after
+        Slack had created the channel, the retry meets name_taken for our own channel.
+        """
+        me = await self.bot_user_id()
+        cursor: str | None = None
+        while True:
+            args: dict[str, Any] = {
+                "limit": 200,
+                "exclude_archived": True,
+                "types": "public_channel",
+            }
+            if cursor:
+                args["cursor"] = cursor
+            data = await call(self.client, "conversations.list", **args)
+            for channel in data.get("channels", []):
+                if channel.get("name") == name:
+                    mine = channel.get("creator") == me
+                    unclaimed = await self.incidents.channel_owner(channel["id"]) is None
+                    return str(channel["id"]) if mine and unclaimed else None
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+
+    async def channel_gave_up(self, item: OutboxItem, error: str) -> None:
+        await self.incidents.channel_failed(item.payload["incident_id"], error.rsplit(": ", 1)[-1])
+
+    async def invite(self, item: OutboxItem) -> dict[str, Any]:
+        incident = await self._with_channel(item)
+        me = await self.bot_user_id()
+        users = [u for u in item.payload["users"] if u != me]
+        if not users:
+            return {}
+        try:
+            await call(
+                self.client,
+                "conversations.invite",
+                channel=incident.channel_id,
+                users=",".join(users),
+            )
+        except PermanentFailure as exc:
+            if slack_error(exc) not in {"already_in_channel", "cant_invite_self"}:
+                raise
+        return {"invited": users}
+
+    # --- messages -------------------------------------------------------------------
+
+    async def post_report(self, item: OutboxItem) -> dict[str, Any]:
+        incident = await self._with_channel(item)
+        text, body = blocks.incident_report(incident, self.policy())
+        assert incident.channel_id is not None
+        ts = await self._post(item, incident.channel_id, text, body)
+        await self.incidents.report_posted(incident.id, ts)
+        return {"channel": incident.channel_id, "ts": ts}
+
+    async def pin_report(self, item: OutboxItem) -> dict[str, Any]:
+        incident = await self._with_channel(item)
+        if not incident.report_ts:
+            raise PermanentFailure("pins.add: the report was never posted")
+        try:
+            await call(
+                self.client, "pins.add", channel=incident.channel_id, timestamp=incident.report_ts
+            )
+        except PermanentFailure as exc:
+            if slack_error(exc) != "already_pinned":
+                raise
+        return {"pinned": incident.report_ts}
+
+    async def announce(self, item: OutboxItem) -> dict[str, Any]:
+        incident = await self.incidents.get(item.payload["incident_id"])
+        if incident.channel_status is ChannelStatus.PENDING:
+            # The announcement links the channel: wait until it exists (or failed).
+            raise NotReady("incident channel not created yet")
+        text, body = blocks.announcement(incident, self.policy())
+        channel = await self.resolve_channel(item.payload["channel"])
+        ts, channel = await self._post_with_channel(item, channel, text, body)
+        await self.incidents.announcement_posted(incident.id, channel, ts)
+        return {"channel": channel, "ts": ts}
+
+    async def report_fallback(self, item: OutboxItem) -> dict[str, Any]:
+        incident = await self.incidents.get(item.payload["incident_id"])
+        policy = self.policy()
+        reason = item.payload.get("reason")
+        if reason:
+            note = messages.CHANNEL_FALLBACK_NOTE.format(ref=incident.ref, reason=reason)
+        else:
+            severity = policy.severities.get(incident.severity)
+            note = messages.NO_CHANNEL_NOTE.format(
+                label=severity.label if severity else incident.severity
+            )
+        text, body = blocks.incident_report(incident, policy, note=note)
+        thread_ts = incident.announcement_ts if incident.announcement_channel_id else None
+        channel = incident.announcement_channel_id or await self.resolve_channel(
+            item.payload["channel"]
+        )
+        ts, _ = await self._post_with_channel(item, channel, text, body, thread_ts=thread_ts)
+        return {"channel": channel, "ts": ts, "thread_ts": thread_ts}
+
+    async def _with_channel(self, item: OutboxItem) -> Incident:
+        incident = await self.incidents.get(item.payload["incident_id"])
+        if not incident.channel_id:
+            raise NotReady("incident channel not created yet")
+        return incident
+
+    async def _post(
+        self, item: OutboxItem, channel: str, text: str, body: list[dict[str, Any]], **kw: Any
+    ) -> str:
+        ts, _ = await self._post_with_channel(item, channel, text, body, **kw)
+        return ts
+
+    async def _post_with_channel(
+        self,
+        item: OutboxItem,
+        channel: str,
+        text: str,
+        body: list[dict[str, Any]],
+        *,
+        thread_ts: str | None = None,
+    ) -> tuple[str, str]:
+        if item.outcome_unknown:
+            found = await self._find_posted(item, channel, thread_ts)
+            if found:
+                return found
+        args: dict[str, Any] = {
+            "channel": channel,
+            "text": text,
+            "blocks": body,
+            "unfurl_links": False,
+            "metadata": {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": item.id}},
+        }
+        if thread_ts:
+            args["thread_ts"] = thread_ts
+        data = await call(self.client, "chat.postMessage", **args)
+        return str(data["ts"]), str(data["channel"])
+
+    async def _find_posted(
+        self, item: OutboxItem, channel: str, thread_ts: str | None
+    ) -> tuple[str, str] | None:
+        """After an attempt with no answer: did Slack post it anyway?"""
+        try:
+            if thread_ts:
+                data = await call(
+                    self.client,
+                    "conversations.replies",
+                    channel=channel,
+                    ts=thread_ts,
+                    limit=100,
+                    include_all_metadata=True,
+                )
+            else:
+                data = await call(
+                    self.client,
+                    "conversations.history",
+                    channel=channel,
+                    limit=100,
+                    include_all_metadata=True,
+                )
+        except PermanentFailure as exc:
+            log.warning("could not look for an earlier delivery of outbox row %s: %s", item.id, exc)
+            return None
+        for message in data.get("messages", []):
+            meta = message.get("metadata") or {}
+            if (
+                meta.get("event_type") == METADATA_EVENT
+                and (meta.get("event_payload") or {}).get("outbox_id") == item.id
+            ):
+                return str(message["ts"]), str(
+                    data.get("channel") or message.get("channel") or channel
+                )
+        return None
+
+
+class _Handler:
+    def __init__(
+        self,
+        deliver: Callable[[OutboxItem], Awaitable[dict[str, Any]]],
+        gave_up: Callable[[OutboxItem, str], Awaitable[None]] | None = None,
+    ) -> None:
+        self._deliver = deliver
+        self._gave_up = gave_up
+
+    async def deliver(self, item: OutboxItem) -> dict[str, Any]:
+        return await self._deliver(item)
+
+    async def gave_up(self, item: OutboxItem, error: str) -> None:
+        if self._gave_up is not None:
+            await self._gave_up(item, error)

@@ -1,0 +1,1 @@
+"""Thin Slack listeners grouped by kind; each module has `register(app, deps)`."""

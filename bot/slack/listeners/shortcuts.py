@@ -1,0 +1,24 @@
+"""Global shortcut: declare an incident from anywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack import blocks
+from bot.slack.deps import ListenerDeps
+from bot.slack.ids import Callback
+
+
+def register(app: AsyncApp, deps: ListenerDeps) -> None:
+    async def answer(ack: AsyncAck) -> None:
+        await ack()
+
+    async def open_declare_modal(body: dict[str, Any], client: AsyncWebClient) -> None:
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=blocks.declare_modal(deps.policy())
+        )
+
+    app.shortcut(Callback.DECLARE_SHORTCUT.value)(ack=answer, lazy=[open_declare_modal])

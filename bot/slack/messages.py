@@ -1,0 +1,53 @@
+"""What Firewatch says to people, in one place."""
+
+from __future__ import annotations
+
+from bot.domain.incident import Incident
+from bot.domain.policy import Policy
+
+HELP = """*Firewatch* — incident response, by your team's policy.
+• `/incident` or `/incident declare [title]` — declare an incident (opens a form)
+• `/incident help` — this list
+More commands arrive as the policy, paging, timeline and post-mortem features land."""
+
+UNKNOWN_SUBCOMMAND = "I don't know `/incident {sub}`. Here is what I can do:\n\n" + HELP
+
+OPENING_FORM = "Opening the incident form…"
+
+INTERNAL_ERROR = (
+    "Something went wrong on Firewatch's side and nothing was changed. "
+    "Please try again; if it keeps failing, give your admin this reference: `{ref}`."
+)
+
+CHANNEL_FALLBACK_NOTE = (
+    "Firewatch could not create a channel for {ref} ({reason}). "
+    "The incident is recorded; coordinate in this thread."
+)
+
+NO_CHANNEL_NOTE = "{label} incidents do not get their own channel; coordinate in this thread."
+
+
+def announcement_text(incident: Incident, policy: Policy, *, mrkdwn: bool = False) -> str:
+    """The policy's announcement template filled in; `mrkdwn` escapes the reporter's words
+    and links the channel and reporter, the plain form is for notifications."""
+    severity = policy.severities.get(incident.severity)
+    title = escape(incident.title) if mrkdwn else incident.title
+    if mrkdwn:
+        channel = f"<#{incident.channel_id}>" if incident.channel_id else "this thread"
+        reporter = f"<@{incident.reporter_id}>"
+    else:
+        channel = f"#{incident.channel_name}" if incident.channel_name else "the thread"
+        reporter = incident.reporter_id
+    return policy.templates.announcement.format(
+        ref=incident.ref,
+        number=incident.id,
+        title=title,
+        severity=severity.label if severity else incident.severity,
+        channel=channel,
+        reporter=reporter,
+    )
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn escaping: user text must not become links or mentions."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,94 @@
+"""The HTTP server: Slack's requests at POST /slack/events, plus health endpoints."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from bot.slack.errors import new_error_ref
+
+log = logging.getLogger(__name__)
+
+HealthProbe = Callable[[], Awaitable[tuple[int, dict[str, Any]]]]
+EVENTS_PATH = "/slack/events"
+
+
+def build_web_app(
+    *,
+    bolt: AsyncApp | None,
+    signing_secret: str | None,
+    health: HealthProbe,
+    ready: HealthProbe,
+    extra_routes: list[web.RouteDef] | None = None,
+) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+
+    async def slack_events(request: web.Request) -> web.Response:
+        if bolt is None or verifier is None:
+            return web.json_response({"error": "this instance runs in Socket Mode"}, status=404)
+        raw = await request.read()
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            body = None
+        # Bolt verifies too; checking first means nothing unsigned is even parsed.
+        if body is None or not verifier.is_valid_request(body, dict(request.headers)):
+            return web.json_response({"error": "invalid signature"}, status=401)
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=body, query=request.query_string, headers=dict(request.headers)
+            )
+        except Exception:
+            log.warning("signed request with a malformed body rejected")
+            return web.json_response({"error": "malformed request body"}, status=400)
+        try:
+            response = await bolt.async_dispatch(bolt_request)
+        except Exception:
+            ref = new_error_ref()
+            log.exception("dispatch failed", extra={"error_ref": ref})
+            return web.json_response(
+                {"error": f"could not handle the request (ref {ref})"}, status=400
+            )
+        if response.status >= 500:
+            # Bolt answers 500 when a listener raised; Slack would show the user an error
+            # page and retry. The failure is logged; tell Slack the request was malformed.
+            log.warning("listener failure answered as 400", extra={"bolt_status": response.status})
+            return web.json_response({"error": "the request could not be handled"}, status=400)
+        return await to_aiohttp_response(response)
+
+    async def health_endpoint(_: web.Request) -> web.Response:
+        status, payload = await health()
+        return _json(payload, status)
+
+    async def live(_: web.Request) -> web.Response:
+        return _json({"status": "alive"}, 200)
+
+    async def ready_endpoint(_: web.Request) -> web.Response:
+        status, payload = await ready()
+        return _json(payload, status)
+
+    app.add_routes(
+        [
+            web.post(EVENTS_PATH, slack_events),
+            web.get("/health", health_endpoint),
+            web.get("/health/live", live),
+            web.get("/health/ready", ready_endpoint),
+            *(extra_routes or []),
+        ]
+    )
+    return app
+
+
+def _json(payload: dict[str, Any], status: int) -> web.Response:
+    return web.Response(
+        text=json.dumps(payload, default=str), status=status, content_type="application/json"
+    )

@@ -1,0 +1,144 @@
+"""Test helpers: start the emulator and Firewatch together, drive the declare flow."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.app import Firewatch
+from bot.clock import Clock
+from bot.config import Settings
+from bot.emulator import SlackEmulator, SlackRequestSender, SlackResponse, input_values
+from bot.slack.ids import Block, Callback
+from storage.models import IncidentRow, OutboxRow, TimelineEntryRow
+
+PG_ENV = "FIREWATCH_TEST_DATABASE_URL"
+TOKEN = "xoxb-test-token"
+SECRET = "test-signing-secret-0123456789abcdef"
+
+REPORT: dict[str, str] = {
+    Block.TITLE: "Checkout errors",
+    Block.SEVERITY: "sev1",
+    Block.NATURE: "HTTP 500 on /checkout for a third of requests",
+    Block.DISCOVERY: "monitoring_alert",
+    Block.IMPACT: "Customers cannot pay",
+    Block.EVIDENCE: "https://grafana.example.com/d/checkout",
+    Block.SERVICE: "checkout-api",
+}
+
+
+def make_settings(database_url: str, api_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": api_url,
+        "FIREWATCH_DATABASE_URL": database_url,
+        "FIREWATCH_BROADCAST_CHANNEL": "#incidents",
+        "FIREWATCH_HOST": "127.0.0.1",
+        "FIREWATCH_PORT": 0,
+        "FIREWATCH_AUTO_MIGRATE": True,
+        "FIREWATCH_OUTBOX_POLL_SECONDS": 0.05,
+        "FIREWATCH_ENV": "test",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@dataclass
+class Harness:
+    slack: SlackEmulator
+    app: Firewatch
+    sender: SlackRequestSender
+    database_url: str
+
+    @property
+    def events_url(self) -> str:
+        return f"http://127.0.0.1:{self.app.port}/slack/events"
+
+    async def open_declare_modal(self, text: str = "", user_id: str = "U0ALICE") -> dict[str, Any]:
+        before = len(self.slack.opened_views(Callback.DECLARE_MODAL))
+        response = await self.sender.slash_command(text, user_id=user_id)
+        assert response.status == 200, response.text
+        views = await self.slack.wait_for(
+            lambda: list(self.slack.opened_views(Callback.DECLARE_MODAL))[before:]
+        )
+        return views[-1]
+
+    async def submit(
+        self,
+        view: Mapping[str, Any],
+        report: Mapping[str, str] | None = None,
+        user_id: str = "U0ALICE",
+    ) -> SlackResponse:
+        values = input_values(view, dict(report or REPORT))
+        return await self.sender.view_submission(view, values, user_id=user_id)
+
+    async def declare(self, report: Mapping[str, str] | None = None) -> SlackResponse:
+        view = await self.open_declare_modal()
+        response = await self.submit(view, report)
+        assert response.status == 200, response.text
+        return response
+
+    async def incidents(self) -> list[IncidentRow]:
+        async with self.app.db.session(write=False) as session:
+            return list(
+                (await session.execute(select(IncidentRow).order_by(IncidentRow.id))).scalars()
+            )
+
+    async def outbox(self) -> list[OutboxRow]:
+        async with self.app.db.session(write=False) as session:
+            return list((await session.execute(select(OutboxRow).order_by(OutboxRow.id))).scalars())
+
+    async def timeline(self) -> list[TimelineEntryRow]:
+        async with self.app.db.session(write=False) as session:
+            stmt = select(TimelineEntryRow).order_by(
+                TimelineEntryRow.incident_id, TimelineEntryRow.seq
+            )
+            return list((await session.execute(stmt)).scalars())
+
+    async def settled(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until the outbox has nothing pending."""
+
+        async def pending() -> int:
+            return sum(1 for row in await self.outbox() if row.status == "pending")
+
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while await pending():
+            if loop.time() > deadline:
+                rows = [(r.id, r.kind, r.status, r.last_error) for r in await self.outbox()]
+                raise TimeoutError(f"outbox still pending: {rows}")
+            self.app.worker.wake()
+            await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def start_harness(
+    database_url: str,
+    *,
+    clock: Clock | None = None,
+    emulator: SlackEmulator | None = None,
+    start_worker: bool = True,
+    **settings: Any,
+) -> AsyncIterator[Harness]:
+    own_emulator = emulator is None
+    slack = emulator or SlackEmulator(bot_token=TOKEN)
+    if own_emulator:
+        await slack.start()
+    app = Firewatch(make_settings(database_url, slack.api_url, **settings), clock=clock)
+    app.worker.backoff_base = 0.01  # keep retries quick; Retry-After is still honoured
+    await app.start(deliver=start_worker)
+    sender = SlackRequestSender(f"http://127.0.0.1:{app.port}/slack/events", SECRET)
+    try:
+        yield Harness(slack=slack, app=app, sender=sender, database_url=database_url)
+    finally:
+        await sender.close()
+        await app.stop()
+        if own_emulator:
+            await slack.stop()
