@@ -77,7 +77,7 @@ async def _play(bot: Firewatch, slack: SlackEmulator, secret: str, quiet: bool) 
         view = views[-1]
         _say(quiet, f"Firewatch opens the form “{view['title']['text']}” for alice\n")
 
-        report = {
+        report: dict[str, Any] = {
             Block.TITLE: "Checkout errors",
             Block.SEVERITY: "sev1",
             Block.NATURE: "HTTP 500 on /checkout for about a third of requests since 14:02 UTC.",
@@ -89,7 +89,13 @@ async def _play(bot: Firewatch, slack: SlackEmulator, secret: str, quiet: bool) 
         _say(quiet, "alice fills it in and submits:")
         for key, value in report.items():
             _say(quiet, f"  {key:<10} {value}")
-        values = input_values(view, {f"{k}": v for k, v in report.items()})
+        ticks = {
+            "checklist__incident": ["production", "user_access"],
+            "checklist__severe": ["cannot_access_assets", "feature_downtime"],
+            "checklist__urgent": ["ongoing", "no_workaround", "cannot_wait"],
+        }
+        _say(quiet, "  checklist  production, users' access, severe (2 of 4), urgent (3 of 3)")
+        values = input_values(view, {**report, **ticks})
         submitted = await sender.view_submission(view, values, user_id="U0ALICE")
         if submitted.status != 200 or submitted.text.strip() not in ("", "{}"):
             return _fail(f"the form was refused: HTTP {submitted.status} {submitted.text}")

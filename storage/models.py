@@ -130,3 +130,13 @@ class SlackEventRow(Base):
 
     event_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     received_at: Mapped[datetime]
+
+
+class DeclareDraftRow(Base):
+    """A declare form held while its reporter decides what to do with a failed checklist."""
+
+    __tablename__ = "declare_drafts"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]

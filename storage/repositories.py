@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.incident import ChannelStatus, Incident, Kind, Status
 from bot.domain.timeline import GENESIS_HASH, TimelineEntry, entry_hash
-from storage.models import IncidentRow, SlackEventRow, TimelineEntryRow
+from storage.models import DeclareDraftRow, IncidentRow, SlackEventRow, TimelineEntryRow
 
 
 def incident_from_row(row: IncidentRow) -> Incident:
@@ -159,20 +159,26 @@ class TimelineRepository:
                 .order_by(TimelineEntryRow.seq)
             )
         ).scalars()
-        return [
-            TimelineEntry(
-                incident_id=r.incident_id,
-                seq=r.seq,
-                at=r.at,
-                kind=r.kind,
-                actor=r.actor,
-                text=r.text,
-                data=dict(r.data or {}),
-                prev_hash=r.prev_hash,
-                hash=r.hash,
-            )
-            for r in rows
-        ]
+        return [entry_from_row(r) for r in rows]
+
+    async def get(self, entry_id: int) -> TimelineEntry | None:
+        row = await self.session.get(TimelineEntryRow, entry_id)
+        return entry_from_row(row) if row is not None else None
+
+
+def entry_from_row(r: TimelineEntryRow) -> TimelineEntry:
+    return TimelineEntry(
+        incident_id=r.incident_id,
+        seq=r.seq,
+        at=r.at,
+        kind=r.kind,
+        actor=r.actor,
+        text=r.text,
+        data=dict(r.data or {}),
+        prev_hash=r.prev_hash,
+        hash=r.hash,
+        id=r.id,
+    )
 
 
 class SlackEventRepository:
@@ -188,3 +194,26 @@ class SlackEventRepository:
         except IntegrityError:
             return False
         return True
+
+
+class DraftRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def save(self, key: str, data: dict[str, Any], at: datetime) -> None:
+        row = await self.session.get(DeclareDraftRow, key)
+        if row is None:
+            self.session.add(DeclareDraftRow(key=key, data=data, created_at=at))
+        else:
+            row.data, row.created_at = data, at
+        await self.session.flush()
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        row = await self.session.get(DeclareDraftRow, key)
+        return dict(row.data) if row is not None else None
+
+    async def delete_older_than(self, cutoff: datetime) -> int:
+        result = await self.session.execute(
+            delete(DeclareDraftRow).where(DeclareDraftRow.created_at < cutoff)
+        )
+        return int(getattr(result, "rowcount", 0))

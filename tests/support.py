@@ -20,6 +20,15 @@ PG_ENV = "FIREWATCH_TEST_DATABASE_URL"
 TOKEN = "xoxb-test-token"
 SECRET = "test-signing-secret-0123456789abcdef"
 
+# Checklist ticks that qualify under the default policy (seed 003): items 1 and 2, one
+# of the "severe" sub-items, all of the "urgent" ones.
+QUALIFYING: dict[str, list[str]] = {
+    "checklist__incident": ["production", "user_access"],
+    "checklist__severe": ["system_downtime"],
+    "checklist__urgent": ["ongoing", "no_workaround", "cannot_wait"],
+}
+NOT_URGENT: dict[str, list[str]] = {**QUALIFYING, "checklist__urgent": ["ongoing"]}
+
 REPORT: dict[str, str] = {
     Block.TITLE: "Checkout errors",
     Block.SEVERITY: "sev1",
@@ -73,13 +82,19 @@ class Harness:
         view: Mapping[str, Any],
         report: Mapping[str, str] | None = None,
         user_id: str = "U0ALICE",
+        checklist: Mapping[str, list[str]] | None = None,
     ) -> SlackResponse:
-        values = input_values(view, dict(report or REPORT))
+        answers = QUALIFYING if checklist is None else checklist
+        values = input_values(view, {**(report or REPORT), **answers})
         return await self.sender.view_submission(view, values, user_id=user_id)
 
-    async def declare(self, report: Mapping[str, str] | None = None) -> SlackResponse:
+    async def declare(
+        self,
+        report: Mapping[str, str] | None = None,
+        checklist: Mapping[str, list[str]] | None = None,
+    ) -> SlackResponse:
         view = await self.open_declare_modal()
-        response = await self.submit(view, report)
+        response = await self.submit(view, report, checklist=checklist)
         assert response.status == 200, response.text
         return response
 

@@ -19,6 +19,7 @@ class EntryKind(StrEnum):
     SEVERITY = "severity"
     CHANNEL = "channel"
     SYSTEM = "system"
+    CHECKLIST_OVERRIDE = "checklist_override"
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class TimelineEntry:
     data: dict[str, Any] = field(default_factory=dict)
     prev_hash: str = GENESIS_HASH
     hash: str = ""
+    id: int | None = None
 
 
 def entry_hash(

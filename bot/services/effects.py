@@ -13,6 +13,9 @@ POST_REPORT = "incident.post_report"
 PIN_REPORT = "incident.pin_report"
 ANNOUNCE = "incident.announce"
 REPORT_FALLBACK = "incident.report_fallback"
+UPDATE_ANNOUNCEMENT = "incident.update_announcement"
+UPDATE_REPORT = "incident.update_report"
+TIMELINE_ECHO = "timeline.echo"
 
 BROADCAST_KEY = "broadcast"
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock
 from bot.domain import business_time
+from bot.domain.checklist import Verdict, evaluate
 from bot.domain.incident import (
     ChannelStatus,
     Incident,
@@ -20,12 +22,17 @@ from bot.domain.incident import (
     validate_report,
 )
 from bot.domain.policy import Policy
-from bot.domain.timeline import EntryKind
+from bot.domain.timeline import EntryKind, TimelineEntry
 from bot.services import effects
 from storage.engine import Database
 from storage.models import IncidentRow
 from storage.outbox import OutboxRepository
-from storage.repositories import IncidentRepository, TimelineRepository, incident_from_row
+from storage.repositories import (
+    DraftRepository,
+    IncidentRepository,
+    TimelineRepository,
+    incident_from_row,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,25 @@ class InvalidReport(Exception):
 
 class IncidentNotFound(Exception):
     pass
+
+
+class NotAnIncident(Exception):
+    """The checklist answers do not qualify and no reason to declare anyway was given."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__("; ".join(str(f) for f in verdict.failures))
+        self.verdict = verdict
+
+
+class DeclareAnywayNotAllowed(Exception):
+    pass
+
+
+class InvalidChange(Exception):
+    """A request that cannot apply to the incident as it is (shown to the user as is)."""
+
+
+SeverityHook = Callable[[Incident, str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -69,6 +95,8 @@ class IncidentService:
         self.clock = clock
         self.broadcast_channel = broadcast_channel
         self._on_commit = on_commit or (lambda: None)
+        # Called after a severity rises (the paging feature pages the new roles).
+        self.severity_raised: list[SeverityHook] = []
 
     @property
     def policy(self) -> Policy:
@@ -85,32 +113,54 @@ class IncidentService:
             required=required_report_fields(policy),
         )
 
+    def evaluate_checklist(self, answers: set[str]) -> Verdict:
+        return evaluate(self.policy.checklist, answers)
+
     async def declare(
         self,
         report: IncidentReport,
         *,
         reporter_id: str,
         declare_key: str,
-        checklist: dict[str, Any] | None = None,
+        checklist_answers: set[str] | None = None,
+        override_reason: str | None = None,
         kind: Kind = Kind.INCIDENT,
     ) -> DeclareOutcome:
         """Store the incident and queue its channel, report and announcement.
 
-        Idempotent on `declare_key` (the modal's view id): Slack's retries and double
-        clicks find the incident the first submission stored.
+        With checklist answers, an incident is declared only when they qualify, or with a
+        written `override_reason` where the policy allows it; `kind=NON_INCIDENT` records
+        the report without announcing it. Idempotent on `declare_key` (the modal's view
+        id): Slack's retries and double clicks find what the first submission stored.
         """
         errors = self.check_report(report)
         if errors:
             raise InvalidReport(errors)
         policy = self.policy
+        checklist: dict[str, Any] = {}
+        if checklist_answers is not None:
+            verdict = self.evaluate_checklist(checklist_answers)
+            reason = (override_reason or "").strip() or None
+            if kind is Kind.INCIDENT and not verdict.qualifies:
+                if reason is None:
+                    raise NotAnIncident(verdict)
+                if not policy.declare.allow_declare_anyway:
+                    raise DeclareAnywayNotAllowed()
+            checklist = {
+                "answers": sorted(checklist_answers),
+                "qualifies": verdict.qualifies,
+                "failures": [str(f) for f in verdict.failures],
+                "override_reason": reason if not verdict.qualifies else None,
+            }
         severity = policy.severities[report.severity]
         now = self.clock.now()
+        is_incident = kind is Kind.INCIDENT
         async with self.db.session() as session:
             incidents = IncidentRepository(session)
             existing = await incidents.by_declare_key(declare_key)
             if existing is not None:
                 return DeclareOutcome(incident_from_row(existing), created=False)
-            wants_channel = kind is Kind.INCIDENT and severity.open_channel
+            wants_channel = is_incident and severity.open_channel
             row = await incidents.add(
                 IncidentRow(
                     declare_key=declare_key,
@@ -122,36 +172,71 @@ class IncidentService:
                     evidence=report.evidence.strip(),
                     service=(report.service or "").strip() or None,
                     severity=report.severity,
-                    status=Status.INVESTIGATING.value,
+                    status=(Status.INVESTIGATING if is_incident else Status.CLOSED).value,
                     reporter_id=reporter_id,
-                    checklist=checklist or {},
+                    checklist=checklist,
                     channel_status=(
                         ChannelStatus.PENDING if wants_channel else ChannelStatus.NONE
                     ).value,
                     declared_at=now,
-                    response_deadline=business_time.deadline(
-                        now, severity.response_time, policy.working_time
+                    response_deadline=(
+                        business_time.deadline(now, severity.response_time, policy.working_time)
+                        if is_incident
+                        else None
                     ),
+                    closed_at=None if is_incident else now,
                     updated_at=now,
                 )
             )
-            await TimelineRepository(session).append(
+            timeline = TimelineRepository(session)
+            label = "declared" if is_incident else "recorded as a non-incident report"
+            await timeline.append(
                 incident_id=row.id,
                 at=now,
                 kind=EntryKind.DECLARED,
                 actor=reporter_id,
-                text=f"{reference(row.id)} declared: {row.title} ({severity.label})",
+                text=f"{reference(row.id)} {label}: {row.title} ({severity.label})",
                 data={"severity": report.severity, "kind": kind.value},
             )
-            outbox = OutboxRepository(session)
-            if kind is Kind.INCIDENT:
-                await self._queue_declaration(outbox, row, policy, wants_channel, now)
+            if checklist.get("override_reason"):
+                await timeline.append(
+                    incident_id=row.id,
+                    at=now,
+                    kind=EntryKind.CHECKLIST_OVERRIDE,
+                    actor=reporter_id,
+                    text="Declared although the checklist did not qualify: "
+                    + checklist["override_reason"],
+                    data={"failures": checklist["failures"]},
+                )
+            if is_incident:
+                await self._queue_declaration(
+                    OutboxRepository(session), row, policy, wants_channel, now
+                )
             incident = incident_from_row(row)
         self._on_commit()
         log.info(
-            "incident declared", extra={"incident": incident.ref, "severity": incident.severity}
+            "incident declared" if is_incident else "non-incident report recorded",
+            extra={"incident": incident.ref, "severity": incident.severity},
         )
         return DeclareOutcome(incident, created=True)
+
+    # --- drafts: a declare form waiting for the reporter's decision ------------------
+
+    async def save_draft(
+        self, key: str, report: IncidentReport, answers: set[str], origin: str | None
+    ) -> None:
+        data = {"report": report.__dict__, "answers": sorted(answers), "origin": origin}
+        async with self.db.session() as session:
+            drafts = DraftRepository(session)
+            await drafts.save(key, data, self.clock.now())
+            await drafts.delete_older_than(self.clock.now() - timedelta(days=1))
+
+    async def load_draft(self, key: str) -> tuple[IncidentReport, set[str]] | None:
+        async with self.db.session(write=False) as session:
+            data = await DraftRepository(session).get(key)
+        if data is None:
+            return None
+        return IncidentReport(**data["report"]), set(data["answers"])
 
     async def _queue_declaration(
         self,
@@ -220,6 +305,88 @@ class IncidentService:
             if row is None:
                 raise IncidentNotFound(reference(incident_id))
             return incident_from_row(row)
+
+    async def by_channel(self, channel_id: str) -> Incident | None:
+        async with self.db.session(write=False) as session:
+            row = await IncidentRepository(session).by_channel(channel_id)
+            return incident_from_row(row) if row is not None else None
+
+    async def list_open(self, limit: int = 50) -> list[Incident]:
+        async with self.db.session(write=False) as session:
+            rows = await IncidentRepository(session).list_open(limit)
+            return [incident_from_row(r) for r in rows]
+
+    async def change_severity(
+        self, incident_id: int, new_severity: str, *, actor: str, reason: str = ""
+    ) -> Incident:
+        """Set a new severity: recorded on the timeline, the response deadline recomputed
+        from the declaration, the announcement and report updated."""
+        policy = self.policy
+        if new_severity not in policy.severities:
+            raise InvalidChange(f"There is no severity `{new_severity}` in the policy.")
+        now = self.clock.now()
+        async with self.db.session() as session:
+            row = await self._locked(session, incident_id)
+            if row.kind != Kind.INCIDENT.value or row.status == Status.CLOSED.value:
+                raise InvalidChange(f"{reference(row.id)} is closed; its severity is final.")
+            old = row.severity
+            if old == new_severity:
+                return incident_from_row(row)
+            severity = policy.severities[new_severity]
+            row.severity = new_severity
+            row.response_deadline = business_time.deadline(
+                row.declared_at, severity.response_time, policy.working_time
+            )
+            row.updated_at = now
+            old_label = policy.severities[old].label if old in policy.severities else old
+            note = f" — {reason.strip()}" if reason.strip() else ""
+            entry = await TimelineRepository(session).append(
+                incident_id=row.id,
+                at=now,
+                kind=EntryKind.SEVERITY,
+                actor=actor,
+                text=f"Severity changed from {old_label} to {severity.label}{note}",
+                data={"from": old, "to": new_severity, "reason": reason.strip()},
+            )
+            outbox = OutboxRepository(session)
+            await self._queue_refresh(outbox, row, now)
+            if entry is not None and row.channel_status == ChannelStatus.CREATED.value:
+                await outbox.enqueue(
+                    effects.TIMELINE_ECHO,
+                    effects.incident_channel_key(row.id),
+                    {"incident_id": row.id, "entry_id": entry.id},
+                    now=now,
+                    incident_id=row.id,
+                )
+            incident = incident_from_row(row)
+        self._on_commit()
+        ranks = list(policy.severities)
+        if old in ranks and ranks.index(new_severity) < ranks.index(old):
+            for hook in self.severity_raised:
+                await hook(incident, old)
+        return incident
+
+    async def _queue_refresh(
+        self, outbox: OutboxRepository, row: IncidentRow, now: datetime
+    ) -> None:
+        """Bring the announcement and the pinned report up to date with the record."""
+        ids = {"incident_id": row.id}
+        if self.broadcast_channel and self.policy.severities[row.severity].announce:
+            await outbox.enqueue(
+                effects.UPDATE_ANNOUNCEMENT, effects.BROADCAST_KEY, ids, now=now, incident_id=row.id
+            )
+        if row.channel_status in (ChannelStatus.PENDING.value, ChannelStatus.CREATED.value):
+            await outbox.enqueue(
+                effects.UPDATE_REPORT,
+                effects.incident_channel_key(row.id),
+                ids,
+                now=now,
+                incident_id=row.id,
+            )
+
+    async def timeline_entry(self, entry_id: int) -> TimelineEntry | None:
+        async with self.db.session(write=False) as session:
+            return await TimelineRepository(session).get(entry_id)
 
     async def channel_owner(self, channel_id: str) -> int | None:
         async with self.db.session(write=False) as session:

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
-    InputBlock,
     MarkdownTextObject,
-    Option,
-    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
-    StaticSelectElement,
 )
-from slack_sdk.models.views import View
 
-from bot.domain.incident import TEXT_MAX, TITLE_MAX, Incident
+from bot.domain.checklist import leaves
+from bot.domain.incident import Incident, Kind
 from bot.domain.policy import Policy
-from bot.services.incidents import required_report_fields
+from bot.domain.timeline import TimelineEntry
 from bot.slack import messages
-from bot.slack.ids import VALUE, Block, Callback
+from bot.slack.ids import Action
 
 SLACK_OPTION_TEXT_MAX = 75
 SLACK_SECTION_TEXT_MAX = 3000
@@ -33,85 +30,17 @@ SLACK_SECTION_TEXT_MAX = 3000
 escape = messages.escape
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _slack_date(when: datetime | None) -> str:
+def slack_date(when: datetime | None) -> str:
     """Shown in each reader's own time zone by Slack."""
     if when is None:
         return "—"
     epoch = int(when.timestamp())
     fallback = when.strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{fallback}>"
-
-
-def declare_modal(
-    policy: Policy, *, title: str = "", origin_channel: str | None = None
-) -> dict[str, Any]:
-    required = required_report_fields(policy)
-    severities = [
-        Option(
-            value=key,
-            text=_clip(f"{sev.label} — {sev.description}", SLACK_OPTION_TEXT_MAX),
-        )
-        for key, sev in policy.severities.items()
-    ]
-    discovery = [
-        Option(value=m.key, text=_clip(m.label, SLACK_OPTION_TEXT_MAX))
-        for m in policy.report.discovery_methods
-    ]
-
-    def text_input(
-        block: Block, label: str, *, multiline: bool, limit: int, hint: str | None = None
-    ) -> InputBlock:
-        return InputBlock(
-            block_id=block,
-            label=label,
-            hint=hint,
-            optional=block not in required and block != Block.TITLE,
-            element=PlainTextInputElement(
-                action_id=VALUE,
-                multiline=multiline,
-                max_length=limit,
-                initial_value=title[:limit] if block == Block.TITLE and title else None,
-            ),
-        )
-
-    blocks = [
-        text_input(Block.TITLE, "Title", multiline=False, limit=TITLE_MAX),
-        InputBlock(
-            block_id=Block.SEVERITY,
-            label="Severity",
-            element=StaticSelectElement(action_id=VALUE, options=severities),
-        ),
-        text_input(Block.NATURE, "What is happening?", multiline=True, limit=TEXT_MAX),
-        InputBlock(
-            block_id=Block.DISCOVERY,
-            label="How was it discovered?",
-            optional=Block.DISCOVERY not in required,
-            element=StaticSelectElement(action_id=VALUE, options=discovery),
-        ),
-        text_input(Block.IMPACT, "Potential impact", multiline=True, limit=TEXT_MAX),
-        text_input(
-            Block.EVIDENCE,
-            "Evidence",
-            multiline=True,
-            limit=TEXT_MAX,
-            hint="Links to dashboards, logs, screenshots, or pasted output.",
-        ),
-        text_input(Block.SERVICE, "Affected service", multiline=False, limit=200),
-    ]
-    view = View(
-        type="modal",
-        callback_id=Callback.DECLARE_MODAL,
-        title=PlainTextObject(text="Declare an incident"),
-        submit=PlainTextObject(text="Declare"),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=json.dumps({"origin_channel": origin_channel}),
-        blocks=blocks,
-    )
-    return view.to_dict()
 
 
 def _facts(incident: Incident, policy: Policy) -> list[MarkdownTextObject]:
@@ -123,14 +52,14 @@ def _facts(incident: Incident, policy: Policy) -> list[MarkdownTextObject]:
         MarkdownTextObject(text=f"*Status*\n{incident.status.value.capitalize()}"),
         MarkdownTextObject(text=f"*Reporter*\n<@{incident.reporter_id}>"),
         MarkdownTextObject(text=f"*Channel*\n{channel}"),
-        MarkdownTextObject(text=f"*Declared*\n{_slack_date(incident.declared_at)}"),
-        MarkdownTextObject(text=f"*Response due*\n{_slack_date(incident.response_deadline)}"),
+        MarkdownTextObject(text=f"*Declared*\n{slack_date(incident.declared_at)}"),
+        MarkdownTextObject(text=f"*Response due*\n{slack_date(incident.response_deadline)}"),
     ]
 
 
-def _section(label: str, body: str) -> SectionBlock:
-    text = f"*{label}*\n{escape(body or '—')}"
-    return SectionBlock(text=MarkdownTextObject(text=_clip(text, SLACK_SECTION_TEXT_MAX)))
+def _section(label: str, body: str, *, escaped: bool = False) -> SectionBlock:
+    text = f"*{label}*\n{(body if escaped else escape(body)) or '—'}"
+    return SectionBlock(text=MarkdownTextObject(text=clip(text, SLACK_SECTION_TEXT_MAX)))
 
 
 def announcement(incident: Incident, policy: Policy) -> tuple[str, list[dict[str, Any]]]:
@@ -152,7 +81,7 @@ def incident_report(
     if note:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f":warning: {escape(note)}")]))
     blocks += [
-        HeaderBlock(text=PlainTextObject(text=_clip(text, 150))),
+        HeaderBlock(text=PlainTextObject(text=clip(text, 150))),
         SectionBlock(fields=_facts(incident, policy)),
         DividerBlock(),
         _section("What is happening?", incident.nature),
@@ -162,4 +91,110 @@ def incident_report(
     ]
     if incident.service:
         blocks.append(_section("Affected service", incident.service))
+    checklist = checklist_summary(incident, policy)
+    if checklist:
+        blocks.append(_section("Incident checklist", checklist, escaped=True))
+    if incident.kind is Kind.INCIDENT and incident.is_open:
+        blocks.append(
+            ActionsBlock(
+                block_id="report_actions",
+                elements=[
+                    ButtonElement(
+                        text="Change severity",
+                        action_id=Action.CHANGE_SEVERITY,
+                        value=str(incident.id),
+                    )
+                ],
+            )
+        )
     return text, [b.to_dict() for b in blocks]
+
+
+def checklist_summary(incident: Incident, policy: Policy) -> str:
+    """The stored checklist answers as ticks, plus the verdict (mrkdwn, already escaped)."""
+    record = incident.checklist
+    if not record:
+        return ""
+    ticked = set(record.get("answers", []))
+    lines = [
+        f"{'☑' if entry.leaf.key in ticked else '☐'} {entry.number}. {escape(entry.leaf.label)}"
+        for entry in leaves(policy.checklist)
+    ]
+    if record.get("qualifies"):
+        lines.append("*Verdict:* qualifies as an incident")
+    else:
+        lines.append(
+            "*Verdict:* does not qualify — " + escape("; ".join(record.get("failures", [])))
+        )
+        if record.get("override_reason"):
+            lines.append(f"*Declared anyway:* {escape(record['override_reason'])}")
+    return "\n".join(lines)
+
+
+def _age(seconds: float) -> str:
+    seconds = int(abs(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m"
+
+
+def incident_list(incidents: list[Incident], policy: Policy, now: datetime) -> list[dict[str, Any]]:
+    """`/incident list`: open incidents with severity, status, age and time to deadline."""
+    if not incidents:
+        return [SectionBlock(text=MarkdownTextObject(text="No open incidents. :tada:")).to_dict()]
+    lines = []
+    for incident in incidents:
+        severity = policy.severities.get(incident.severity)
+        label = severity.label if severity else incident.severity
+        age = _age((now - incident.declared_at).total_seconds())
+        if incident.response_deadline is None:
+            due = "no deadline"
+        else:
+            left = (incident.response_deadline - now).total_seconds()
+            due = f"{_age(left)} left" if left >= 0 else f"*overdue by {_age(left)}*"
+        where = f"<#{incident.channel_id}>" if incident.channel_id else ""
+        lines.append(
+            f"*{incident.ref}* {escape(incident.title)} · {label} · "
+            f"{incident.status.value} · {age} old · {due} {where}".rstrip()
+        )
+    header = f"*Open incidents ({len(incidents)})*"
+    text = clip(header + "\n" + "\n".join(lines), SLACK_SECTION_TEXT_MAX)
+    return [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()]
+
+
+def raci_chart(policy: Policy) -> list[dict[str, Any]]:
+    """`/incident raci`: who is Responsible, Accountable, Consulted, Informed per task."""
+
+    def names(parties: tuple[str, ...] | list[str]) -> str:
+        titles = []
+        for party in parties:
+            role = policy.roles.get(party)
+            titles.append(f"{role.title} ({party})" if role else party)
+        return ", ".join(titles) or "—"
+
+    lines = [
+        f"*{escape(task.title)}*\nR: {names(task.responsible)} · A: {names([task.accountable])}"
+        f" · C: {names(task.consulted)} · I: {names(task.informed)}"
+        for task in policy.raci.values()
+    ]
+    text = clip("*RACI chart*\n\n" + "\n".join(lines), SLACK_SECTION_TEXT_MAX)
+    return [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()]
+
+
+def timeline_entry(entry: TimelineEntry) -> tuple[str, list[dict[str, Any]]]:
+    """A timeline entry echoed in the incident channel."""
+    who = f"<@{entry.actor}>" if entry.actor else "Firewatch"
+    text = f"{entry.text}"
+    body = ContextBlock(
+        elements=[
+            MarkdownTextObject(
+                text=clip(f":memo: {escape(entry.text)} · {who} · {slack_date(entry.at)}", 3000)
+            )
+        ]
+    )
+    return text, [body.to_dict()]

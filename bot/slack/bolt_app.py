@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock
 from bot.slack import middleware
 from bot.slack.deps import ListenerDeps
-from bot.slack.listeners import commands, events, shortcuts, views
+from bot.slack.listeners import actions, commands, events, shortcuts, views
 from storage.engine import Database
 
 
@@ -38,6 +38,6 @@ def build_bolt_app(
         raise_error_for_unhandled_request=False,
     )
     middleware.install(app, db, clock)
-    for module in (commands, shortcuts, views, events):
+    for module in (commands, shortcuts, actions, views, events):
         module.register(app, deps)
     return app

@@ -154,6 +154,9 @@ class SlackEffects:
             effects.PIN_REPORT: _Handler(self.pin_report),
             effects.ANNOUNCE: _Handler(self.announce),
             effects.REPORT_FALLBACK: _Handler(self.report_fallback),
+            effects.UPDATE_ANNOUNCEMENT: _Handler(self.update_announcement),
+            effects.UPDATE_REPORT: _Handler(self.update_report),
+            effects.TIMELINE_ECHO: _Handler(self.echo_timeline_entry),
         }
 
     # --- channel --------------------------------------------------------------------
@@ -287,6 +290,47 @@ class SlackEffects:
         )
         ts, _ = await self._post_with_channel(item, channel, text, body, thread_ts=thread_ts)
         return {"channel": channel, "ts": ts, "thread_ts": thread_ts}
+
+    async def update_announcement(self, item: OutboxItem) -> dict[str, Any]:
+        """chat.update is idempotent: it always shows the record as it is now."""
+        incident = await self.incidents.get(item.payload["incident_id"])
+        if not (incident.announcement_channel_id and incident.announcement_ts):
+            return {"skipped": "no announcement"}
+        text, body = blocks.announcement(incident, self.policy())
+        await call(
+            self.client,
+            "chat.update",
+            channel=incident.announcement_channel_id,
+            ts=incident.announcement_ts,
+            text=text,
+            blocks=body,
+        )
+        return {"ts": incident.announcement_ts}
+
+    async def update_report(self, item: OutboxItem) -> dict[str, Any]:
+        incident = await self._with_channel(item)
+        if not incident.report_ts:
+            return {"skipped": "no report"}
+        text, body = blocks.incident_report(incident, self.policy())
+        await call(
+            self.client,
+            "chat.update",
+            channel=incident.channel_id,
+            ts=incident.report_ts,
+            text=text,
+            blocks=body,
+        )
+        return {"ts": incident.report_ts}
+
+    async def echo_timeline_entry(self, item: OutboxItem) -> dict[str, Any]:
+        incident = await self._with_channel(item)
+        entry = await self.incidents.timeline_entry(item.payload["entry_id"])
+        if entry is None:
+            return {"skipped": "entry purged"}
+        text, body = blocks.timeline_entry(entry)
+        assert incident.channel_id is not None
+        ts = await self._post(item, incident.channel_id, text, body)
+        return {"channel": incident.channel_id, "ts": ts}
 
     async def _with_channel(self, item: OutboxItem) -> Incident:
         incident = await self.incidents.get(item.payload["incident_id"])

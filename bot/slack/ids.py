@@ -13,6 +13,13 @@ COMMAND = "/incident"
 class Callback(StrEnum):
     DECLARE_MODAL = "firewatch_declare"
     DECLARE_SHORTCUT = "firewatch_declare_shortcut"
+    NOT_AN_INCIDENT_MODAL = "firewatch_not_an_incident"
+    CHECKLIST_MODAL = "firewatch_checklist"
+    SEVERITY_MODAL = "firewatch_severity"
+
+
+class Action(StrEnum):
+    CHANGE_SEVERITY = "firewatch_change_severity"
 
 
 class Block(StrEnum):
@@ -23,6 +30,18 @@ class Block(StrEnum):
     IMPACT = "impact"
     EVIDENCE = "evidence"
     SERVICE = "service"
+    DECISION = "decision"
+    REASON = "reason"
+    NEW_SEVERITY = "new_severity"
+
+
+# Checklist inputs are one block per group: "checklist__<group key>".
+CHECKLIST_BLOCK_PREFIX = "checklist__"
+
+
+class Decision(StrEnum):
+    RECORD = "record_non_incident"
+    DECLARE_ANYWAY = "declare_anyway"
 
 
 # Inputs carry one element each; the element's action_id is always this.

@@ -6,9 +6,20 @@ from bot.domain.incident import Incident
 from bot.domain.policy import Policy
 
 HELP = """*Firewatch* — incident response, by your team's policy.
-• `/incident` or `/incident declare [title]` — declare an incident (opens a form)
-• `/incident help` — this list
-More commands arrive as the policy, paging, timeline and post-mortem features land."""
+• `/incident` or `/incident declare [title]` — declare an incident (opens a form with the checklist)
+• `/incident checklist` — is it an incident? Runs the checklist alone; records nothing
+• `/incident list` — open incidents with severity, status, age and time to the response deadline
+• `/incident severity` — change the severity (in an incident channel)
+• `/incident raci` — who is responsible and accountable for what
+• `/incident help` — this list"""
+
+NOT_AN_INCIDENT_CHANNEL = (
+    "`/incident {command}` works in an incident's channel. Run it there, or see `/incident list`."
+)
+DRAFT_EXPIRED = "This form has expired. Close it and declare again."
+REASON_REQUIRED = "Say why it should be declared although the checklist does not qualify."
+ANYWAY_NOT_ALLOWED = "The policy does not allow declaring when the checklist does not qualify."
+INCIDENT_GONE = "This incident no longer exists."
 
 UNKNOWN_SUBCOMMAND = "I don't know `/incident {sub}`. Here is what I can do:\n\n" + HELP
 

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import blocks
+from bot.slack import modals
 from bot.slack.deps import ListenerDeps
 from bot.slack.ids import Callback
 
@@ -18,7 +18,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
 
     async def open_declare_modal(body: dict[str, Any], client: AsyncWebClient) -> None:
         await client.views_open(
-            trigger_id=body["trigger_id"], view=blocks.declare_modal(deps.policy())
+            trigger_id=body["trigger_id"], view=modals.declare_modal(deps.policy())
         )
 
     app.shortcut(Callback.DECLARE_SHORTCUT.value)(ack=answer, lazy=[open_declare_modal])
