@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
@@ -12,7 +13,16 @@ from bot.clock import Clock
 from bot.slack import middleware
 from bot.slack.deps import ListenerDeps
 from bot.slack.listeners import actions, commands, events, shortcuts, views
+from bot.slack.subcommands import Subcommand
 from storage.engine import Database
+
+
+class Feature(Protocol):
+    def register(self, app: AsyncApp, deps: ListenerDeps) -> list[Subcommand]: ...
+
+
+# A feature's listener module: `register(app, deps) -> list[Subcommand]`.
+FEATURES: list[Feature] = []
 
 
 def build_bolt_app(
@@ -38,6 +48,11 @@ def build_bolt_app(
         raise_error_for_unhandled_request=False,
     )
     middleware.install(app, db, clock)
-    for module in (commands, shortcuts, actions, views, events):
+    subcommands = commands.core_subcommands(deps)
+    # Feature modules: each registers its listeners and contributes subcommands.
+    for feature in FEATURES:
+        subcommands += feature.register(app, deps)
+    commands.register(app, subcommands)
+    for module in (shortcuts, actions, views, events):
         module.register(app, deps)
     return app

@@ -5,14 +5,6 @@ from __future__ import annotations
 from bot.domain.incident import Incident
 from bot.domain.policy import Policy
 
-HELP = """*Firewatch* — incident response, by your team's policy.
-• `/incident` or `/incident declare [title]` — declare an incident (opens a form with the checklist)
-• `/incident checklist` — is it an incident? Runs the checklist alone; records nothing
-• `/incident list` — open incidents with severity, status, age and time to the response deadline
-• `/incident severity` — change the severity (in an incident channel)
-• `/incident raci` — who is responsible and accountable for what
-• `/incident help` — this list"""
-
 NOT_AN_INCIDENT_CHANNEL = (
     "`/incident {command}` works in an incident's channel. Run it there, or see `/incident list`."
 )
@@ -21,7 +13,7 @@ REASON_REQUIRED = "Say why it should be declared although the checklist does not
 ANYWAY_NOT_ALLOWED = "The policy does not allow declaring when the checklist does not qualify."
 INCIDENT_GONE = "This incident no longer exists."
 
-UNKNOWN_SUBCOMMAND = "I don't know `/incident {sub}`. Here is what I can do:\n\n" + HELP
+UNKNOWN_SUBCOMMAND = "I don't know `/incident {sub}`. Here is what I can do:\n\n{help}"
 
 OPENING_FORM = "Opening the incident form…"
 

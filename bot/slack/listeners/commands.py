@@ -1,13 +1,12 @@
 """`/incident` and its subcommands.
 
-Answers that need only the database (help, list, raci, refusals) go back in the
-acknowledgement itself; anything that calls Slack (views.open) runs in a lazy listener
-after the acknowledgement.
+Each feature module contributes `Subcommand`s (bot/slack/subcommands.py). Answers that
+need only the database go back in the acknowledgement itself; anything that calls Slack
+(views.open) runs in a lazy listener after the acknowledgement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -17,9 +16,7 @@ from bot.slack import blocks, messages, modals
 from bot.slack.deps import ListenerDeps
 from bot.slack.errors import answer_errors
 from bot.slack.ids import COMMAND
-
-DECLARE = {"", "declare"}
-MODALS = DECLARE | {"checklist", "severity"}
+from bot.slack.subcommands import Subcommand, ack_only, ephemeral, help_text
 
 
 def split_command(text: str) -> tuple[str, str]:
@@ -28,60 +25,98 @@ def split_command(text: str) -> tuple[str, str]:
     return head.lower(), rest.strip()
 
 
-def register(app: AsyncApp, deps: ListenerDeps) -> None:
-    async def ephemeral(ack: AsyncAck, text: str, body: list[dict[str, Any]] | None = None) -> None:
-        await ack(text=text, blocks=body, response_type="ephemeral")
+def core_subcommands(deps: ListenerDeps) -> list[Subcommand]:
+    """Declaring and the policy: declare, checklist, list, severity, raci."""
 
-    async def answer_list(ack: AsyncAck, _: dict[str, Any]) -> None:
+    async def open_declare(command: dict[str, Any], client: AsyncWebClient, rest: str) -> None:
+        view = modals.declare_modal(
+            deps.policy(), title=rest, origin_channel=command.get("channel_id")
+        )
+        await client.views_open(trigger_id=command["trigger_id"], view=view)
+
+    async def open_checklist(command: dict[str, Any], client: AsyncWebClient, _: str) -> None:
+        await client.views_open(
+            trigger_id=command["trigger_id"], view=modals.checklist_modal(deps.policy())
+        )
+
+    async def answer_list(ack: AsyncAck, _command: dict[str, Any], _rest: str) -> None:
         incidents = await deps.incidents.list_open()
         body = blocks.incident_list(incidents, deps.policy(), deps.incidents.clock.now())
         await ephemeral(ack, f"{len(incidents)} open incidents", body)
 
-    async def answer_raci(ack: AsyncAck, _: dict[str, Any]) -> None:
+    async def answer_raci(ack: AsyncAck, _command: dict[str, Any], _rest: str) -> None:
         await ephemeral(ack, "RACI chart", blocks.raci_chart(deps.policy()))
 
-    async def answer_severity(ack: AsyncAck, command: dict[str, Any]) -> None:
-        incident = await deps.incidents.by_channel(command.get("channel_id", ""))
-        if incident is None:
+    async def answer_severity(ack: AsyncAck, command: dict[str, Any], _rest: str) -> None:
+        if await deps.incidents.by_channel(command.get("channel_id", "")) is None:
             await ephemeral(ack, messages.NOT_AN_INCIDENT_CHANNEL.format(command="severity"))
         else:
             await ack()
 
-    answers: dict[str, Callable[[AsyncAck, dict[str, Any]], Awaitable[None]]] = {
-        "list": answer_list,
-        "raci": answer_raci,
-        "severity": answer_severity,
-    }
+    async def open_severity(command: dict[str, Any], client: AsyncWebClient, _: str) -> None:
+        incident = await deps.incidents.by_channel(command.get("channel_id", ""))
+        if incident is not None:
+            view = modals.severity_modal(incident, deps.policy())
+            await client.views_open(trigger_id=command["trigger_id"], view=view)
+
+    return [
+        Subcommand(
+            "declare",
+            "declare [title]",
+            "declare an incident (a form with the checklist)",
+            ack_only,
+            open_declare,
+            aliases=("",),
+        ),
+        Subcommand(
+            "checklist",
+            "checklist",
+            "is it an incident? Runs the checklist alone; records nothing",
+            ack_only,
+            open_checklist,
+        ),
+        Subcommand(
+            "list",
+            "list",
+            "open incidents with severity, status, age and time to the deadline",
+            answer_list,
+        ),
+        Subcommand(
+            "severity",
+            "severity",
+            "change the severity (in an incident channel)",
+            answer_severity,
+            open_severity,
+        ),
+        Subcommand("raci", "raci", "who is responsible and accountable for what", answer_raci),
+    ]
+
+
+def register(app: AsyncApp, subcommands: list[Subcommand]) -> None:
+    table: dict[str, Subcommand] = {}
+    for sub in subcommands:
+        for name in (sub.name, *sub.aliases):
+            table[name] = sub
+    help_message = help_text(subcommands) + "\n• `/incident help` — this list"
 
     @answer_errors
     async def answer(ack: AsyncAck, command: dict[str, Any]) -> None:
-        sub, _ = split_command(command.get("text", ""))
-        if sub in answers:
-            await answers[sub](ack, command)
-        elif sub in MODALS:
-            await ack()
-        elif sub == "help":
-            await ephemeral(ack, messages.HELP)
+        name, rest = split_command(command.get("text", ""))
+        sub = table.get(name)
+        if sub is not None:
+            await sub.answer(ack, command, rest)
+        elif name == "help":
+            await ephemeral(ack, help_message)
         else:
-            await ephemeral(ack, messages.UNKNOWN_SUBCOMMAND.format(sub=sub[:40]))
-
-    async def open_modal(command: dict[str, Any], client: AsyncWebClient) -> None:
-        sub, rest = split_command(command.get("text", ""))
-        policy = deps.policy()
-        if sub in DECLARE:
-            view = modals.declare_modal(
-                policy, title=rest, origin_channel=command.get("channel_id")
+            await ephemeral(
+                ack, messages.UNKNOWN_SUBCOMMAND.format(sub=name[:40], help=help_message)
             )
-        elif sub == "checklist":
-            view = modals.checklist_modal(policy)
-        elif sub == "severity":
-            incident = await deps.incidents.by_channel(command.get("channel_id", ""))
-            if incident is None:
-                return
-            view = modals.severity_modal(incident, policy)
-        else:
-            return
-        await client.views_open(trigger_id=command["trigger_id"], view=view)
 
-    # The answer goes back at once; views.open runs after it (a lazy listener).
-    app.command(COMMAND)(ack=answer, lazy=[open_modal])
+    async def follow_up(command: dict[str, Any], client: AsyncWebClient) -> None:
+        name, rest = split_command(command.get("text", ""))
+        sub = table.get(name)
+        if sub is not None and sub.follow_up is not None:
+            await sub.follow_up(command, client, rest)
+
+    # The answer goes back at once; follow-ups that call Slack run after it (lazy).
+    app.command(COMMAND)(ack=answer, lazy=[follow_up])
