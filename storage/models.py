@@ -140,3 +140,29 @@ class DeclareDraftRow(Base):
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+
+
+class ChangeRow(Base):
+    """An emergency change (CHG) proposed to handle an incident (seed 003)."""
+
+    __tablename__ = "changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    # The modal's view id: a resubmitted form finds this row.
+    propose_key: Mapped[str] = mapped_column(String(120), unique=True)
+    summary: Mapped[str] = mapped_column(String(200))
+    plan: Mapped[str] = mapped_column(Text)
+    rollback_plan: Mapped[str] = mapped_column(Text)
+    risk: Mapped[str] = mapped_column(Text)
+    checklist: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20))
+    proposed_by: Mapped[str] = mapped_column(String(40))
+    proposed_at: Mapped[datetime]
+    # Who did each step and when, by step name ("approved", "verified", …).
+    steps: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    message_channel_id: Mapped[str | None] = mapped_column(String(40))
+    message_ts: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_changes_incident", "incident_id"),)

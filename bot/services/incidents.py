@@ -97,6 +97,10 @@ class IncidentService:
         self._on_commit = on_commit or (lambda: None)
         # Called after a severity rises (the paging feature pages the new roles).
         self.severity_raised: list[SeverityHook] = []
+        # Called after an incident is declared and committed: a nudge only. Anything that
+        # must happen for every incident is driven from the database (a scheduler tick),
+        # so a crash between commit and hook loses nothing.
+        self.declared: list[Callable[[Incident], Awaitable[None]]] = []
 
     @property
     def policy(self) -> Policy:
@@ -218,6 +222,12 @@ class IncidentService:
             "incident declared" if is_incident else "non-incident report recorded",
             extra={"incident": incident.ref, "severity": incident.severity},
         )
+        if is_incident:
+            for hook in self.declared:
+                try:
+                    await hook(incident)
+                except Exception:
+                    log.exception("declared hook failed", extra={"incident": incident.ref})
         return DeclareOutcome(incident, created=True)
 
     # --- drafts: a declare form waiting for the reporter's decision ------------------
