@@ -251,17 +251,20 @@ class Firewatch:
         await handler.connect_async()  # type: ignore[no-untyped-call]
         self._socket_handler = handler
 
-    async def stop(self) -> None:
+    async def stop(self, *, grace: float = 5.0) -> None:
+        """Stop taking work, let background loops finish what they hold (a delivery in
+        flight, a database transaction), then close everything."""
         self._stop.set()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         if self._socket_handler is not None:
             await self._socket_handler.close_async()
         if self._runner is not None:
             await self._runner.cleanup()
-        await self.client.close() if hasattr(self.client, "close") else None
         await self.db.dispose()
 
     async def run_until_stopped(self) -> None:

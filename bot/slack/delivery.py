@@ -122,10 +122,17 @@ class SlackEffects:
 
     async def resolve_channel(self, channel: str) -> str:
         """A channel id for a configured `#name` (joined once, so the bot may post and read)."""
-        if not channel.startswith("#"):
-            return channel
         if channel in self._channel_ids:
             return self._channel_ids[channel]
+        if channel[:1] in ("U", "W", "D"):
+            return channel  # a person: chat.postMessage opens the app's DM with them
+        if not channel.startswith("#"):
+            # An id: join it if it is public and the bot is not in it yet.
+            info = (await call(self.client, "conversations.info", channel=channel))["channel"]
+            if not info.get("is_member") and not info.get("is_private") and not info.get("is_im"):
+                await call(self.client, "conversations.join", channel=channel)
+            self._channel_ids[channel] = channel
+            return channel
         name, cursor = channel[1:], None
         while True:
             args: dict[str, Any] = {
