@@ -129,6 +129,34 @@ class OutboxRepository:
             )
         )
 
+    async def following(self, ordering_key: str, after_id: int, limit: int) -> Sequence[OutboxRow]:
+        """Pending rows queued behind `after_id` in the same key, in order."""
+        stmt = (
+            select(OutboxRow)
+            .where(OutboxRow.ordering_key == ordering_key)
+            .where(OutboxRow.status == PENDING)
+            .where(OutboxRow.id > after_id)
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def release(self, row_ids: list[int]) -> None:
+        """Give claimed rows back untouched: the attempt they were part of did not count."""
+        if not row_ids:
+            return
+        await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(row_ids))
+            .where(OutboxRow.status == PENDING)
+            .values(
+                claimed_by=None,
+                claimed_until=None,
+                attempts=OutboxRow.attempts - 1,
+                outcome_unknown=False,
+            )
+        )
+
     async def uncount_attempt(self, row_id: int) -> None:
         """A row that was only waiting (NotReady) does not use up an attempt."""
         await self.session.execute(

@@ -165,6 +165,39 @@ class TimelineRepository:
         row = await self.session.get(TimelineEntryRow, entry_id)
         return entry_from_row(row) if row is not None else None
 
+    async def by_source_key(self, key: str) -> TimelineEntry | None:
+        stmt = select(TimelineEntryRow).where(TimelineEntryRow.source_key == key)
+        row = (await self.session.execute(stmt)).scalar_one_or_none()
+        return entry_from_row(row) if row is not None else None
+
+    async def incident_ids(self) -> list[int]:
+        stmt = (
+            select(TimelineEntryRow.incident_id).distinct().order_by(TimelineEntryRow.incident_id)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def page(
+        self, incident_id: int, *, offset: int, limit: int
+    ) -> tuple[list[TimelineEntry], int]:
+        """One page of an incident's timeline, oldest first, and the total count."""
+        total = (
+            await self.session.execute(
+                select(func.count(TimelineEntryRow.id)).where(
+                    TimelineEntryRow.incident_id == incident_id
+                )
+            )
+        ).scalar_one()
+        rows = (
+            await self.session.execute(
+                select(TimelineEntryRow)
+                .where(TimelineEntryRow.incident_id == incident_id)
+                .order_by(TimelineEntryRow.seq)
+                .offset(offset)
+                .limit(limit)
+            )
+        ).scalars()
+        return [entry_from_row(r) for r in rows], int(total)
+
 
 def entry_from_row(r: TimelineEntryRow) -> TimelineEntry:
     return TimelineEntry(

@@ -20,6 +20,15 @@ class EntryKind(StrEnum):
     CHANNEL = "channel"
     SYSTEM = "system"
     CHECKLIST_OVERRIDE = "checklist_override"
+    CAPTURED = "captured"
+    WITHDRAWN = "withdrawn"
+    CHANGE = "change"
+    POSTMORTEM = "postmortem"
+    # Data lifecycle (bot/domain/retention.py): a signed tombstone standing for a purged
+    # prefix of the chain, the stub of a purged incident, a signed record of a rewrite.
+    TOMBSTONE = "tombstone"
+    PURGED = "purged"
+    REDACTED = "redacted"
 
 
 @dataclass(frozen=True)
@@ -67,9 +76,15 @@ def entry_hash(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def first_broken_link(entries: list[TimelineEntry]) -> TimelineEntry | None:
-    """The first entry whose stored hash or back-link does not match, if any."""
-    prev = GENESIS_HASH
+def first_broken_link(
+    entries: list[TimelineEntry], *, start_hash: str = GENESIS_HASH
+) -> TimelineEntry | None:
+    """The first entry whose stored hash or back-link does not match, if any.
+
+    `start_hash` is what the first entry must link to: the genesis hash for a whole
+    chain, or a purge tombstone's recorded hash when the chain's prefix was purged.
+    """
+    prev = start_hash
     for entry in entries:
         expected = entry_hash(
             incident_id=entry.incident_id,

@@ -16,7 +16,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.clock import Clock
@@ -57,6 +57,13 @@ class OutboxItem:
     progress: dict[str, Any]
     incident_id: int | None
     save_progress: Callable[[dict[str, Any]], Awaitable[None]] = field(repr=False)
+    # Rows of the same kind queued right behind this one, delivered together by a
+    # handler that sets `batch_limit` (e.g. timeline echoes when Slack's rate is the limit).
+    batch: list[OutboxItem] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[int]:
+        return [self.id, *(i.id for i in self.batch)]
 
 
 class EffectHandler(Protocol):
@@ -99,7 +106,7 @@ class OutboxWorker:
         concurrency: int = 8,
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
-        not_ready_delay: float = 0.5,
+        not_ready_delay: float = 0.0,
         worker_id: str | None = None,
         rng: random.Random | None = None,
         observer: DeliveryObserver | None = None,
@@ -119,6 +126,7 @@ class OutboxWorker:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
         self._wake = asyncio.Event()
+        self._waiting = 0
 
     def wake(self) -> None:
         """Called after a use case commits rows, so delivery does not wait for the poll."""
@@ -137,19 +145,23 @@ class OutboxWorker:
             return await OutboxRepository(session).release_leases()
 
     async def run_once(self) -> int:
-        """Deliver the ready head of every ordering key once; returns how many were tried."""
+        """Deliver the ready head of every ordering key once; returns how many made
+        progress (rows only waiting for another row — NotReady — do not count)."""
         now = self.clock.now()
         async with self.db.session(write=False) as session:
             heads = await OutboxRepository(session).ready_heads(now, limit=self._concurrency * 4)
             ids = [row.id for row in heads]
         if not ids:
             return 0
+        self._waiting = 0
         await asyncio.gather(*(self._deliver(row_id) for row_id in ids))
-        return len(ids)
+        return len(ids) - self._waiting
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         await self.recover()
         while not stop.is_set():
+            # Cleared before the pass: a commit during the pass wakes the next wait at once.
+            self._wake.clear()
             try:
                 tried = await self.run_once()
             except Exception:
@@ -157,7 +169,6 @@ class OutboxWorker:
                 tried = 0
             if tried:
                 continue
-            self._wake.clear()
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait(
@@ -197,7 +208,35 @@ class OutboxWorker:
                     incident_id=row.incident_id,
                     save_progress=functools.partial(self._save_progress, row.id),
                 )
+                limit = int(getattr(self.handlers.get(row.kind), "batch_limit", 1))
+                if limit > 1:
+                    item.batch = await self._claim_followers(repo, row, now, limit - 1)
             await self._attempt(item)
+
+    async def _claim_followers(
+        self, repo: OutboxRepository, head: Any, now: datetime, limit: int
+    ) -> list[OutboxItem]:
+        """The contiguous run of same-kind rows behind `head` in its key, claimed."""
+        followers = []
+        for row in await repo.following(head.ordering_key, head.id, limit):
+            if row.kind != head.kind or row.next_attempt_at > now:
+                break
+            if not await repo.claim(row.id, worker=self.worker_id, now=now, lease=self.lease):
+                break
+            followers.append(
+                OutboxItem(
+                    id=row.id,
+                    kind=row.kind,
+                    ordering_key=row.ordering_key,
+                    payload=dict(row.payload),
+                    attempts=row.attempts + 1,
+                    outcome_unknown=False,
+                    progress=dict(row.progress or {}),
+                    incident_id=row.incident_id,
+                    save_progress=functools.partial(self._save_progress, row.id),
+                )
+            )
+        return followers
 
     async def _save_progress(self, row_id: int, progress: dict[str, Any]) -> None:
         async with self.db.session() as session:
@@ -211,6 +250,7 @@ class OutboxWorker:
         try:
             result = await handler.deliver(item)
         except NotReady as exc:
+            self._waiting += 1
             await self._retry(
                 item, f"waiting: {exc}", self.not_ready_delay, unknown=False, count=False
             )
@@ -238,11 +278,20 @@ class OutboxWorker:
                     count=True,
                 )
         else:
+            delivered = set(result.pop("delivered_ids", item.ids))
             async with self.db.session() as session:
-                await OutboxRepository(session).settle_done(
-                    item.id, now=self.clock.now(), result=result
-                )
-            self.observer.delivered(item.kind)
+                repo = OutboxRepository(session)
+                for row_id in item.ids:
+                    if row_id in delivered:
+                        await repo.settle_done(row_id, now=self.clock.now(), result=result)
+                await repo.release([i for i in item.ids if i not in delivered])
+            for _ in delivered:
+                self.observer.delivered(item.kind)
+            return
+        if item.batch:
+            # Only the head carries the failure; the rest go back to waiting behind it.
+            async with self.db.session() as session:
+                await OutboxRepository(session).release([i.id for i in item.batch])
 
     async def _retry(
         self, item: OutboxItem, reason: str, delay: float, *, unknown: bool, count: bool

@@ -186,15 +186,12 @@ def raci_chart(policy: Policy) -> list[dict[str, Any]]:
     return [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()]
 
 
-def timeline_entry(entry: TimelineEntry) -> tuple[str, list[dict[str, Any]]]:
-    """A timeline entry echoed in the incident channel."""
-    who = f"<@{entry.actor}>" if entry.actor else "Firewatch"
-    text = f"{entry.text}"
-    body = ContextBlock(
-        elements=[
-            MarkdownTextObject(
-                text=clip(f":memo: {escape(entry.text)} · {who} · {slack_date(entry.at)}", 3000)
-            )
-        ]
-    )
-    return text, [body.to_dict()]
+def timeline_entries(entries: list[TimelineEntry]) -> tuple[str, list[dict[str, Any]]]:
+    """Timeline entries echoed in the incident channel, one context block each."""
+    text = "\n".join(entry.text for entry in entries)
+    body = []
+    for entry in entries:
+        who = f"<@{entry.actor}>" if entry.actor else "Firewatch"
+        line = f":memo: {escape(entry.text)} · {who} · {slack_date(entry.at)}"
+        body.append(ContextBlock(elements=[MarkdownTextObject(text=clip(line, 2000))]).to_dict())
+    return clip(text, 39000), body

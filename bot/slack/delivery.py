@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 METADATA_EVENT = "firewatch_outbox"
 MAX_NAME_ATTEMPTS = 20
+# Timeline entries per echoed message at most (Slack allows 50 blocks in a message).
+ECHO_BATCH = 20
 # Slack documents these as not accepting JSON bodies (json_input_supported).
 FORM_ONLY_METHODS = {
     "chat.getPermalink",
@@ -155,15 +157,15 @@ class SlackEffects:
 
     def handlers(self) -> dict[str, EffectHandler]:
         return {
-            effects.CREATE_CHANNEL: _Handler(self.create_channel, self.channel_gave_up),
-            effects.INVITE: _Handler(self.invite),
-            effects.POST_REPORT: _Handler(self.post_report),
-            effects.PIN_REPORT: _Handler(self.pin_report),
-            effects.ANNOUNCE: _Handler(self.announce),
-            effects.REPORT_FALLBACK: _Handler(self.report_fallback),
-            effects.UPDATE_ANNOUNCEMENT: _Handler(self.update_announcement),
-            effects.UPDATE_REPORT: _Handler(self.update_report),
-            effects.TIMELINE_ECHO: _Handler(self.echo_timeline_entry),
+            effects.CREATE_CHANNEL: Handler(self.create_channel, self.channel_gave_up),
+            effects.INVITE: Handler(self.invite),
+            effects.POST_REPORT: Handler(self.post_report),
+            effects.PIN_REPORT: Handler(self.pin_report),
+            effects.ANNOUNCE: Handler(self.announce),
+            effects.REPORT_FALLBACK: Handler(self.report_fallback),
+            effects.UPDATE_ANNOUNCEMENT: Handler(self.update_announcement),
+            effects.UPDATE_REPORT: Handler(self.update_report),
+            effects.TIMELINE_ECHO: Handler(self.echo_timeline_entry, batch_limit=ECHO_BATCH),
         }
 
     # --- channel --------------------------------------------------------------------
@@ -275,7 +277,7 @@ class SlackEffects:
             raise NotReady("incident channel not created yet")
         text, body = blocks.announcement(incident, self.policy())
         channel = await self.resolve_channel(item.payload["channel"])
-        ts, channel = await self._post_with_channel(item, channel, text, body)
+        ts, channel = await self.post_with_channel(item, channel, text, body)
         await self.incidents.announcement_posted(incident.id, channel, ts)
         return {"channel": channel, "ts": ts}
 
@@ -295,7 +297,7 @@ class SlackEffects:
         channel = incident.announcement_channel_id or await self.resolve_channel(
             item.payload["channel"]
         )
-        ts, _ = await self._post_with_channel(item, channel, text, body, thread_ts=thread_ts)
+        ts, _ = await self.post_with_channel(item, channel, text, body, thread_ts=thread_ts)
         return {"channel": channel, "ts": ts, "thread_ts": thread_ts}
 
     async def update_announcement(self, item: OutboxItem) -> dict[str, Any]:
@@ -330,14 +332,20 @@ class SlackEffects:
         return {"ts": incident.report_ts}
 
     async def echo_timeline_entry(self, item: OutboxItem) -> dict[str, Any]:
+        """Echo entries in the incident channel. Entries queued together go out as one
+        message, so a storm of notes is not held back by Slack's ~1 message/s per channel."""
         incident = await self._with_channel(item)
-        entry = await self.incidents.timeline_entry(item.payload["entry_id"])
-        if entry is None:
-            return {"skipped": "entry purged"}
-        text, body = blocks.timeline_entry(entry)
+        entries = []
+        for queued in (item, *item.batch):
+            entry = await self.incidents.timeline_entry(queued.payload["entry_id"])
+            if entry is not None:
+                entries.append(entry)
+        if not entries:
+            return {"skipped": "entries purged"}
+        text, body = blocks.timeline_entries(entries)
         assert incident.channel_id is not None
-        ts = await self._post(item, incident.channel_id, text, body)
-        return {"channel": incident.channel_id, "ts": ts}
+        ts, channel, delivered = await self.post_batch(item, incident.channel_id, text, body)
+        return {"channel": channel, "ts": ts, "delivered_ids": delivered}
 
     async def _with_channel(self, item: OutboxItem) -> Incident:
         incident = await self.incidents.get(item.payload["incident_id"])
@@ -348,10 +356,10 @@ class SlackEffects:
     async def _post(
         self, item: OutboxItem, channel: str, text: str, body: list[dict[str, Any]], **kw: Any
     ) -> str:
-        ts, _ = await self._post_with_channel(item, channel, text, body, **kw)
+        ts, _ = await self.post_with_channel(item, channel, text, body, **kw)
         return ts
 
-    async def _post_with_channel(
+    async def post_with_channel(
         self,
         item: OutboxItem,
         channel: str,
@@ -360,6 +368,21 @@ class SlackEffects:
         *,
         thread_ts: str | None = None,
     ) -> tuple[str, str]:
+        ts, channel, _ = await self.post_batch(item, channel, text, body, thread_ts=thread_ts)
+        return ts, channel
+
+    async def post_batch(
+        self,
+        item: OutboxItem,
+        channel: str,
+        text: str,
+        body: list[dict[str, Any]],
+        *,
+        thread_ts: str | None = None,
+    ) -> tuple[str, str, list[int]]:
+        """Post one message for `item` (and the rows batched behind it); returns its ts,
+        channel and the outbox ids it carries — after a lost answer, those of the message
+        Slack had in fact posted."""
         if item.outcome_unknown:
             found = await self._find_posted(item, channel, thread_ts)
             if found:
@@ -369,16 +392,19 @@ class SlackEffects:
             "text": text,
             "blocks": body,
             "unfurl_links": False,
-            "metadata": {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": item.id}},
+            "metadata": {
+                "event_type": METADATA_EVENT,
+                "event_payload": {"outbox_id": item.id, "outbox_ids": item.ids},
+            },
         }
         if thread_ts:
             args["thread_ts"] = thread_ts
         data = await call(self.client, "chat.postMessage", **args)
-        return str(data["ts"]), str(data["channel"])
+        return str(data["ts"]), str(data["channel"]), item.ids
 
     async def _find_posted(
         self, item: OutboxItem, channel: str, thread_ts: str | None
-    ) -> tuple[str, str] | None:
+    ) -> tuple[str, str, list[int]] | None:
         """After an attempt with no answer: did Slack post it anyway?"""
         try:
             if thread_ts:
@@ -387,7 +413,7 @@ class SlackEffects:
                     "conversations.replies",
                     channel=channel,
                     ts=thread_ts,
-                    limit=100,
+                    limit=200,
                     include_all_metadata=True,
                 )
             else:
@@ -395,7 +421,7 @@ class SlackEffects:
                     self.client,
                     "conversations.history",
                     channel=channel,
-                    limit=100,
+                    limit=200,
                     include_all_metadata=True,
                 )
         except PermanentFailure as exc:
@@ -403,24 +429,25 @@ class SlackEffects:
             return None
         for message in data.get("messages", []):
             meta = message.get("metadata") or {}
-            if (
-                meta.get("event_type") == METADATA_EVENT
-                and (meta.get("event_payload") or {}).get("outbox_id") == item.id
-            ):
-                return str(message["ts"]), str(
-                    data.get("channel") or message.get("channel") or channel
-                )
+            payload = meta.get("event_payload") or {}
+            ids = payload.get("outbox_ids") or [payload.get("outbox_id")]
+            if meta.get("event_type") == METADATA_EVENT and item.id in ids:
+                posted = [i for i in item.ids if i in ids]
+                return str(message["ts"]), str(message.get("channel") or channel), posted
         return None
 
 
-class _Handler:
+class Handler:
     def __init__(
         self,
         deliver: Callable[[OutboxItem], Awaitable[dict[str, Any]]],
         gave_up: Callable[[OutboxItem, str], Awaitable[None]] | None = None,
+        *,
+        batch_limit: int = 1,
     ) -> None:
         self._deliver = deliver
         self._gave_up = gave_up
+        self.batch_limit = batch_limit
 
     async def deliver(self, item: OutboxItem) -> dict[str, Any]:
         return await self._deliver(item)

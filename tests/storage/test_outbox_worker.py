@@ -171,3 +171,38 @@ async def test_two_workers_never_deliver_the_same_row(db: Database) -> None:
 
     await asyncio.gather(a.drain(), b.drain())
     assert sorted(handler.delivered) == list(range(20))
+
+
+class Batcher(Recorder):
+    batch_limit = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[int]] = []
+
+    async def deliver(self, item: OutboxItem) -> dict[str, Any]:
+        if self.script:
+            raise self.script.pop(0)
+        numbers = [item.payload["n"], *(i.payload["n"] for i in item.batch)]
+        self.batches.append(numbers)
+        return {"ok": True}
+
+
+async def test_a_batching_handler_gets_the_rows_queued_behind_the_head(db: Database) -> None:
+    clock, handler = FrozenClock(T0), Batcher()
+    await enqueue(db, "k", 1, 2, 3, 4, 5)
+    handler.script = [RetryLater("429", retry_after=10)]
+    w = worker(db, handler, clock)
+    await w.drain()
+    # The failed attempt counts for the head only; the rows behind it were released.
+    assert await statuses(db) == [
+        (1, "pending", 1),
+        (2, "pending", 0),
+        (3, "pending", 0),
+        (4, "pending", 0),
+        (5, "pending", 0),
+    ]
+    clock.advance(timedelta(seconds=10))
+    await w.drain()
+    assert handler.batches == [[1, 2, 3], [4, 5]]
+    assert [s for _, s, _ in await statuses(db)] == ["done"] * 5

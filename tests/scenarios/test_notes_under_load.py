@@ -1,0 +1,43 @@
+"""Many notes at once while Slack misbehaves: stored order kept in the channel, none twice."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.support import Harness
+
+
+async def test_500_notes_from_5_posters_arrive_in_stored_order_despite_429_and_503(
+    harness: Harness,
+) -> None:
+    await harness.declare()
+    await harness.settled()
+    [incident] = await harness.incidents()
+    channel = incident.channel_id
+    assert channel is not None
+    harness.slack.random_failures(
+        rate=0.3, statuses=(429, 503), seed=7, methods=["chat.postMessage"], retry_after=0
+    )
+
+    async def poster(user: str) -> None:
+        for n in range(100):
+            response = await harness.sender.slash_command(
+                f"note {user} #{n}", user_id=user, channel_id=channel
+            )
+            assert response.status == 200
+            assert response.json()["text"].startswith("Noted on INC-1")
+
+    users = ["U0ALICE", "U0BOB", "U0CAROL", "U0DAVE", "U0ALICE"]
+    await asyncio.gather(*(poster(f"{u}") for u in users[:4]), poster("U0ERIN"))
+    await harness.settled(timeout=120)
+
+    stored = [e.text for e in await harness.timeline() if e.kind == "note"]
+    assert len(stored) == 500
+    # Echoes queued together share a message, one line per entry.
+    lines = [line for m in harness.slack.messages(channel) for line in m.text.split("\n")]
+    shown = [line for line in lines if line in set(stored)]
+    assert shown == stored  # every note, once, in the order it was stored
+    failures = [
+        c for c in harness.slack.calls_to("chat.postMessage") if c.http_status in (429, 503)
+    ]
+    assert failures, "the emulator should have injected failures"

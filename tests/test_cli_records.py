@@ -1,0 +1,64 @@
+"""`firewatch export` and `firewatch verify` on a database with a real incident."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import update
+
+from storage.models import TimelineEntryRow
+from tests.support import Harness
+
+
+def cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FIREWATCH_"))}
+    env["FIREWATCH_DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+
+
+async def test_export_and_verify(harness: Harness) -> None:
+    await harness.declare()
+    await harness.settled()
+    [row] = await harness.incidents()
+    assert row.channel_id
+    await harness.sender.slash_command("note Failover done", channel_id=row.channel_id)
+    await harness.sender.slash_command("status monitoring Watching", channel_id=row.channel_id)
+    url = harness.database_url
+
+    md = cli("export", "INC-1", "--format", "md", database_url=url)
+    assert md.returncode == 0, md.stderr
+    assert md.stdout.startswith("# INC-1: Checkout errors")
+    assert "| 3 |" in md.stdout
+    assert "Failover done" in md.stdout
+    assert "Investigating → Monitoring — Watching" in md.stdout
+
+    raw = cli("export", "1", "--format", "json", database_url=url)
+    record = json.loads(raw.stdout)
+    assert record["ref"] == "INC-1"
+    assert [e["kind"] for e in record["timeline"]] == ["declared", "channel", "note", "status"]
+    assert record["times"]["mitigated"] is not None
+
+    ok = cli("verify", database_url=url)
+    assert (ok.returncode, ok.stdout.strip()) == (0, "every timeline chain is intact")
+
+    async with harness.app.db.session() as session:
+        await session.execute(
+            update(TimelineEntryRow).where(TimelineEntryRow.seq == 3).values(actor="U0MALLORY")
+        )
+    broken = cli("verify", "INC-1", database_url=url)
+    assert broken.returncode == 1
+    assert broken.stdout.startswith("INC-1: chain broken at entry #3")
+
+    missing = cli("export", "INC-9", database_url=url)
+    assert (missing.returncode, missing.stderr.strip()) == (1, "firewatch: there is no INC-9")
