@@ -1,0 +1,325 @@
+"""Outbox handlers for paging: DMs, channel posts, invites, updates, broadcasts, PagerDuty
+and the outgoing webhook; and the email → Slack user directory.
+
+Each handler renders from the page as stored when it runs, so an update shows the page
+as it is then. Posts carry their outbox id in message metadata: after an attempt with no
+answer, the retry looks for the message before posting again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.domain.incident import ChannelStatus, Incident
+from bot.domain.paging import Page
+from bot.domain.policy import Policy
+from bot.services import paging_effects as fx
+from bot.services.outbox_worker import (
+    EffectHandler,
+    NotReady,
+    OutboxItem,
+    PermanentFailure,
+    RetryLater,
+)
+from bot.services.paging import PagingService
+from bot.slack import paging_blocks as ui
+from bot.slack.delivery import METADATA_EVENT, call, slack_error
+
+log = logging.getLogger(__name__)
+
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+Render = Callable[[Page, Incident, Policy], tuple[str, list[dict[str, Any]]]]
+
+
+@dataclass(frozen=True)
+class ExternalPaging:
+    """Settings for the optional channels besides Slack."""
+
+    pagerduty_routing_key: str | None = None
+    pagerduty_url: str = PAGERDUTY_URL
+    webhook_url: str | None = None
+    timeout_seconds: float = 10.0
+
+
+class SlackDirectory:
+    """users.lookupByEmail, cached: the roster's emails as Slack user ids."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._cache: dict[str, str] = {}
+
+    async def user_id_for_email(self, email: str) -> str | None:
+        key = email.strip().lower()
+        if key not in self._cache:
+            try:
+                data = await call(self.client, "users.lookupByEmail", email=email)
+            except PermanentFailure as exc:
+                if slack_error(exc) == "users_not_found":
+                    return None
+                raise
+            self._cache[key] = str(data["user"]["id"])
+        return self._cache[key]
+
+
+class PagingEffects:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        paging: PagingService,
+        policy: Callable[[], Policy],
+        resolve_channel: Callable[[str], Awaitable[str]],
+        external: ExternalPaging | None = None,
+    ) -> None:
+        self.client = client
+        self.paging = paging
+        self.policy = policy
+        self.resolve_channel = resolve_channel
+        self.external = external or ExternalPaging()
+
+    def handlers(self) -> dict[str, EffectHandler]:
+        return {
+            fx.PAGE_DM: _Handler(self.post_dm),
+            fx.PAGE_POST: _Handler(self.post_in_channel),
+            fx.PAGE_INVITE: _Handler(self.invite),
+            fx.PAGE_UPDATE_DM: _Handler(self.update_dm),
+            fx.PAGE_UPDATE_POST: _Handler(self.update_post),
+            fx.PAGE_BROADCAST: _Handler(self.broadcast),
+            fx.PAGERDUTY: _Handler(self.pagerduty),
+            fx.WEBHOOK: _Handler(self.webhook),
+        }
+
+    # --- Slack ----------------------------------------------------------------------
+
+    async def _view(self, item: OutboxItem) -> tuple[Page, Incident]:
+        found = await self.paging.page_view(int(item.payload["page_id"]))
+        if found is None:
+            raise PermanentFailure("page not found")
+        return found
+
+    async def post_dm(self, item: OutboxItem) -> dict[str, Any]:
+        page, incident = await self._view(item)
+        text, body = ui.page_dm(page, incident, self.policy())
+        # chat.postMessage to a user id posts in the bot's DM with them (Slack opens it).
+        ts, channel = await self._post(item, page.person, text, body)
+        await self.paging.dm_posted(page.id, channel, ts)
+        return {"channel": channel, "ts": ts}
+
+    async def post_in_channel(self, item: OutboxItem) -> dict[str, Any]:
+        page, incident = await self._view(item)
+        channel = self._channel_of(incident)
+        if channel is None:
+            return {"skipped": "no incident channel"}
+        text, body = ui.page_post(page, incident, self.policy())
+        ts, _ = await self._post(item, channel, text, body)
+        await self.paging.channel_posted(page.id, ts)
+        return {"channel": channel, "ts": ts}
+
+    async def invite(self, item: OutboxItem) -> dict[str, Any]:
+        incident = await self.paging_incident(item)
+        channel = self._channel_of(incident)
+        if channel is None:
+            return {"skipped": "no incident channel"}
+        try:
+            await call(
+                self.client,
+                "conversations.invite",
+                channel=channel,
+                users=",".join(item.payload["users"]),
+            )
+        except PermanentFailure as exc:
+            if slack_error(exc) not in {"already_in_channel", "cant_invite_self"}:
+                raise
+        return {"invited": item.payload["users"]}
+
+    async def update_dm(self, item: OutboxItem) -> dict[str, Any]:
+        page, incident = await self._view(item)
+        if not (page.dm_channel and page.dm_ts):
+            return {"skipped": "the DM was never posted"}
+        text, body = ui.page_dm(page, incident, self.policy())
+        await call(
+            self.client,
+            "chat.update",
+            channel=page.dm_channel,
+            ts=page.dm_ts,
+            text=text,
+            blocks=body,
+        )
+        return {"ts": page.dm_ts}
+
+    async def update_post(self, item: OutboxItem) -> dict[str, Any]:
+        page, incident = await self._view(item)
+        if not (incident.channel_id and page.channel_ts):
+            return {"skipped": "the channel message was never posted"}
+        text, body = ui.page_post(page, incident, self.policy())
+        await call(
+            self.client,
+            "chat.update",
+            channel=incident.channel_id,
+            ts=page.channel_ts,
+            text=text,
+            blocks=body,
+        )
+        return {"ts": page.channel_ts}
+
+    async def broadcast(self, item: OutboxItem) -> dict[str, Any]:
+        incident = await self.paging_incident(item)
+        policy = self.policy()
+        if item.payload["event"] == fx.BREACH:
+            text, body = ui.breach(incident, policy)
+        else:
+            text, body = ui.unanswered(incident, policy, str(item.payload.get("role", "")))
+        channel = await self.resolve_channel(str(item.payload["channel"]))
+        ts, _ = await self._post(item, channel, text, body)
+        return {"channel": channel, "ts": ts}
+
+    async def paging_incident(self, item: OutboxItem) -> Incident:
+        return await self.paging.incident(int(item.payload["incident_id"]))
+
+    @staticmethod
+    def _channel_of(incident: Incident) -> str | None:
+        if incident.channel_status in (ChannelStatus.NONE, ChannelStatus.FAILED):
+            return None
+        if not incident.channel_id:
+            raise NotReady("incident channel not created yet")
+        return incident.channel_id
+
+    async def _post(
+        self, item: OutboxItem, channel: str, text: str, body: list[dict[str, Any]]
+    ) -> tuple[str, str]:
+        if item.outcome_unknown:
+            found = await self._find_posted(item, channel)
+            if found:
+                return found
+        data = await call(
+            self.client,
+            "chat.postMessage",
+            channel=channel,
+            text=text,
+            blocks=body,
+            unfurl_links=False,
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": item.id}},
+        )
+        return str(data["ts"]), str(data["channel"])
+
+    async def _find_posted(self, item: OutboxItem, channel: str) -> tuple[str, str] | None:
+        """After an attempt with no answer: did Slack post it anyway?"""
+        try:
+            if channel[:1] in {"U", "W"}:  # history needs the DM's channel id
+                opened = await call(self.client, "conversations.open", users=channel)
+                channel = str(opened["channel"]["id"])
+            data = await call(
+                self.client,
+                "conversations.history",
+                channel=channel,
+                limit=50,
+                include_all_metadata=True,
+            )
+        except PermanentFailure as exc:
+            log.warning("could not look for an earlier delivery of row %s: %s", item.id, exc)
+            return None
+        for message in data.get("messages", []):
+            meta = message.get("metadata") or {}
+            if (
+                meta.get("event_type") == METADATA_EVENT
+                and (meta.get("event_payload") or {}).get("outbox_id") == item.id
+            ):
+                return str(message["ts"]), channel
+        return None
+
+    # --- PagerDuty and the webhook --------------------------------------------------
+
+    def routing_key(self, page: Page, incident: Incident) -> str | None:
+        """The role's key, else the severity's, else FIREWATCH_PAGERDUTY_ROUTING_KEY."""
+        policy = self.policy()
+        role = policy.roles.get(page.role or "")
+        severity = policy.severities.get(incident.severity)
+        return (
+            (role.pagerduty_routing_key if role else None)
+            or (severity.pagerduty_routing_key if severity else None)
+            or self.external.pagerduty_routing_key
+        )
+
+    async def pagerduty(self, item: OutboxItem) -> dict[str, Any]:
+        page, incident = await self._view(item)
+        key = self.routing_key(page, incident)
+        if key is None:
+            return {"skipped": "no routing key"}
+        action = str(item.payload["action"])
+        event: dict[str, Any] = {
+            "routing_key": key,
+            "event_action": action,
+            # PagerDuty de-duplicates on this key: a retried trigger opens no second alert.
+            "dedup_key": f"firewatch-page-{page.id}",
+        }
+        if action == "trigger":
+            title = ui.role_title(self.policy(), page.role)
+            event["payload"] = {
+                "summary": f"{incident.ref} {incident.title} — {title} paged"[:1024],
+                "source": "firewatch",
+                "severity": "critical",
+                "custom_details": {
+                    "incident": incident.ref,
+                    "person": page.person,
+                    "role": page.role,
+                },
+            }
+        await self._send(self.external.pagerduty_url, event, "PagerDuty")
+        return {"sent": action}
+
+    async def webhook(self, item: OutboxItem) -> dict[str, Any]:
+        if not self.external.webhook_url:
+            return {"skipped": "no webhook URL"}
+        page, incident = await self._view(item)
+        body = {
+            "event": f"page.{item.payload['action']}",
+            "id": f"{item.id}",  # receivers de-duplicate retries on this
+            "page": {
+                "id": page.id,
+                "role": page.role,
+                "person": page.person,
+                "status": page.status.value,
+                "ack_deadline": page.ack_deadline.isoformat(),
+                "acknowledged_by": page.acknowledged_by,
+            },
+            "incident": {
+                "id": incident.id,
+                "ref": incident.ref,
+                "title": incident.title,
+                "severity": incident.severity,
+            },
+        }
+        await self._send(self.external.webhook_url, body, "webhook")
+        return {"sent": body["event"]}
+
+    async def _send(self, url: str, body: dict[str, Any], what: str) -> None:
+        timeout = aiohttp.ClientTimeout(total=self.external.timeout_seconds)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.post(url, json=body) as resp,
+            ):
+                status = resp.status
+                text = (await resp.text())[:200]
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RetryLater(f"{what}: {type(exc).__name__}", outcome_unknown=True) from None
+        if status == 429 or status >= 500:
+            raise RetryLater(f"{what}: HTTP {status}")
+        if status >= 400:
+            raise PermanentFailure(f"{what}: HTTP {status} {text}")
+
+
+class _Handler:
+    def __init__(self, deliver: Callable[[OutboxItem], Awaitable[dict[str, Any]]]) -> None:
+        self._deliver = deliver
+
+    async def deliver(self, item: OutboxItem) -> dict[str, Any]:
+        return await self._deliver(item)
+
+    async def gave_up(self, item: OutboxItem, error: str) -> None:
+        log.error("page delivery %s (%s) gave up: %s", item.id, item.kind, error)
