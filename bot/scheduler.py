@@ -1,0 +1,97 @@
+"""APScheduler, in memory, only to say when: one cron job per policy schedule.
+
+APScheduler 3's guide: a job store must never be shared between schedulers. Each process
+keeps its own in-memory store and every trigger calls `JobRunner.run`, whose claim row
+in the database makes each scheduled time happen once across processes and restarts.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.clock import Clock
+from bot.config import ConfigError
+from bot.domain.policy import Policy
+from bot.services.jobs import JOBS, JobRunner, schedule_of
+
+log = logging.getLogger(__name__)
+
+
+def triggers(policy: Policy, timezone: str) -> dict[str, CronTrigger]:
+    """Each job's trigger; an expression APScheduler refuses is a configuration error
+    naming the policy key."""
+    zone = ZoneInfo(timezone)
+    out = {}
+    for job in JOBS:
+        cron = schedule_of(policy, job).cron.strip()
+        try:
+            out[job] = CronTrigger.from_crontab(cron, timezone=zone)
+        except ValueError as exc:
+            raise ConfigError(
+                f"FIREWATCH_POLICY_FILE: schedules.{job}.cron: invalid cron expression "
+                f"{cron!r}: {exc}"
+            ) from None
+    return out
+
+
+class Scheduler:
+    def __init__(self, runner: JobRunner, clock: Clock, timezone: str) -> None:
+        self.runner = runner
+        self.clock = clock
+        self.timezone = timezone
+        self._scheduler: Any = None
+
+    def _build(self, policy: Policy) -> Any:
+        grace = policy.schedules.misfire_grace_minutes * 60
+        scheduler = AsyncIOScheduler(
+            timezone=ZoneInfo(self.timezone),
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                # APScheduler's own grace (None: always fire); the runner decides late/missed.
+                "misfire_grace_time": grace or None,
+            },
+        )
+        for job, trigger in triggers(policy, self.timezone).items():
+            scheduler.add_job(self._fire, trigger, args=[job], id=job, name=job)
+        return scheduler
+
+    async def _fire(self, job: str) -> None:
+        try:
+            await self.runner.run(job, now=self.clock.now())
+        except Exception:
+            log.exception("scheduled job %s failed", job)
+
+    async def start(self) -> None:
+        """Check the schedules, catch up on runs missed while down, then keep time."""
+        scheduler = self._build(self.runner.policy)  # a ConfigError before anything runs
+        # (With features.scheduled_jobs off, the runner does nothing when triggered.)
+        await self.runner.catch_up(self.clock.now())
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def reschedule(self, policy: Policy) -> None:
+        """The policy changed (a reload): new triggers, same runner."""
+        if self._scheduler is None:
+            return
+        try:
+            for job, trigger in triggers(policy, self.timezone).items():
+                self._scheduler.reschedule_job(job, trigger=trigger)
+        except ConfigError as exc:
+            log.error("schedules unchanged: %s", exc)
+
+    def next_runs(self) -> dict[str, datetime | None]:
+        if self._scheduler is None:
+            return {}
+        return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None

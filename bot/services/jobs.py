@@ -1,0 +1,202 @@
+"""The weekly meeting's scheduled jobs, exactly once.
+
+APScheduler only says "it is time"; what is due and what was sent lives in our tables.
+A run claims its (job, scheduled time) with a unique row in `job_runs` and, in the same
+transaction, queues its messages in the outbox: whichever process (or restart) claims
+first does the work, and the claim and its messages commit or vanish together.
+
+A run after the scheduled time (Firewatch was down) still happens within the policy's
+`misfire_grace_minutes`, once, saying it is late; past the grace the miss is recorded and
+nothing is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.domain.policy import Policy, Schedule
+from bot.services import effects
+from bot.services.digest import (
+    FOLLOWUP_REMINDER,
+    POSTMORTEM_REMINDER,
+    DigestService,
+    meeting_id,
+)
+from bot.services.outbox_worker import default_worker_id
+from bot.services.schedule_times import last_run, next_run
+from storage.digest_repository import DigestRepository
+from storage.engine import Database
+from storage.outbox import OutboxRepository
+
+log = logging.getLogger(__name__)
+
+WEEKLY_DIGEST = "weekly_digest"
+POSTMORTEM_REMINDER_JOB = "postmortem_reminder"
+FOLLOWUP_REMINDER_JOB = "followup_reminder"
+JOBS = (WEEKLY_DIGEST, POSTMORTEM_REMINDER_JOB, FOLLOWUP_REMINDER_JOB)
+
+# Within this of the scheduled time a run is on time (APScheduler wakes us a little late).
+ON_TIME = timedelta(seconds=60)
+
+
+class Outcome(StrEnum):
+    RAN = "ran"
+    LATE = "late"  # ran after a restart, within the grace period
+    MISSED = "missed"  # past the grace period: recorded, nothing sent
+    SKIPPED = "skipped"  # the first start of a new database: nothing to catch up
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job: str
+    scheduled_for: datetime
+    outcome: Outcome
+    messages: int  # outbox rows queued
+
+
+def schedule_of(policy: Policy, job: str) -> Schedule:
+    if job not in JOBS:
+        raise ValueError(f"unknown job {job!r}; known: {', '.join(JOBS)}")
+    schedule: Schedule = getattr(policy.schedules, job)
+    return schedule
+
+
+class JobRunner:
+    def __init__(
+        self,
+        db: Database,
+        policy: Callable[[], Policy],
+        clock: Clock,
+        timezone: str,
+        worker_id: str | None = None,
+        on_commit: Callable[[], None] | None = None,
+        *,
+        digest: DigestService | None = None,
+    ) -> None:
+        self.db = db
+        self._policy = policy
+        self.clock = clock
+        self.timezone = timezone
+        self.worker_id = worker_id or default_worker_id()
+        self._on_commit = on_commit or (lambda: None)
+        self.digest = digest or DigestService(db, policy, clock, timezone=timezone)
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy()
+
+    def outcome_for(self, scheduled_for: datetime, now: datetime) -> Outcome:
+        lateness = now - scheduled_for
+        if lateness <= ON_TIME:
+            return Outcome.RAN
+        if lateness <= timedelta(minutes=self.policy.schedules.misfire_grace_minutes):
+            return Outcome.LATE
+        return Outcome.MISSED
+
+    async def run(self, job: str, *, now: datetime, first_start: bool = False) -> JobResult | None:
+        """Run `job` for its latest scheduled time at or before `now`, unless some process
+        already did. Returns None when there was nothing to do (no scheduled time in the
+        horizon, scheduled jobs switched off, or already claimed)."""
+        policy = self.policy
+        if not policy.features.scheduled_jobs:
+            return None
+        scheduled = last_run(schedule_of(policy, job), self.timezone, now)
+        if scheduled is None:
+            return None
+        outcome = Outcome.SKIPPED if first_start else self.outcome_for(scheduled, now)
+        try:
+            async with self.db.session() as session:
+                # The claim comes first: on SQLite it takes the write lock at once.
+                await DigestRepository(session).claim_run(
+                    job, scheduled, outcome=outcome.value, at=now, worker=self.worker_id
+                )
+                sent = 0
+                if outcome in (Outcome.RAN, Outcome.LATE):
+                    note = self._late_note(scheduled, now) if outcome is Outcome.LATE else None
+                    sent = await self._enqueue(session, job, scheduled, now, note)
+        except IntegrityError:
+            log.debug("job %s at %s already claimed", job, scheduled.isoformat())
+            return None
+        log.info(
+            "scheduled job %s",
+            outcome.value,
+            extra={"job": job, "scheduled_for": scheduled.isoformat(), "messages": sent},
+        )
+        if sent:
+            self._on_commit()
+        return JobResult(job, scheduled, outcome, sent)
+
+    async def catch_up(self, now: datetime) -> list[JobResult]:
+        """At start: run each job once for its latest scheduled time, late or missed if
+        Firewatch was down then. A job this database has never run is not caught up: a new
+        install does not post for a week it did not see."""
+        results = []
+        for job in JOBS:
+            async with self.db.session(write=False) as session:
+                seen = await DigestRepository(session).has_runs(job)
+            result = await self.run(job, now=now, first_start=not seen)
+            if result is not None:
+                results.append(result)
+        return results
+
+    # --- what each job sends --------------------------------------------------------------
+
+    def _late_note(self, scheduled: datetime, now: datetime) -> str:
+        local = scheduled.astimezone(self.digest.zone)
+        same_day = local.date() == now.astimezone(self.digest.zone).date()
+        when = f"{local:%H:%M}" if same_day else f"{local:%a %d %b %H:%M}"
+        return f"Posted late: Firewatch was down at {when}"
+
+    async def _enqueue(
+        self, session: AsyncSession, job: str, scheduled: datetime, now: datetime, note: str | None
+    ) -> int:
+        policy = self.policy
+        if job == WEEKLY_DIGEST:
+            channel = policy.schedules.weekly_digest.channel
+            if not channel:
+                log.warning("schedules.weekly_digest.channel is not set: no digest posted")
+                return 0
+            period = self.digest.meeting_period(scheduled)
+            await self.digest.enqueue_digest(
+                session,
+                period,
+                channel=channel,
+                meeting=meeting_id(scheduled),
+                note=note,
+                now=now,
+            )
+            return 1
+        outbox = OutboxRepository(session)
+        if job == POSTMORTEM_REMINDER_JOB:
+            digest_schedule = policy.schedules.weekly_digest
+            since = last_run(digest_schedule, self.timezone, now) or now - timedelta(days=7)
+            meeting_at = next_run(digest_schedule, self.timezone, now)
+            owed = await self.digest.owed_by(session, since=since, now=now)
+            owners = sorted({o.owner_id for o in owed if o.owner_id})
+            for owner in owners:
+                await outbox.enqueue(
+                    POSTMORTEM_REMINDER,
+                    effects.dm_key(owner),
+                    {
+                        "user": owner,
+                        "since": since.isoformat(),
+                        "meeting_at": meeting_at.isoformat(),
+                        "note": note,
+                    },
+                    now=now,
+                )
+            return len(owners)
+        owners = await self.digest.overdue_owners(session, now)
+        for owner in owners:
+            await outbox.enqueue(
+                FOLLOWUP_REMINDER, effects.dm_key(owner), {"user": owner, "note": note}, now=now
+            )
+        return len(owners)
