@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
@@ -17,14 +18,29 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings
+from bot.domain.paging import UnknownPerson
 from bot.domain.policy import Policy
+from bot.metrics import InstrumentedWebClient, Metrics
 from bot.policy_file import PolicyError, load_policy
+from bot.scheduler import Scheduler
+from bot.services.changes import ChangeService
+from bot.services.digest import DigestService
 from bot.services.incidents import IncidentService
+from bot.services.jobs import JobRunner
+from bot.services.notices import NoticeService
 from bot.services.outbox_worker import OutboxWorker
+from bot.services.paging import PagingService
+from bot.services.postmortems import PostmortemService
+from bot.services.roster import RosterKeeper
+from bot.services.timeline import TimelineService
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.delivery import SlackEffects
 from bot.slack.deps import ListenerDeps
+from bot.slack.digest_delivery import DigestEffects
+from bot.slack.paging_delivery import ExternalPaging, PagingEffects, SlackDirectory
+from bot.slack.postmortem_delivery import PostmortemEffects
 from bot.slack.server import build_web_app
+from bot.slack.timeline_delivery import TimelineEffects
 from storage import migrate
 from storage.engine import Database
 from storage.outbox import OutboxRepository
@@ -89,15 +105,19 @@ class Firewatch:
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
         self.identity = SlackIdentity()
         self.socket = SocketState()
+        self.metrics = Metrics()
+        self.metrics.install_sqlalchemy_timing(self.db.engine)
         # Two clients: the outbox's retries are durable (ours); interactive calls such as
         # views.open keep slack_sdk's default connection-error retry.
-        self.outbox_client = AsyncWebClient(
+        self.outbox_client = InstrumentedWebClient(
+            metrics=self.metrics,
             token=token,
             base_url=settings.slack_api_url,
             timeout=int(settings.slack_timeout_seconds),
         )
         self.outbox_client.retry_handlers = []
-        self.client = AsyncWebClient(
+        self.client = InstrumentedWebClient(
+            metrics=self.metrics,
             token=token,
             base_url=settings.slack_api_url,
             timeout=int(settings.slack_timeout_seconds),
@@ -110,17 +130,96 @@ class Firewatch:
             broadcast_channel=settings.broadcast_channel,
             on_commit=lambda: self.worker.wake(),
         )
+        self.timeline = TimelineService(
+            self.db,
+            self.policy,
+            self.clock,
+            broadcast_channel=settings.broadcast_channel,
+            on_commit=lambda: self.worker.wake(),
+        )
+        self.changes = ChangeService(
+            self.db, self.policy, self.clock, on_commit=lambda: self.worker.wake()
+        )
+        self.notices = NoticeService(self.db, self.clock, on_commit=lambda: self.worker.wake())
+        self.postmortems = PostmortemService(
+            self.db,
+            self.policy,
+            self.clock,
+            self.timeline,
+            timezone=settings.timezone,
+            on_commit=lambda: self.worker.wake(),
+        )
+        # The weekly meeting: APScheduler says when; job_runs makes each run happen once.
+        self.digest = DigestService(
+            self.db,
+            self.policy,
+            self.clock,
+            timezone=settings.timezone,
+            on_commit=lambda: self.worker.wake(),
+        )
+        self.jobs = JobRunner(
+            self.db,
+            self.policy,
+            self.clock,
+            settings.timezone,
+            worker_id,
+            on_commit=lambda: self.worker.wake(),
+            digest=self.digest,
+        )
+        self.scheduler = Scheduler(self.jobs, self.clock, settings.timezone)
+        self.policy.listeners.append(self.scheduler.reschedule)
+        # Paging: the roster's emails become user ids at start; the file is re-read when
+        # it changes (only when the policy came from the file, not from the caller).
+        self.roster = RosterKeeper(
+            self.policy,
+            directory=SlackDirectory(self.client),
+            policy_file=settings.policy_file if policy is None else None,
+        )
+        pagerduty_key = settings.pagerduty_routing_key
+        self.paging = PagingService(
+            self.db,
+            self.policy,
+            self.clock,
+            settings.broadcast_channel,
+            on_commit=lambda: self.worker.wake(),
+            roster_keeper=self.roster,
+            pagerduty=pagerduty_key is not None,
+            webhook=settings.page_webhook_url is not None,
+        )
+        # Nudges only: the tick pages whatever these miss (a crash right after commit).
+        self.incidents.declared.append(lambda incident: self._page_now(incident.id))
+        self.incidents.severity_raised.append(lambda incident, _old: self._page_now(incident.id))
         self.effects = SlackEffects(
             self.outbox_client, self.incidents, self.policy, self._bot_user_id
         )
+        self.paging_effects = PagingEffects(
+            self.outbox_client,
+            self.paging,
+            self.policy,
+            self.effects.resolve_channel,
+            ExternalPaging(
+                pagerduty_routing_key=pagerduty_key.get_secret_value() if pagerduty_key else None,
+                pagerduty_url=settings.pagerduty_url,
+                webhook_url=settings.page_webhook_url,
+                timeout_seconds=settings.slack_timeout_seconds,
+            ),
+        )
         self.worker = OutboxWorker(
             self.db,
-            self.effects.handlers(),
+            {
+                **self.effects.handlers(),
+                **self.paging_effects.handlers(),
+                **TimelineEffects(self.effects, self.changes).handlers(),
+                **PostmortemEffects(self.effects, self.postmortems, self.changes).handlers(),
+                **DigestEffects(self.effects, self.digest).handlers(),
+            },
             self.clock,
             max_attempts=settings.outbox_max_attempts,
             poll_seconds=settings.outbox_poll_seconds,
             worker_id=worker_id,
+            observer=self.metrics,
         )
+        self.metrics.register_outbox_kinds(self.worker.handlers)
         self.bolt: AsyncApp | None = None
         if settings.slack_bot_token is not None and (
             settings.slack_signing_secret is not None or settings.socket_mode
@@ -131,6 +230,7 @@ class Firewatch:
         self._tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None
         self._socket_handler: Any = None
+        self._http: aiohttp.ClientSession | None = None
         self.port: int | None = None
 
     # --- assembly ---------------------------------------------------------------------
@@ -162,7 +262,16 @@ class Firewatch:
             client=bolt_client,
             signing_secret=secret or "",
             authorize=authorize,
-            deps=ListenerDeps(incidents=self.incidents, policy=self.policy),
+            deps=ListenerDeps(
+                incidents=self.incidents,
+                policy=self.policy,
+                timeline=self.timeline,
+                changes=self.changes,
+                notices=self.notices,
+                postmortems=self.postmortems,
+                paging=self.paging,
+                digest=self.digest,
+            ),
             db=self.db,
             clock=self.clock,
             verify_requests=secret is not None,
@@ -171,11 +280,16 @@ class Firewatch:
     def web_app(self) -> web.Application:
         secret = self.settings.slack_signing_secret
         http_mode = not self.settings.socket_mode
+        refresh = self.metrics.database_refresh(
+            self.db, now=self.clock.now, slack_auth_ok=lambda: self.identity.ok
+        )
         return build_web_app(
             bolt=self.bolt if http_mode else None,
             signing_secret=secret.get_secret_value() if (secret and http_mode) else None,
             health=self.health,
             ready=self.readiness,
+            extra_routes=[web.get("/metrics", self.metrics.aiohttp_handler(refresh))],
+            middlewares=[self.metrics.aiohttp_middleware()],
         )
 
     async def _bot_user_id(self) -> str:
@@ -198,6 +312,18 @@ class Firewatch:
             return
         raise ConfigError(SCHEMA_OUT_OF_DATE.format(current=current or "empty", head=head))
 
+    def _share_http_session(self) -> None:
+        """One connection pool for the outbox's and Firewatch's own Web API calls: a call
+        reuses a warm keep-alive connection instead of opening one (slack_sdk makes a
+        session per call otherwise). Not for Bolt's client: lazy listeners deep-copy the
+        request context, and a session (with its event loop) must not be copied."""
+        if self._http is None:
+            # slack_sdk applies its timeout only to sessions it makes itself.
+            timeout = aiohttp.ClientTimeout(total=self.settings.slack_timeout_seconds)
+            self._http = aiohttp.ClientSession(timeout=timeout)
+        for client in (self.client, self.outbox_client):
+            client.session = self._http
+
     async def start(
         self,
         *,
@@ -209,6 +335,10 @@ class Firewatch:
         """Migrate (or refuse), then start the outbox worker, the Slack auth watch and the
         HTTP server; `deliver=False` leaves the outbox to be driven by hand (tests)."""
         await self.prepare_database()
+        self._share_http_session()
+        await self.resolve_roster()
+        await self.scheduler.start()  # catches up on a digest or reminder missed while down
+        self._tasks.append(asyncio.create_task(self._tick_paging(), name="paging-tick"))
         if deliver:
             self._tasks.append(
                 asyncio.create_task(self.worker.run_forever(self._stop), name="outbox")
@@ -233,6 +363,33 @@ class Firewatch:
             extra={"mode": "socket" if self.settings.socket_mode else "http", "port": self.port},
         )
 
+    async def resolve_roster(self) -> None:
+        """Look up the roster's emails (users.lookupByEmail) before serving."""
+        try:
+            await self.roster.resolve()
+        except UnknownPerson as exc:
+            raise ConfigError(f"FIREWATCH_POLICY_FILE: {exc}") from None
+        except Exception as exc:
+            raise ConfigError(
+                f"FIREWATCH_POLICY_FILE: could not look up the roster's emails in Slack: {exc}"
+            ) from None
+
+    async def _page_now(self, incident_id: int) -> None:
+        await self.paging.page_incident(incident_id)
+
+    async def _tick_paging(self) -> None:
+        """The periodic paging driver; deadlines live in the database, so a missed tick
+        only delays an escalation until the next one."""
+        while not self._stop.is_set():
+            try:
+                await self.paging.tick()
+            except Exception:
+                log.exception("paging tick failed; retrying at the next one")
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=self.settings.paging_tick_seconds)
+            except TimeoutError:
+                pass
+
     async def _start_socket_mode(self) -> None:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -255,6 +412,7 @@ class Firewatch:
         """Stop taking work, let background loops finish what they hold (a delivery in
         flight, a database transaction), then close everything."""
         self._stop.set()
+        self.scheduler.stop()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=grace)
             for task in pending:
@@ -265,6 +423,9 @@ class Firewatch:
             await self._socket_handler.close_async()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
         await self.db.dispose()
 
     async def run_until_stopped(self) -> None:

@@ -8,6 +8,8 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
@@ -60,6 +62,33 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--limit", type=int, default=50)
     outbox.add_argument("--resend", type=int, metavar="ID", help="queue a dead message again")
     outbox.set_defaults(handler=_outbox)
+
+    export = sub.add_parser("export", help="write an incident's record (report, timeline, changes)")
+    export.add_argument("incident", help="INC-42 or 42")
+    export.add_argument("--format", choices=["md", "json"], default="md")
+    export.add_argument("--output", "-o", help="file to write (default: standard output)")
+    export.set_defaults(handler=_export)
+
+    verify = sub.add_parser("verify", help="check the timelines' hash chains")
+    verify.add_argument("incident", nargs="?", help="INC-42 (default: every incident)")
+    verify.set_defaults(handler=_verify)
+
+    digest = sub.add_parser("digest", help="print the weekly review digest, or post it")
+    digest.add_argument(
+        "--from", dest="date_from", type=_date, help="first day, YYYY-MM-DD (local time)"
+    )
+    digest.add_argument("--to", dest="date_to", type=_date, help="last day, YYYY-MM-DD")
+    digest.add_argument(
+        "--post",
+        action="store_true",
+        help="queue it for the review channel (the running Firewatch posts it)",
+    )
+    digest.set_defaults(handler=_digest)
+
+    # Operational commands (data lifecycle, backups) live in their own module.
+    from bot.cli_data import add_data_commands
+
+    add_data_commands(sub)
 
     demo = sub.add_parser("demo", help="play an incident against a local Slack emulator")
     demo.add_argument("--quiet", action="store_true", help="print only the verdict")
@@ -182,6 +211,155 @@ def _outbox(args: argparse.Namespace) -> int:
             await db.dispose()
 
     return asyncio.run(go())
+
+
+def _export(args: argparse.Namespace) -> int:
+    from bot.domain.incident import parse_reference
+
+    settings = _settings()
+    number = parse_reference(args.incident)
+    if number is None:
+        print(
+            f"firewatch: {args.incident!r} is not an incident reference (INC-42)", file=sys.stderr
+        )
+        return EXIT_CONFIG
+
+    async def go() -> int:
+        from bot.services.changes import ChangeService
+        from bot.services.export import incident_record, to_json, to_markdown
+        from bot.services.incidents import IncidentNotFound, IncidentService
+        from bot.services.postmortems import PostmortemService
+        from bot.services.timeline import TimelineService
+
+        app = await _offline(settings)
+        try:
+            incidents = IncidentService(app.db, app.policy, app.clock, broadcast_channel=None)
+            try:
+                incident = await incidents.get(number)
+            except IncidentNotFound:
+                print(f"firewatch: there is no INC-{number}", file=sys.stderr)
+                return 1
+            entries = await TimelineService(
+                app.db, app.policy, app.clock, broadcast_channel=None
+            ).entries(number)
+            changes = await ChangeService(app.db, app.policy, app.clock).for_incident(number)
+            timeline = TimelineService(app.db, app.policy, app.clock, broadcast_channel=None)
+            postmortem = await PostmortemService(
+                app.db, app.policy, app.clock, timeline
+            ).get_for_incident(number)
+            record = incident_record(incident, entries, changes, postmortem)
+            text = to_json(record) if args.format == "json" else to_markdown(record)
+        finally:
+            await app.db.dispose()
+        if args.output:
+            await asyncio.to_thread(Path(args.output).write_text, text, encoding="utf-8")
+        else:
+            sys.stdout.write(text)
+        return 0
+
+    return asyncio.run(go())
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from bot.domain.incident import parse_reference
+
+    settings = _settings()
+    number = parse_reference(args.incident) if args.incident else None
+    if args.incident and number is None:
+        print(
+            f"firewatch: {args.incident!r} is not an incident reference (INC-42)", file=sys.stderr
+        )
+        return EXIT_CONFIG
+
+    async def go() -> int:
+        from bot.services.timeline import TimelineService
+
+        app = await _offline(settings)
+        try:
+            problems = await TimelineService(
+                app.db,
+                app.policy,
+                app.clock,
+                broadcast_channel=None,
+                audit_key=settings.audit_key_bytes,
+            ).verify(number)
+        finally:
+            await app.db.dispose()
+        for p in problems:
+            print(f"{p.incident_ref}: chain broken at entry #{p.seq} ({p.at.isoformat()})")
+        if problems:
+            return 1
+        print("every timeline chain is intact" if number is None else f"INC-{number}: chain intact")
+        return 0
+
+    return asyncio.run(go())
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _digest(args: argparse.Namespace) -> int:
+    """Without dates: since the last weekly meeting until now, as `/incident digest`."""
+    settings = _settings()
+
+    async def go() -> int:
+        from bot.services.digest import DigestService, as_text
+
+        app = await _offline(settings)
+        try:
+            service = DigestService(app.db, app.policy, app.clock, timezone=settings.timezone)
+            if args.date_from or args.date_to:
+                last = args.date_to or service.today(app.clock.now())
+                first = args.date_from or last - timedelta(days=6)
+                if first > last:
+                    print("firewatch: --from is after --to", file=sys.stderr)
+                    return EXIT_CONFIG
+                period = service.dates_period(first, last)
+            else:
+                period = service.current_period()
+            if args.post:
+                try:
+                    row = await service.post(period)
+                except ValueError as exc:
+                    print(f"firewatch: {exc}", file=sys.stderr)
+                    return EXIT_CONFIG
+                channel = app.policy().schedules.weekly_digest.channel
+                print(f"digest queued for {channel} (outbox {row}); Firewatch posts it")
+                return 0
+            built = await service.build(period.start, period.end)
+            sys.stdout.write(as_text(built, app.policy(), service.zone))
+            return 0
+        finally:
+            await app.db.dispose()
+
+    return asyncio.run(go())
+
+
+class _Offline:
+    """What CLI commands need without Slack: database, policy, clock."""
+
+    def __init__(self, settings: Settings) -> None:
+        from bot.app import load_policy_or_fail
+        from bot.clock import SystemClock
+        from storage.engine import Database
+
+        self.db = Database(settings.effective_database_url)
+        self.policy = load_policy_or_fail(settings)
+        self.clock = SystemClock()
+
+
+async def _offline(settings: Settings) -> _Offline:
+    from storage import migrate
+
+    app = _Offline(settings)
+    if not await migrate.is_current(app.db.engine):
+        await app.db.dispose()
+        raise ConfigError("the database schema is not current: run `firewatch migrate`")
+    return app
 
 
 def _demo(args: argparse.Namespace) -> int:

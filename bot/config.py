@@ -62,6 +62,19 @@ class Settings(BaseSettings):
     slack_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, alias="FIREWATCH_SLACK_TIMEOUT_SECONDS"
     )
+    paging_tick_seconds: float = Field(
+        default=10.0, gt=0, le=3600, alias="FIREWATCH_PAGING_TICK_SECONDS"
+    )
+    pagerduty_routing_key: SecretStr | None = Field(
+        default=None, alias="FIREWATCH_PAGERDUTY_ROUTING_KEY"
+    )
+    pagerduty_url: str = Field(
+        default="https://events.pagerduty.com/v2/enqueue", alias="FIREWATCH_PAGERDUTY_URL"
+    )
+    page_webhook_url: str | None = Field(default=None, alias="FIREWATCH_PAGE_WEBHOOK_URL")
+    # Signs purge and forget tombstones (HMAC-SHA256) and keys user pseudonyms. Optional:
+    # without it tombstones carry a plain SHA-256 digest (integrity, not authenticity).
+    audit_key: SecretStr | None = Field(default=None, alias="FIREWATCH_AUDIT_KEY")
     environment: Literal["production", "development", "test"] = Field(
         default="production",
         validation_alias=AliasChoices("FIREWATCH_ENV", "environment"),
@@ -94,6 +107,24 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL such as https://slack.com/api/")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("pagerduty_url", "page_webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.strip()
+
+    @field_validator("audit_key")
+    @classmethod
+    def _audit_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value().strip()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+        return value
 
     @field_validator("broadcast_channel")
     @classmethod
@@ -136,6 +167,13 @@ class Settings(BaseSettings):
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+    @property
+    def audit_key_bytes(self) -> bytes | None:
+        """FIREWATCH_AUDIT_KEY as bytes, or None when it is not set."""
+        if self.audit_key is None:
+            return None
+        return self.audit_key.get_secret_value().strip().encode()
 
     def require_slack_credentials(self) -> None:
         """Check the secrets `firewatch run` needs; raise ConfigError naming the variable."""

@@ -64,6 +64,8 @@ class IncidentRow(Base):
     __table_args__ = (
         Index("ix_incidents_status_declared", "status", "declared_at"),
         Index("ix_incidents_channel_id", "channel_id"),
+        Index("ix_incidents_declared_at", "declared_at"),
+        Index("ix_incidents_resolved_at", "resolved_at"),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -119,7 +120,13 @@ class Harness:
         """Wait until the outbox has nothing pending."""
 
         async def pending() -> int:
-            return sum(1 for row in await self.outbox() if row.status == "pending")
+            # Rows scheduled for later (e.g. archiving a channel in a week) do not count.
+            horizon = self.app.clock.now() + timedelta(minutes=1)
+            return sum(
+                1
+                for row in await self.outbox()
+                if row.status == "pending" and row.next_attempt_at <= horizon
+            )
 
         import asyncio
 
@@ -149,7 +156,9 @@ async def start_harness(
     app = Firewatch(make_settings(database_url, slack.api_url, **settings), clock=clock)
     app.worker.backoff_base = 0.01  # keep retries quick; Retry-After is still honoured
     await app.start(deliver=start_worker)
-    sender = SlackRequestSender(f"http://127.0.0.1:{app.port}/slack/events", SECRET)
+    sender = SlackRequestSender(
+        f"http://127.0.0.1:{app.port}/slack/events", SECRET, response_url_base=slack.hooks_url
+    )
     try:
         yield Harness(slack=slack, app=app, sender=sender, database_url=database_url)
     finally:

@@ -43,6 +43,8 @@ COMMANDS_SCOPE = "commands"  # slash commands and shortcuts
 # Bot events → the scopes Slack accepts for a subscription (empty: none needed).
 EVENT_SCOPES: dict[str, frozenset[str]] = {
     "app_mention": frozenset({"app_mentions:read"}),
+    "reaction_added": frozenset({"reactions:read"}),
+    "reaction_removed": frozenset({"reactions:read"}),
     "message.channels": frozenset({"channels:history"}),
     "message.groups": frozenset({"groups:history"}),
     "message.im": frozenset({"im:history"}),

@@ -28,6 +28,7 @@ __all__ = [
     "DeclarePolicy",
     "DiscoveryMethod",
     "Duration",
+    "FeaturesPolicy",
     "Policy",
     "PostmortemPolicy",
     "Problem",
@@ -36,6 +37,7 @@ __all__ = [
     "ReportField",
     "ReportFields",
     "ReportPolicy",
+    "RetentionPolicy",
     "Role",
     "RoleHolder",
     "Severity",
@@ -93,6 +95,8 @@ class Severity(BaseModel):
     page_roles: tuple[Key, ...] = ()
     open_channel: bool = True
     announce: bool = True
+    # PagerDuty Events API v2 routing key for pages at this severity (optional).
+    pagerduty_routing_key: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class Role(BaseModel):
@@ -111,6 +115,8 @@ class Role(BaseModel):
     backups: tuple[Person, ...] = ()
     stand_in: Key | None = None
     irt: bool = False
+    # PagerDuty Events API v2 routing key for pages to this role (wins over the severity's).
+    pagerduty_routing_key: str | None = Field(default=None, min_length=1, max_length=64)
 
     @property
     def people(self) -> tuple[str, ...]:
@@ -239,13 +245,41 @@ class PostmortemPolicy(BaseModel):
     model_config = _FROZEN
 
     questions: tuple[Prompt, ...] = ()  # what the post-mortem answers
+    # Seed 003's review assessments, each answered yes or no with a note.
+    assessments: tuple[Prompt, ...] = ()
     meeting_agenda: tuple[Prompt, ...] = ()  # asked of each post-mortem in the weekly review
+    # Archive the incident channel this many days after the post-mortem is approved
+    # (None: never).
+    archive_channel_after_days: int | None = Field(default=7, ge=0, le=3650)
 
-    @field_validator("questions", "meeting_agenda")
+    @field_validator("questions", "assessments", "meeting_agenda")
     @classmethod
     def _unique(cls, value: tuple[Prompt, ...]) -> tuple[Prompt, ...]:
         _raise_on_duplicates(value)
         return value
+
+
+_CRON_FIELD = r"[0-9A-Za-z*/,\-?]+"
+
+
+class Schedule(BaseModel):
+    """A recurring job: a 5-field cron expression in FIREWATCH_TIMEZONE."""
+
+    model_config = _FROZEN
+
+    cron: str = Field(pattern=rf"^\s*{_CRON_FIELD}(\s+{_CRON_FIELD}){{4}}\s*$")
+    channel: str | None = Field(default=None, pattern=r"^(#[a-z0-9_-]{1,80}|[CG][A-Z0-9]{2,})$")
+
+
+class Schedules(BaseModel):
+    model_config = _FROZEN
+
+    weekly_digest: Schedule = Schedule(cron="0 10 * * MON", channel="#incident-review")
+    postmortem_reminder: Schedule = Schedule(cron="0 10 * * FRI")
+    followup_reminder: Schedule = Schedule(cron="0 9 * * MON-FRI")
+    # A job whose time passed while Firewatch was down still runs, late, within this
+    # many minutes; after that the miss is recorded instead.
+    misfire_grace_minutes: int = Field(default=60, ge=0, le=10080)
 
 
 class ChangePolicy(BaseModel):
@@ -258,6 +292,37 @@ class ChangePolicy(BaseModel):
     def _unique(cls, value: tuple[Prompt, ...]) -> tuple[Prompt, ...]:
         _raise_on_duplicates(value)
         return value
+
+
+class RetentionPolicy(BaseModel):
+    """How long Firewatch keeps data; `firewatch purge` (or the daily job) applies it.
+
+    `None` keeps forever. Purging never breaks a timeline's hash chain: what is removed is
+    replaced by a signed tombstone (see docs/operations/deploy.md, "Data lifecycle").
+    """
+
+    model_config = _FROZEN
+
+    # Closed incidents (and non-incident reports) are deleted whole this long after closing.
+    closed_incidents_days: int | None = Field(default=None, ge=1, le=36500)
+    # Timeline entries (the audit trail) older than this are purged, oldest first.
+    timeline_days: int | None = Field(default=None, ge=1, le=36500)
+    # Processed Slack event ids (deduplication of Events API retries).
+    processed_events_days: int = Field(default=7, ge=1, le=3650)
+    # Slack deliveries that are done or cancelled (dead ones are kept for the operator).
+    outbox_done_days: int = Field(default=30, ge=1, le=3650)
+
+
+class FeaturesPolicy(BaseModel):
+    """Switches that turn parts of Firewatch off without a deployment."""
+
+    model_config = _FROZEN
+
+    create_channels: bool = True  # open a channel per incident (else the broadcast channel)
+    capture_reactions: bool = True  # react to messages to capture or declare
+    external_paging: bool = True  # PagerDuty / webhook pages besides Slack DMs
+    scheduled_jobs: bool = True  # periodic work: escalations, digests, reminders
+    purge_job: bool = False  # apply `retention` once a day (else only `firewatch purge`)
 
 
 class RoleHolder(BaseModel):
@@ -285,6 +350,9 @@ class Policy(BaseModel):
     declare: DeclarePolicy
     postmortem: PostmortemPolicy = PostmortemPolicy()
     change: ChangePolicy = ChangePolicy()
+    retention: RetentionPolicy = RetentionPolicy()
+    features: FeaturesPolicy = FeaturesPolicy()
+    schedules: Schedules = Schedules()
 
     @field_validator("severities")
     @classmethod

@@ -10,9 +10,9 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
-from bot.slack import middleware
+from bot.slack import digest, middleware, paging, postmortems, timeline
 from bot.slack.deps import ListenerDeps
-from bot.slack.listeners import actions, commands, events, shortcuts, views
+from bot.slack.listeners import actions, commands, shortcuts, views
 from bot.slack.subcommands import Subcommand
 from storage.engine import Database
 
@@ -22,7 +22,7 @@ class Feature(Protocol):
 
 
 # A feature's listener module: `register(app, deps) -> list[Subcommand]`.
-FEATURES: list[Feature] = []
+FEATURES: list[Feature] = [timeline, paging, postmortems, digest]
 
 
 def build_bolt_app(
@@ -53,6 +53,6 @@ def build_bolt_app(
     for feature in FEATURES:
         subcommands += feature.register(app, deps)
     commands.register(app, subcommands)
-    for module in (shortcuts, actions, views, events):
+    for module in (shortcuts, actions, views):
         module.register(app, deps)
     return app

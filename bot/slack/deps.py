@@ -6,10 +6,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.domain.policy import Policy
+from bot.services.changes import ChangeService
+from bot.services.digest import DigestService
 from bot.services.incidents import IncidentService
+from bot.services.notices import NoticeService
+from bot.services.paging import PagingService
+from bot.services.postmortems import PostmortemService
+from bot.services.timeline import TimelineService
 
 
 @dataclass(frozen=True)
 class ListenerDeps:
     incidents: IncidentService
     policy: Callable[[], Policy]
+    timeline: TimelineService
+    changes: ChangeService
+    notices: NoticeService
+    postmortems: PostmortemService
+    paging: PagingService | None = None
+    digest: DigestService | None = None

@@ -20,6 +20,11 @@ class Callback(StrEnum):
 
 class Action(StrEnum):
     CHANGE_SEVERITY = "firewatch_change_severity"
+    WRITE_POSTMORTEM = "firewatch_pm_write"
+    POSTMORTEM_APPROVE = "firewatch_pm_approve"  # value: post-mortem id
+    POSTMORTEM_CHANGES = "firewatch_pm_changes"  # value: post-mortem id
+    FOLLOWUP_DONE = "firewatch_followup_done"  # value: action item id
+    MEETING_AGENDA = "firewatch_meeting_agenda"  # checkboxes in the weekly digest
 
 
 class Block(StrEnum):
@@ -48,4 +53,4 @@ class Decision(StrEnum):
 VALUE = "value"
 
 # Events API types the app subscribes to (manifest: settings.event_subscriptions.bot_events).
-EVENTS = ("app_mention",)
+EVENTS = ("reaction_added", "reaction_removed")

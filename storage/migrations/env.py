@@ -7,6 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import storage.paging_models  # noqa: F401  (registers the paging tables on Base.metadata)
+import storage.postmortem_models  # noqa: F401  (and the post-mortem tables)
 from storage.engine import create_engine
 from storage.models import Base
 

@@ -225,7 +225,7 @@ def test_unknown_section(tmp_path):
     assert problems(path) == [
         f"{path}:2: severties: unknown key; allowed here: "
         "severities, working_time, checklist, report, roles, raci, "
-        "templates, declare, postmortem, change"
+        "templates, declare, postmortem, change, retention, features, schedules"
     ]
 
 

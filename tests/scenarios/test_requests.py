@@ -106,11 +106,11 @@ async def test_signed_malformed_bodies_get_a_4xx_or_200_never_a_500(
 
 async def test_event_retries_are_handled_once(harness: Harness) -> None:
     event = {
-        "type": "app_mention",
+        "type": "reaction_added",
         "user": "U0ALICE",
-        "text": "<@U0FIREBOT> hi",
-        "channel": "C0INCIDENTS",
-        "ts": "1700000000.000100",
+        "reaction": "thumbsup",
+        "item": {"type": "message", "channel": "C0INCIDENTS", "ts": "1700000000.000100"},
+        "event_ts": "1700000001.000200",
     }
     first = await harness.sender.event(event, event_id="Ev0001")
     retry = await harness.sender.event(event, event_id="Ev0001", retry_num=1)
