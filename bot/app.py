@@ -137,8 +137,13 @@ class Firewatch:
             broadcast_channel=settings.broadcast_channel,
             on_commit=lambda: self.worker.wake(),
         )
+        # RACI checks ask the roster (absences, stand-ins, per-incident assignments).
         self.changes = ChangeService(
-            self.db, self.policy, self.clock, on_commit=lambda: self.worker.wake()
+            self.db,
+            self.policy,
+            self.clock,
+            holders=lambda role, incident: self.paging.holders(role, incident),
+            on_commit=lambda: self.worker.wake(),
         )
         self.notices = NoticeService(self.db, self.clock, on_commit=lambda: self.worker.wake())
         self.postmortems = PostmortemService(
@@ -147,6 +152,7 @@ class Firewatch:
             self.clock,
             self.timeline,
             timezone=settings.timezone,
+            holders=lambda role, incident: self.paging.holders(role, incident),
             on_commit=lambda: self.worker.wake(),
         )
         # The weekly meeting: APScheduler says when; job_runs makes each run happen once.

@@ -164,7 +164,11 @@ class IncidentService:
             existing = await incidents.by_declare_key(declare_key)
             if existing is not None:
                 return DeclareOutcome(incident_from_row(existing), created=False)
-            wants_channel = is_incident and severity.open_channel
+            # The policy's switch: with channel creation off, the report goes to the
+            # announcement's thread as for a severity that opens no channel.
+            wants_channel = (
+                is_incident and severity.open_channel and policy.features.create_channels
+            )
             row = await incidents.add(
                 IncidentRow(
                     declare_key=declare_key,

@@ -132,6 +132,8 @@ class PageWriter:
     async def queue_external(
         self, outbox: OutboxRepository, page_id: int, incident_id: int, action: str, now: datetime
     ) -> None:
+        if not self.policy.features.external_paging:
+            return  # switched off in the policy: Slack pages only
         payload = {"page_id": page_id, "incident_id": incident_id, "action": action}
         # PagerDuty knows trigger and acknowledge; an escalation is the next page's trigger.
         if action != "escalate" and (self.pagerduty or _policy_routes_to_pagerduty(self.policy)):

@@ -412,6 +412,20 @@ class PagingService:
         async with self.db.session(write=False) as session:
             return await PagingRepository(session).assignments(incident_id)
 
+    async def holders(self, role: str, incident_id: int) -> set[str]:
+        """Who may act as `role` in this incident now: the person assigned to it there,
+        and the roster's acting holder (absences, stand-ins and emails resolved). This
+        is what RACI checks (approving a change or a post-mortem) ask."""
+        async with self.db.session(write=False) as session:
+            repo = PagingRepository(session)
+            assigned = (await repo.assignments(incident_id)).get(role)
+            absent = absent_people(await repo.absences(), self.clock.now())
+        people = {assigned} if assigned else set()
+        holder = self.policy.acting_holders(absent).get(role)
+        if holder is not None and holder.person:
+            people.add(holder.person)
+        return people
+
     async def pages(self, incident_id: int) -> list[Page]:
         async with self.db.session(write=False) as session:
             return [page_from_row(p) for p in await PagingRepository(session).pages(incident_id)]

@@ -254,10 +254,12 @@ def register(app: AsyncApp, deps: ListenerDeps) -> list[Subcommand]:
     # --- reactions ------------------------------------------------------------------------
 
     def pinned_here(event: dict[str, Any]) -> bool:
+        policy = deps.policy()
+        if not policy.features.capture_reactions:
+            return False  # switched off in the policy
         item = event.get("item") or {}
         return (
-            event.get("reaction") == deps.policy().declare.reaction_emoji
-            and item.get("type") == "message"
+            event.get("reaction") == policy.declare.reaction_emoji and item.get("type") == "message"
         )
 
     async def reaction_ack(ack: AsyncAck) -> None:

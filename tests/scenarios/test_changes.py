@@ -145,3 +145,18 @@ async def test_a_vacant_accountable_role_is_named_in_the_refusal(harness: Harnes
         in (notices(harness, "U0ALICE")[-1])
     )
     assert (await change_row(harness)).status == "proposed"
+
+
+async def test_when_the_pm_is_away_the_acting_pm_approves(
+    database_url: str, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"roles:\n  pm:\n    primary: {PM}\n  dl:\n    primary: {SOMEONE}\n")
+    async with start_harness(database_url, FIREWATCH_POLICY_FILE=str(policy)) as harness:
+        away = await harness.sender.slash_command("away until 3d", user_id=PM)
+        assert away.status == 200
+        channel, message = await propose(harness)
+        await click(harness, channel, message, "approve", PM)  # away: not acting now
+        assert (await change_row(harness)).status == "proposed"
+        await click(harness, channel, message, "approve", SOMEONE)  # the DL acts as PM
+        assert (await change_row(harness)).status == "approved"
