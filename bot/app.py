@@ -27,6 +27,7 @@ from bot.services.changes import ChangeService
 from bot.services.digest import DigestService
 from bot.services.incidents import IncidentService
 from bot.services.jobs import JobRunner
+from bot.services.lifecycle import run_purge
 from bot.services.notices import NoticeService
 from bot.services.outbox_worker import OutboxWorker
 from bot.services.paging import PagingService
@@ -172,6 +173,8 @@ class Firewatch:
             on_commit=lambda: self.worker.wake(),
             digest=self.digest,
         )
+        audit_key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
+        self.jobs.purge = lambda: run_purge(self.db, self.policy, self.clock, audit_key=audit_key)
         self.scheduler = Scheduler(self.jobs, self.clock, settings.timezone)
         self.policy.listeners.append(self.scheduler.reschedule)
         # Paging: the roster's emails become user ids at start; the file is re-read when

@@ -277,6 +277,8 @@ class Schedules(BaseModel):
     weekly_digest: Schedule = Schedule(cron="0 10 * * MON", channel="#incident-review")
     postmortem_reminder: Schedule = Schedule(cron="0 10 * * FRI")
     followup_reminder: Schedule = Schedule(cron="0 9 * * MON-FRI")
+    # The retention purge (runs only when features.purge_job is on).
+    purge: Schedule = Schedule(cron="30 3 * * *")
     # A job whose time passed while Firewatch was down still runs, late, within this
     # many minutes; after that the miss is recorded instead.
     misfire_grace_minutes: int = Field(default=60, ge=0, le=10080)

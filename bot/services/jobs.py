@@ -13,7 +13,7 @@ nothing is sent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 WEEKLY_DIGEST = "weekly_digest"
 POSTMORTEM_REMINDER_JOB = "postmortem_reminder"
 FOLLOWUP_REMINDER_JOB = "followup_reminder"
-JOBS = (WEEKLY_DIGEST, POSTMORTEM_REMINDER_JOB, FOLLOWUP_REMINDER_JOB)
+PURGE_JOB = "purge"
+JOBS = (WEEKLY_DIGEST, POSTMORTEM_REMINDER_JOB, FOLLOWUP_REMINDER_JOB, PURGE_JOB)
 
 # Within this of the scheduled time a run is on time (APScheduler wakes us a little late).
 ON_TIME = timedelta(seconds=60)
@@ -88,6 +89,8 @@ class JobRunner:
         self.worker_id = worker_id or default_worker_id()
         self._on_commit = on_commit or (lambda: None)
         self.digest = digest or DigestService(db, policy, clock, timezone=timezone)
+        # The retention purge, when the composition root gives one (features.purge_job).
+        self.purge: Callable[[], Awaitable[object]] | None = None
 
     @property
     def policy(self) -> Policy:
@@ -132,6 +135,9 @@ class JobRunner:
         )
         if sent:
             self._on_commit()
+        if job == PURGE_JOB and outcome in (Outcome.RAN, Outcome.LATE) and self.purge is not None:
+            # Claimed once above; the purge itself runs in its own short transactions.
+            await self.purge()
         return JobResult(job, scheduled, outcome, sent)
 
     async def catch_up(self, now: datetime) -> list[JobResult]:
@@ -159,6 +165,8 @@ class JobRunner:
         self, session: AsyncSession, job: str, scheduled: datetime, now: datetime, note: str | None
     ) -> int:
         policy = self.policy
+        if job == PURGE_JOB:
+            return 0
         if job == WEEKLY_DIGEST:
             channel = policy.schedules.weekly_digest.channel
             if not channel:
