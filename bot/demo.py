@@ -2,10 +2,13 @@
 
 No credentials, no network: the emulator and the bot both listen on 127.0.0.1, the
 database is a temporary SQLite file, and every request is signed as Slack signs it.
+The demo's policy puts emulator users in the IRT roles so paging shows too.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 import secrets
 import sys
 import tempfile
@@ -16,27 +19,62 @@ from bot.app import Firewatch
 from bot.config import Settings
 from bot.emulator import SlackEmulator, SlackRequestSender, input_values
 from bot.logs import configure_logging
+from bot.slack import paging_blocks
 from bot.slack.ids import Block, Callback
+from bot.slack.postmortem_blocks import PmIds
+from storage.outbox import OutboxRepository
 
-DEMO_TIMEOUT = 10.0
+DEMO_TIMEOUT = 15.0
+DEMO_POLICY = """\
+# The demo's roster: emulator users in the Incident Response Team roles.
+roles:
+  pm: {primary: U0BOB}
+  dl: {primary: U0CAROL}
+  om: {primary: U0DAVE}
+"""
+NAMES = {
+    "U0ALICE": "alice",
+    "U0BOB": "bob",
+    "U0CAROL": "carol",
+    "U0DAVE": "dave",
+    "U0FIREBOT": "firewatch",
+}
 
 
-def _say(quiet: bool, text: str = "") -> None:
-    if not quiet:
-        print(text)
+class Transcript:
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def say(self, text: str = "") -> None:
+        if not self.quiet:
+            print(text)
 
 
-def _message_text(message: Any) -> str:
-    lines = []
+def readable(text: str, channels: dict[str, str]) -> str:
+    """Slack mrkdwn as a person reads it: names for mentions, dates as text."""
+    text = re.sub(r"<@(\w+)>", lambda m: "@" + NAMES.get(m.group(1), m.group(1)), text)
+    text = re.sub(r"<#(\w+)>", lambda m: "#" + channels.get(m.group(1), m.group(1)), text)
+    text = re.sub(r"<!date\^\d+\^[^|]*\|([^>]*)>", r"\1", text)
+    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def message_lines(message: Any) -> list[str]:
+    lines: list[str] = []
     for block in message.blocks or []:
-        if block.get("type") == "header":
+        kind = block.get("type")
+        if kind == "header":
             lines.append(block["text"]["text"])
-        elif block.get("type") in ("section", "context"):
+        elif kind in ("section", "context"):
             if block.get("text"):
                 lines.append(block["text"]["text"])
             for f in block.get("fields", []) + block.get("elements", []):
-                lines.append(f.get("text", "").replace("\n", ": "))
-    return "\n".join(lines) or message.text
+                if f.get("text"):
+                    lines.append(f["text"].replace("\n", ": "))
+        elif kind == "actions":
+            labels = [e.get("text", {}).get("text", "") for e in block.get("elements", [])]
+            lines.append("[" + "] [".join(labels) + "]")
+    return lines or [message.text]
 
 
 async def run_demo(*, quiet: bool = False) -> int:
@@ -44,6 +82,8 @@ async def run_demo(*, quiet: bool = False) -> int:
     secret = secrets.token_hex(16)
     token = "xoxb-demo-" + secrets.token_hex(8)
     with tempfile.TemporaryDirectory(prefix="firewatch-demo-") as tmp:
+        policy = Path(tmp) / "policy.yaml"
+        policy.write_text(DEMO_POLICY, encoding="utf-8")
         async with SlackEmulator(bot_token=token) as slack:
             settings = Settings(
                 SLACK_BOT_TOKEN=token,
@@ -51,23 +91,28 @@ async def run_demo(*, quiet: bool = False) -> int:
                 SLACK_API_URL=slack.api_url,
                 FIREWATCH_DATABASE_URL=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}",
                 FIREWATCH_BROADCAST_CHANNEL="#incidents",
+                FIREWATCH_POLICY_FILE=str(policy),
                 FIREWATCH_HOST="127.0.0.1",
                 FIREWATCH_PORT=0,
+                FIREWATCH_OUTBOX_POLL_SECONDS=0.1,
                 FIREWATCH_ENV="development",
             )
             bot = Firewatch(settings)
             await bot.start()
             try:
-                return await _play(bot, slack, secret, quiet)
+                return await _play(bot, slack, secret, Transcript(quiet))
+            except TimeoutError as exc:
+                return _fail(f"Slack did not see what it should have: {exc}")
             finally:
                 await bot.stop()
 
 
-async def _play(bot: Firewatch, slack: SlackEmulator, secret: str, quiet: bool) -> int:
+async def _play(bot: Firewatch, slack: SlackEmulator, secret: str, out: Transcript) -> int:
     url = f"http://127.0.0.1:{bot.port}/slack/events"
-    async with SlackRequestSender(url, secret) as sender:
-        _say(quiet, "Firewatch demo — the Slack emulator and the bot run on 127.0.0.1\n")
-        _say(quiet, "alice types: /incident declare Checkout errors")
+    async with SlackRequestSender(url, secret, response_url_base=slack.hooks_url) as sender:
+        out.say("Firewatch demo — the Slack emulator and the bot run on 127.0.0.1\n")
+
+        out.say("1. alice types: /incident declare Checkout errors")
         answer = await sender.slash_command("declare Checkout errors", user_id="U0ALICE")
         if answer.status != 200:
             return _fail(f"/incident answered HTTP {answer.status}")
@@ -75,8 +120,6 @@ async def _play(bot: Firewatch, slack: SlackEmulator, secret: str, quiet: bool) 
             lambda: slack.opened_views(Callback.DECLARE_MODAL), DEMO_TIMEOUT
         )
         view = views[-1]
-        _say(quiet, f"Firewatch opens the form “{view['title']['text']}” for alice\n")
-
         report: dict[str, Any] = {
             Block.TITLE: "Checkout errors",
             Block.SEVERITY: "sev1",
@@ -85,52 +128,120 @@ async def _play(bot: Firewatch, slack: SlackEmulator, secret: str, quiet: bool) 
             Block.IMPACT: "Customers cannot pay; orders are lost.",
             Block.EVIDENCE: "https://grafana.example.com/d/checkout",
             Block.SERVICE: "checkout-api",
-        }
-        _say(quiet, "alice fills it in and submits:")
-        for key, value in report.items():
-            _say(quiet, f"  {key:<10} {value}")
-        ticks = {
             "checklist__incident": ["production", "user_access"],
             "checklist__severe": ["cannot_access_assets", "feature_downtime"],
             "checklist__urgent": ["ongoing", "no_workaround", "cannot_wait"],
         }
-        _say(quiet, "  checklist  production, users' access, severe (2 of 4), urgent (3 of 3)")
-        values = input_values(view, {**report, **ticks})
-        submitted = await sender.view_submission(view, values, user_id="U0ALICE")
+        out.say(f"   Firewatch opens “{view['title']['text']}”; alice fills in the report and")
+        out.say("   ticks the checklist (production, users' access, severe, urgent) → Declare")
+        submitted = await sender.view_submission(
+            view, input_values(view, report), user_id="U0ALICE"
+        )
         if submitted.status != 200 or submitted.text.strip() not in ("", "{}"):
             return _fail(f"the form was refused: HTTP {submitted.status} {submitted.text}")
 
-        def declared() -> bool:
+        def paged() -> Any:
             channel = slack.channel_by_name("inc-1-checkout-errors")
-            return bool(
-                channel
-                and slack.pins(channel.id)
-                and slack.messages("#incidents")
-                and "U0ALICE" in channel.members
-            )
+            dms = [m for m in slack.messages("U0BOB") if "paged" in m.text.lower()]
+            return channel and slack.pins(channel.id) and slack.messages("#incidents") and dms
 
-        try:
-            await slack.wait_for(declared, DEMO_TIMEOUT)
-        except TimeoutError as exc:
-            return _fail(f"the declaration did not reach Slack: {exc}")
-        incident = await bot.incidents.get(1)
-        _say(quiet, f"\nStored {incident.ref} ({incident.severity}, {incident.status.value}).\n")
-        _say(quiet, "What Slack saw, channel by channel:")
+        await slack.wait_for(paged, DEMO_TIMEOUT)
         channel = slack.channel_by_name("inc-1-checkout-errors")
         assert channel is not None
-        for name in ("#incidents", f"#{channel.name}"):
-            _say(quiet, f"\n── {name} " + "─" * max(0, 60 - len(name)))
-            for message in slack.messages(name):
-                pinned = " 📌" if any(p.ts == message.ts for p in slack.pins(name)) else ""
-                _say(quiet, f"[{message.ts}]{pinned}")
-                _say(quiet, "  " + _message_text(message).replace("\n", "\n  "))
-        calls = ", ".join(c.method for c in slack.calls)
-        _say(quiet, f"\nWeb API calls, in order: {calls}")
+        out.say("   → channel #inc-1-checkout-errors, report pinned, announcement in #incidents,")
+        out.say("     the PM, Development Lead and Operations Lead paged by DM\n")
+
+        page_dm = next(m for m in slack.messages("U0BOB") if "paged" in m.text.lower())
+        out.say("2. bob (Product Manager) presses Acknowledge in his DM")
+        await sender.block_action(
+            paging_blocks.ACK_ACTION,
+            value=_button_value(page_dm, paging_blocks.ACK_ACTION),
+            user_id="U0BOB",
+            channel_id=page_dm.channel,
+            message=page_dm.as_dict(),
+        )
+        out.say("3. alice: /incident note Rolled back checkout to v41")
+        await sender.slash_command(
+            "note Rolled back checkout to v41",
+            user_id="U0ALICE",
+            channel_id=channel.id,
+            channel_name=channel.name,
+        )
+        out.say("4. alice: /incident status monitoring Error rate back to normal")
+        await sender.slash_command(
+            "status monitoring Error rate back to normal",
+            user_id="U0ALICE",
+            channel_id=channel.id,
+            channel_name=channel.name,
+        )
+        out.say("5. alice: /incident resolve → “Rolled back v42; fix to follow in v43”")
+        await sender.slash_command(
+            "resolve", user_id="U0ALICE", channel_id=channel.id, channel_name=channel.name
+        )
+        [resolve] = await slack.wait_for(
+            lambda: slack.opened_views(PmIds.RESOLVE_MODAL), DEMO_TIMEOUT
+        )
+        values = input_values(resolve, {PmIds.SUMMARY: "Rolled back v42; fix to follow in v43"})
+        await sender.view_submission(resolve, values, user_id="U0ALICE")
+
+        def postmortem_asked() -> Any:
+            return [m for m in slack.messages("U0BOB") if "post-mortem" in m.text]
+
+        await slack.wait_for(postmortem_asked, DEMO_TIMEOUT)
+        await _settled(bot)
+        incident = await bot.incidents.get(1)
+        out.say(
+            f"\nStored {incident.ref}: {incident.severity}, {incident.status.value}, acknowledged "
+            f"{'yes' if incident.acknowledged_at else 'no'}, post-mortem requested from bob.\n"
+        )
+        _transcript(slack, out, channel.id)
+        calls = ", ".join(sorted({c.method for c in slack.calls}))
+        out.say(f"\nWeb API methods used: {calls}")
         print(
-            f"demo OK: {incident.ref} declared, channel #{channel.name} opened, "
-            "report pinned, announced"
+            "demo OK: INC-1 declared, paged, acknowledged, noted, resolved; post-mortem requested"
         )
         return 0
+
+
+async def _settled(bot: Firewatch) -> None:
+    """Wait (bounded) until the outbox has delivered everything that is due."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEMO_TIMEOUT
+    while loop.time() < deadline:
+        async with bot.db.session(write=False) as session:
+            pending = await OutboxRepository(session).listing("pending", limit=50)
+        if not [row for row in pending if row.next_attempt_at <= bot.clock.now()]:
+            return
+        bot.worker.wake()
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the outbox did not drain")
+
+
+def _button_value(message: Any, action_id: str) -> str:
+    for block in message.blocks or []:
+        for element in block.get("elements", []):
+            if element.get("action_id") == action_id:
+                return str(element.get("value", ""))
+    raise TimeoutError(f"no {action_id} button in the page")
+
+
+def _transcript(slack: SlackEmulator, out: Transcript, incident_channel: str) -> None:
+    channels = {c.id: c.name for c in slack.state.channels.values()}
+    out.say("What Slack saw, conversation by conversation:")
+    places = [
+        ("#incidents", "#incidents"),
+        (f"#{channels[incident_channel]}", incident_channel),
+        ("DM with bob", "U0BOB"),
+    ]
+    for title, where in places:
+        out.say(f"\n── {title} " + "─" * max(0, 60 - len(title)))
+        pins = {p.ts for p in slack.pins(where)} if where.startswith(("C", "#")) else set()
+        for message in slack.messages(where):
+            marker = " 📌" if message.ts in pins else ""
+            thread = "   ↳ " if message.thread_ts and message.thread_ts != message.ts else ""
+            text = "\n".join(readable(line, channels) for line in message_lines(message))
+            indent = "\n" + " " * (len(thread) + 2)
+            out.say(f"{thread}•{marker} " + indent.join(text.split("\n")))
 
 
 def _fail(reason: str) -> int:
