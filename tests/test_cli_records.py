@@ -62,3 +62,29 @@ async def test_export_and_verify(harness: Harness) -> None:
 
     missing = cli("export", "INC-9", database_url=url)
     assert (missing.returncode, missing.stderr.strip()) == (1, "firewatch: there is no INC-9")
+
+
+async def test_outbox_lists_dead_messages_and_resends_them(harness: Harness) -> None:
+    harness.slack.fail("pins.add", error="restricted_action")
+    await harness.declare()
+    await harness.settled()
+    url = harness.database_url
+
+    listing = cli("outbox", "--status", "dead", database_url=url)
+    assert listing.returncode == 0, listing.stderr
+    assert "dead 1" in listing.stdout.splitlines()[0]
+    [row] = [line for line in listing.stdout.splitlines()[1:] if "incident.pin_report" in line]
+    assert "pins.add: restricted_action" in row
+    row_id = row.split()[0]
+
+    resend = cli("outbox", "--resend", row_id, database_url=url)
+    assert (resend.returncode, resend.stdout.strip()) == (
+        0,
+        f"outbox message {row_id} queued again",
+    )
+    await harness.settled()
+    [incident] = await harness.incidents()
+    assert incident.channel_id is not None
+    assert len(harness.slack.pins(incident.channel_id)) == 1  # delivered this time
+    again = cli("outbox", "--resend", row_id, database_url=url)
+    assert again.returncode == 1
