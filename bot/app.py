@@ -414,8 +414,18 @@ class Firewatch:
             state.last_message_at = clock.now()
 
         handler.client.message_listeners.append(seen)
-        await handler.connect_async()  # type: ignore[no-untyped-call]
+        # Kept before connecting: slack_sdk retries a refused connection forever, and stop()
+        # must still be able to close the client (and its aiohttp session) then. The
+        # connection is made in the background so a bad app token cannot hang start-up
+        # (and with it SIGTERM): /health shows the socket disconnected and the logs say why.
         self._socket_handler = handler
+        self._tasks.append(asyncio.create_task(self._connect_socket(handler), name="socket-mode"))
+
+    async def _connect_socket(self, handler: Any) -> None:
+        try:
+            await handler.connect_async()
+        except Exception:
+            log.exception("Socket Mode could not connect; check SLACK_APP_TOKEN")
 
     async def stop(self, *, grace: float = 5.0) -> None:
         """Stop taking work, let background loops finish what they hold (a delivery in

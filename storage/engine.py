@@ -47,7 +47,9 @@ class Database:
 
     SQLite allows one writer at a time; an in-process lock serialises write transactions so
     they queue instead of failing with "database is locked" (other processes, such as a CLI
-    command, still wait on the busy timeout).
+    command, still wait on the busy timeout). Background work (the outbox) asks for the
+    lock with `background=True` and steps aside while a request's transaction is waiting,
+    so Slack's 3-second answers do not queue behind a backlog of deliveries.
     """
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
@@ -56,16 +58,42 @@ class Database:
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._foreground_waiting = 0
+        self._foreground_done = asyncio.Event()
 
     @asynccontextmanager
-    async def session(self, *, write: bool = True) -> AsyncIterator[AsyncSession]:
+    async def session(
+        self, *, write: bool = True, background: bool = False
+    ) -> AsyncIterator[AsyncSession]:
         """A session in a transaction: committed when the block ends, rolled back on error."""
         if write and self._write_lock is not None:
-            async with self._write_lock, self.sessions() as session, session.begin():
+            async with self._writer(background), self.sessions() as session, session.begin():
                 yield session
         else:
             async with self.sessions() as session, session.begin():
                 yield session
+
+    @asynccontextmanager
+    async def _writer(self, background: bool) -> AsyncIterator[None]:
+        assert self._write_lock is not None
+        if background:
+            while self._foreground_waiting:
+                self._foreground_done.clear()
+                await self._foreground_done.wait()
+            async with self._write_lock:
+                yield
+            return
+        self._foreground_waiting += 1
+        try:
+            await self._write_lock.acquire()
+        finally:
+            self._foreground_waiting -= 1
+            if not self._foreground_waiting:
+                self._foreground_done.set()
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -13,13 +13,20 @@ from sqlalchemy import select
 from bot.app import Firewatch
 from bot.clock import Clock
 from bot.config import Settings
-from bot.emulator import SlackEmulator, SlackRequestSender, SlackResponse, input_values
+from bot.emulator import (
+    SlackEmulator,
+    SlackRequestSender,
+    SlackResponse,
+    SocketModeSender,
+    input_values,
+)
 from bot.slack.ids import Block, Callback
 from storage.models import IncidentRow, OutboxRow, TimelineEntryRow
 
 PG_ENV = "FIREWATCH_TEST_DATABASE_URL"
 TOKEN = "xoxb-test-token"
 SECRET = "test-signing-secret-0123456789abcdef"
+APP_TOKEN = "xapp-1-A0FIREWTCH-1234567890-0123456789abcdef"
 
 # Checklist ticks that qualify under the default policy (seed 003): items 1 and 2, one
 # of the "severe" sub-items, all of the "urgent" ones.
@@ -64,6 +71,8 @@ class Harness:
     app: Firewatch
     sender: SlackRequestSender
     database_url: str
+    #: Set when started with ``socket=True``: pushes envelopes over the emulator's socket.
+    socket: SocketModeSender | None = None
 
     @property
     def events_url(self) -> str:
@@ -147,20 +156,34 @@ async def start_harness(
     clock: Clock | None = None,
     emulator: SlackEmulator | None = None,
     start_worker: bool = True,
+    socket: bool = False,
     **settings: Any,
 ) -> AsyncIterator[Harness]:
+    """``socket=True``: Socket Mode (app token, no signing secret); the emulator accepts it."""
     own_emulator = emulator is None
     slack = emulator or SlackEmulator(bot_token=TOKEN)
+    if socket:
+        slack.app_token = slack.app_token or APP_TOKEN
+        settings = {"SLACK_APP_TOKEN": slack.app_token, "SLACK_SIGNING_SECRET": None, **settings}
     if own_emulator:
         await slack.start()
     app = Firewatch(make_settings(database_url, slack.api_url, **settings), clock=clock)
     app.worker.backoff_base = 0.01  # keep retries quick; Retry-After is still honoured
     await app.start(deliver=start_worker)
+    if socket:
+        # Socket Mode connects in the background: wait (bounded) for the socket.
+        await slack.wait_for(lambda: slack.socket_connected, timeout=10)
     sender = SlackRequestSender(
         f"http://127.0.0.1:{app.port}/slack/events", SECRET, response_url_base=slack.hooks_url
     )
     try:
-        yield Harness(slack=slack, app=app, sender=sender, database_url=database_url)
+        yield Harness(
+            slack=slack,
+            app=app,
+            sender=sender,
+            database_url=database_url,
+            socket=SocketModeSender(slack) if socket else None,
+        )
     finally:
         await sender.close()
         await app.stop()

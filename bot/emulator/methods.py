@@ -51,6 +51,9 @@ METHODS: dict[str, tuple[Handler, tuple[str, ...]]] = {
     "bookmarks.add": (views.bookmarks_add, ("channel_id", "title", "type")),
 }
 
+#: Methods that take an app-level token (``xapp-…``); the server answers them itself.
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+
 
 def dispatch(ws: Workspace, method: str, args: Args) -> JSON:
     """Run one method; return Slack's JSON body (``ok`` true or false)."""

@@ -6,6 +6,11 @@ Usage::
         client = AsyncWebClient(token="xoxb-test-token", base_url=slack.api_url)
         await client.chat_postMessage(channel="#incidents", text="hi")
         assert slack.messages("incidents")[0].text == "hi"
+
+With ``SlackEmulator(app_token="xapp-…")`` it also serves Socket Mode: ``apps.connections.open``
+and a WebSocket at ``/socket`` (see :mod:`bot.emulator.socket_mode`)::
+
+    ack = await slack.socket_send(type="slash_commands", payload={...})
 """
 
 from __future__ import annotations
@@ -15,14 +20,15 @@ import json
 import random
 import socket
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
 from aiohttp import web
 
 from bot.emulator.faults import Chaos, Fault, RateLimit, error_for
-from bot.emulator.methods import METHODS, dispatch
+from bot.emulator.methods import APP_TOKEN_METHODS, METHODS, dispatch
+from bot.emulator.socket_mode import SocketAck, SocketConnection, SocketModeHub
 from bot.emulator.state import JSON, Bookmark, Channel, Ephemeral, Message, User, Workspace
 from bot.emulator.wire import BadRequest, RecordedCall, ResponseUrlPost, read_args
 
@@ -41,9 +47,13 @@ class SlackEmulator:
         team_id: str = "T0FIREWTCH",
         team_domain: str = "firewatch-demo",
         bot_user_id: str = "U0FIREBOT",
+        app_token: str | None = None,
+        app_id: str = "A0FIREWTCH",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.bot_token = bot_token
+        #: The app-level token (``xapp-…``) ``apps.connections.open`` accepts; None: no Socket Mode.
+        self.app_token = app_token
         self.clock = clock
         self.state = Workspace(
             team_id=team_id, team_domain=team_domain, bot_user_id=bot_user_id, clock=clock
@@ -58,6 +68,7 @@ class SlackEmulator:
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        self._socket = SocketModeHub(app_id=app_id, clock=clock, notify=self._notify)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -68,6 +79,7 @@ class SlackEmulator:
         app.router.add_route("POST", "/api/{method}", self._handle_api)
         app.router.add_route("GET", "/api/{method}", self._handle_api)
         app.router.add_route("POST", "/hooks/{path:.*}", self._handle_hook)
+        app.router.add_route("GET", "/socket", self._socket.handle)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -82,6 +94,7 @@ class SlackEmulator:
     async def stop(self) -> None:
         if self._runner is not None:
             runner, self._runner = self._runner, None
+            await self._socket.close()
             await runner.cleanup()
 
     async def __aenter__(self) -> SlackEmulator:
@@ -249,6 +262,64 @@ class SlackEmulator:
         self._changed.set()
         self._changed = asyncio.Event()
 
+    # -- Socket Mode --------------------------------------------------------------------------
+
+    @property
+    def socket_connected(self) -> bool:
+        """Whether the app holds an open Socket Mode connection."""
+        return self._socket.connected
+
+    @property
+    def socket_connections(self) -> list[SocketConnection]:
+        """Every Socket Mode connection so far, oldest first (open or closed)."""
+        return list(self._socket.connections)
+
+    @property
+    def socket_envelopes(self) -> list[JSON]:
+        """Envelopes pushed to the app, oldest first."""
+        return list(self._socket.envelopes)
+
+    @property
+    def socket_acks(self) -> list[SocketAck]:
+        """The app's acks, in the order they arrived."""
+        return list(self._socket.acks)
+
+    async def socket_send(
+        self,
+        *,
+        type: str,  # noqa: A002 - Slack's envelope field
+        payload: Mapping[str, Any],
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        accepts_response_payload: bool | None = None,
+        envelope_id: str | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 - part of the agreed API
+    ) -> JSON:
+        """Push an envelope (``slash_commands``, ``interactive`` or ``events_api``) over the
+        newest open connection, waiting for one up to ``timeout``; return the ack's payload
+        (``{}`` when the ack had none). Raises TimeoutError when no ack comes in time."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        connection = await self.wait_for(self._socket.current, timeout)
+        assert connection is not None  # wait_for returns only a truthy result
+        return await self._socket.send(
+            connection,
+            type,
+            payload,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+            accepts_response_payload=accepts_response_payload,
+            envelope_id=envelope_id,
+            timeout=max(deadline - loop.time(), 0.0),
+        )
+
+    async def socket_disconnect(self, reason: str | None = None, *, grace: float = 2.0) -> int:
+        """Close the app's Socket Mode connections from the server side; how many were open.
+
+        With ``reason``, first send Slack's ``{"type": "disconnect", "reason": ...}`` and wait up
+        to ``grace`` seconds for the app to reconnect and close the old connection itself."""
+        return await self._socket.disconnect(reason, grace=grace)
+
     # -- fault injection ----------------------------------------------------------------------
 
     def fail(
@@ -310,7 +381,7 @@ class SlackEmulator:
             args, token = await read_args(request)
         except BadRequest as exc:
             return self._answer(method, {}, None, at, 200, {"ok": False, "error": str(exc)})
-        if method not in METHODS:
+        if method not in METHODS and method not in APP_TOKEN_METHODS:
             return self._answer(
                 method, args, token, at, 404, {"ok": False, "error": "unknown_method"}
             )
@@ -339,8 +410,12 @@ class SlackEmulator:
     def _run(
         self, method: str, args: dict[str, Any], token: str | None
     ) -> tuple[int, JSON, int | None]:
+        if method in APP_TOKEN_METHODS:
+            return 200, self._socket.open_connection_url(self._url(""), token, self.app_token), None
         if not token:
             return 200, {"ok": False, "error": "not_authed"}, None
+        if token.startswith("xapp-"):
+            return 200, {"ok": False, "error": "not_allowed_token_type"}, None
         if token != self.bot_token:
             return 200, {"ok": False, "error": "invalid_auth"}, None
         limit = self._rate_limits.get(method)

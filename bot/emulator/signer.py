@@ -7,6 +7,9 @@
 
 Every request carries ``X-Slack-Request-Timestamp`` and ``X-Slack-Signature`` =
 ``v0=HMAC_SHA256(secret, "v0:{ts}:{raw_body}")``.
+
+:class:`SlackPayloads` builds the same payloads without sending them (Socket Mode envelopes carry
+them as JSON: see :mod:`bot.emulator.socket_mode`); the sender is a :class:`SlackPayloads`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from multidict import CIMultiDict
 
 from bot.emulator.view_state import find_element, input_values
 
-__all__ = ["SlackRequestSender", "SlackResponse", "input_values", "sign"]
+__all__ = ["SlackPayloads", "SlackRequestSender", "SlackResponse", "input_values", "sign"]
 
 FORM = "application/x-www-form-urlencoded"
 USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
@@ -56,13 +59,12 @@ def _name_of(some_id: str) -> str:
     return some_id[2:].lower() if some_id[1:2] == "0" else some_id.lower()
 
 
-class SlackRequestSender:
-    """Signs and posts Slack-shaped requests to the bot's events URL."""
+class SlackPayloads:
+    """Builds Slack-shaped payloads (slash command fields, interactivity payloads, Events API
+    envelopes) for one workspace and app; transport-free, shared by HTTP and Socket Mode."""
 
     def __init__(
         self,
-        events_url: str,
-        signing_secret: str,
         *,
         team_id: str = "T0FIREWTCH",
         team_domain: str = "firewatch-demo",
@@ -72,8 +74,6 @@ class SlackRequestSender:
         response_url_base: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.events_url = events_url
-        self.signing_secret = signing_secret
         self.team_id = team_id
         self.team_domain = team_domain
         self.api_app_id = api_app_id
@@ -83,23 +83,6 @@ class SlackRequestSender:
         self.response_url_base = response_url_base or "https://hooks.slack.com/"
         self.clock = clock
         self._counter = itertools.count(1)
-        self._session: aiohttp.ClientSession | None = None
-
-    async def close(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
-
-    async def __aenter__(self) -> SlackRequestSender:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- ids ----------------------------------------------------------------------------------
 
@@ -123,7 +106,7 @@ class SlackRequestSender:
 
     # -- slash commands and interactivity -----------------------------------------------------
 
-    async def slash_command(
+    def slash_command_fields(
         self,
         text: str = "",
         *,
@@ -132,8 +115,9 @@ class SlackRequestSender:
         user_name: str = "alice",
         channel_id: str = "C0INCIDENTS",
         channel_name: str = "incidents",
-    ) -> SlackResponse:
-        fields = {
+    ) -> dict[str, str]:
+        """A slash command's fields (form-encoded over HTTP, a JSON object over a socket)."""
+        return {
             "token": self.verification_token,
             "team_id": self.team_id,
             "team_domain": self.team_domain,
@@ -148,12 +132,6 @@ class SlackRequestSender:
             "response_url": self._response_url("commands"),
             "trigger_id": self.new_trigger_id(),
         }
-        return await self.post_raw(urlencode(fields), content_type=FORM)
-
-    async def interactive(self, payload: Mapping[str, Any]) -> SlackResponse:
-        """Post any interactivity payload as Slack does (``payload=<url-encoded JSON>``)."""
-        body = urlencode({"payload": json.dumps(payload, separators=(",", ":"))})
-        return await self.post_raw(body, content_type=FORM)
 
     def _base_payload(self, kind: str, user_id: str) -> dict[str, Any]:
         return {
@@ -166,7 +144,7 @@ class SlackRequestSender:
             "is_enterprise_install": False,
         }
 
-    async def block_action(
+    def block_action_payload(
         self,
         action_id: str,
         *,
@@ -177,7 +155,7 @@ class SlackRequestSender:
         message: Mapping[str, Any] | None = None,
         view: Mapping[str, Any] | None = None,
         selected_option: Mapping[str, Any] | None = None,
-    ) -> SlackResponse:
+    ) -> dict[str, Any]:
         """A click on ``action_id`` in ``message`` (in ``channel_id``) or in ``view``.
 
         The action's ``type`` and ``text`` come from the matching element when the message/view
@@ -216,29 +194,29 @@ class SlackRequestSender:
             payload["response_url"] = self._response_url("actions")
         if "container" not in payload:
             payload["container"] = {"type": "message", "channel_id": channel_id}
-        return await self.interactive(payload)
+        return payload
 
-    async def view_submission(
+    def view_submission_payload(
         self,
         view: Mapping[str, Any],
         values: Mapping[str, Mapping[str, Any]],
         *,
         user_id: str = "U0ALICE",
-    ) -> SlackResponse:
-        """Submit ``view`` (as the emulator recorded it) with ``values`` as ``state.values``."""
+    ) -> dict[str, Any]:
+        """Submitting ``view`` (as the emulator recorded it) with ``values`` as ``state.values``."""
         payload = self._base_payload("view_submission", user_id)
         payload["trigger_id"] = self.new_trigger_id()
         payload["view"] = self._view(view, values)
         payload["response_urls"] = []
-        return await self.interactive(payload)
+        return payload
 
-    async def view_closed(
+    def view_closed_payload(
         self, view: Mapping[str, Any], *, user_id: str = "U0ALICE", is_cleared: bool = False
-    ) -> SlackResponse:
+    ) -> dict[str, Any]:
         payload = self._base_payload("view_closed", user_id)
         payload["view"] = self._view(view, {})
         payload["is_cleared"] = is_cleared
-        return await self.interactive(payload)
+        return payload
 
     def _view(self, view: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"team_id": self.team_id, "app_id": self.api_app_id}
@@ -249,21 +227,23 @@ class SlackRequestSender:
         out["state"] = {"values": {k: dict(v) for k, v in values.items()}}
         return out
 
-    async def global_shortcut(self, callback_id: str, *, user_id: str = "U0ALICE") -> SlackResponse:
+    def global_shortcut_payload(
+        self, callback_id: str, *, user_id: str = "U0ALICE"
+    ) -> dict[str, Any]:
         payload = self._base_payload("shortcut", user_id)
         payload["user"] = {"id": user_id, "username": _name_of(user_id), "team_id": self.team_id}
         payload |= {"action_ts": self._action_ts(), "callback_id": callback_id}
         payload["trigger_id"] = self.new_trigger_id()
-        return await self.interactive(payload)
+        return payload
 
-    async def message_shortcut(
+    def message_shortcut_payload(
         self,
         callback_id: str,
         *,
         message: Mapping[str, Any],
         channel_id: str,
         user_id: str = "U0ALICE",
-    ) -> SlackResponse:
+    ) -> dict[str, Any]:
         payload = self._base_payload("message_action", user_id)
         payload["user"] = {"id": user_id, "name": _name_of(user_id)}
         payload |= {"action_ts": self._action_ts(), "callback_id": callback_id}
@@ -272,23 +252,18 @@ class SlackRequestSender:
         payload["message_ts"] = message.get("ts")
         payload["message"] = dict(message)
         payload["response_url"] = self._response_url("app")
-        return await self.interactive(payload)
+        return payload
 
     # -- Events API ---------------------------------------------------------------------------
 
-    async def event(
-        self,
-        event: Mapping[str, Any],
-        *,
-        event_id: str | None = None,
-        retry_num: int | None = None,
-        retry_reason: str = "http_timeout",
-    ) -> SlackResponse:
-        """Deliver ``event`` in an ``event_callback`` envelope (a retry if ``retry_num``)."""
+    def event_envelope(
+        self, event: Mapping[str, Any], *, event_id: str | None = None
+    ) -> dict[str, Any]:
+        """``event`` in an ``event_callback`` envelope (a fresh ``event_id`` unless given)."""
         now = self.clock()
         inner = dict(event)
         inner.setdefault("event_ts", f"{now:.6f}")
-        envelope = {
+        return {
             "token": self.verification_token,
             "team_id": self.team_id,
             "api_app_id": self.api_app_id,
@@ -308,6 +283,149 @@ class SlackRequestSender:
             "is_ext_shared_channel": False,
             "event_context": f"4-{secrets.token_urlsafe(24)}",
         }
+
+
+class SlackRequestSender(SlackPayloads):
+    """Signs and posts Slack-shaped requests to the bot's events URL."""
+
+    def __init__(
+        self,
+        events_url: str,
+        signing_secret: str,
+        *,
+        team_id: str = "T0FIREWTCH",
+        team_domain: str = "firewatch-demo",
+        api_app_id: str = "A0FIREWTCH",
+        bot_user_id: str = "U0FIREBOT",
+        verification_token: str = "verification_token",
+        response_url_base: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(
+            team_id=team_id,
+            team_domain=team_domain,
+            api_app_id=api_app_id,
+            bot_user_id=bot_user_id,
+            verification_token=verification_token,
+            response_url_base=response_url_base,
+            clock=clock,
+        )
+        self.events_url = events_url
+        self.signing_secret = signing_secret
+        self._session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    async def __aenter__(self) -> SlackRequestSender:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- slash commands and interactivity -----------------------------------------------------
+
+    async def slash_command(
+        self,
+        text: str = "",
+        *,
+        command: str = "/incident",
+        user_id: str = "U0ALICE",
+        user_name: str = "alice",
+        channel_id: str = "C0INCIDENTS",
+        channel_name: str = "incidents",
+    ) -> SlackResponse:
+        fields = self.slash_command_fields(
+            text,
+            command=command,
+            user_id=user_id,
+            user_name=user_name,
+            channel_id=channel_id,
+            channel_name=channel_name,
+        )
+        return await self.post_raw(urlencode(fields), content_type=FORM)
+
+    async def interactive(self, payload: Mapping[str, Any]) -> SlackResponse:
+        """Post any interactivity payload as Slack does (``payload=<url-encoded JSON>``)."""
+        body = urlencode({"payload": json.dumps(payload, separators=(",", ":"))})
+        return await self.post_raw(body, content_type=FORM)
+
+    async def block_action(
+        self,
+        action_id: str,
+        *,
+        value: str | None = None,
+        block_id: str = "b",
+        user_id: str = "U0ALICE",
+        channel_id: str | None = None,
+        message: Mapping[str, Any] | None = None,
+        view: Mapping[str, Any] | None = None,
+        selected_option: Mapping[str, Any] | None = None,
+    ) -> SlackResponse:
+        """Post :meth:`block_action_payload` (same arguments)."""
+        payload = self.block_action_payload(
+            action_id,
+            value=value,
+            block_id=block_id,
+            user_id=user_id,
+            channel_id=channel_id,
+            message=message,
+            view=view,
+            selected_option=selected_option,
+        )
+        return await self.interactive(payload)
+
+    async def view_submission(
+        self,
+        view: Mapping[str, Any],
+        values: Mapping[str, Mapping[str, Any]],
+        *,
+        user_id: str = "U0ALICE",
+    ) -> SlackResponse:
+        """Submit ``view`` (as the emulator recorded it) with ``values`` as ``state.values``."""
+        return await self.interactive(self.view_submission_payload(view, values, user_id=user_id))
+
+    async def view_closed(
+        self, view: Mapping[str, Any], *, user_id: str = "U0ALICE", is_cleared: bool = False
+    ) -> SlackResponse:
+        payload = self.view_closed_payload(view, user_id=user_id, is_cleared=is_cleared)
+        return await self.interactive(payload)
+
+    async def global_shortcut(self, callback_id: str, *, user_id: str = "U0ALICE") -> SlackResponse:
+        return await self.interactive(self.global_shortcut_payload(callback_id, user_id=user_id))
+
+    async def message_shortcut(
+        self,
+        callback_id: str,
+        *,
+        message: Mapping[str, Any],
+        channel_id: str,
+        user_id: str = "U0ALICE",
+    ) -> SlackResponse:
+        payload = self.message_shortcut_payload(
+            callback_id, message=message, channel_id=channel_id, user_id=user_id
+        )
+        return await self.interactive(payload)
+
+    # -- Events API ---------------------------------------------------------------------------
+
+    async def event(
+        self,
+        event: Mapping[str, Any],
+        *,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        retry_reason: str = "http_timeout",
+    ) -> SlackResponse:
+        """Deliver ``event`` in an ``event_callback`` envelope (a retry if ``retry_num``)."""
+        envelope = self.event_envelope(event, event_id=event_id)
         headers: dict[str, str] = {}
         if retry_num is not None:
             headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": retry_reason}

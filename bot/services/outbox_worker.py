@@ -141,7 +141,7 @@ class OutboxWorker:
         """At start, free leases this deployment's dead processes left (single-writer SQLite)."""
         if not self.db.is_sqlite:
             return 0  # other replicas may hold them: their leases expire instead
-        async with self.db.session() as session:
+        async with self.db.session(background=True) as session:
             return await OutboxRepository(session).release_leases()
 
     async def run_once(self) -> int:
@@ -186,7 +186,7 @@ class OutboxWorker:
     async def _deliver(self, row_id: int) -> None:
         async with self._semaphore:
             now = self.clock.now()
-            async with self.db.session() as session:
+            async with self.db.session(background=True) as session:
                 repo = OutboxRepository(session)
                 before = await repo.get(row_id)
                 # Did the previous attempt end without a definite answer (crash, timeout)?
@@ -239,7 +239,7 @@ class OutboxWorker:
         return followers
 
     async def _save_progress(self, row_id: int, progress: dict[str, Any]) -> None:
-        async with self.db.session() as session:
+        async with self.db.session(background=True) as session:
             await OutboxRepository(session).save_progress(row_id, progress)
 
     async def _attempt(self, item: OutboxItem) -> None:
@@ -279,7 +279,7 @@ class OutboxWorker:
                 )
         else:
             delivered = set(result.pop("delivered_ids", item.ids))
-            async with self.db.session() as session:
+            async with self.db.session(background=True) as session:
                 repo = OutboxRepository(session)
                 for row_id in item.ids:
                     if row_id in delivered:
@@ -290,14 +290,14 @@ class OutboxWorker:
             return
         if item.batch:
             # Only the head carries the failure; the rest go back to waiting behind it.
-            async with self.db.session() as session:
+            async with self.db.session(background=True) as session:
                 await OutboxRepository(session).release([i.id for i in item.batch])
 
     async def _retry(
         self, item: OutboxItem, reason: str, delay: float, *, unknown: bool, count: bool
     ) -> None:
         when = self.clock.now() + timedelta(seconds=delay)
-        async with self.db.session() as session:
+        async with self.db.session(background=True) as session:
             repo = OutboxRepository(session)
             await repo.settle_retry(
                 item.id, error=reason, next_attempt_at=when, outcome_unknown=unknown
@@ -316,7 +316,7 @@ class OutboxWorker:
             self.observer.retried(item.kind, reason)
 
     async def _dead(self, item: OutboxItem, reason: str, handler: EffectHandler | None) -> None:
-        async with self.db.session() as session:
+        async with self.db.session(background=True) as session:
             await OutboxRepository(session).settle_dead(item.id, error=reason)
         log.error("outbox row %s (%s) is dead: %s", item.id, item.kind, reason)
         self.observer.dead(item.kind, reason)

@@ -543,7 +543,7 @@ async def test_the_scheduler_keeps_one_job_per_schedule(database_url: str) -> No
             scheduler.stop()
     finally:
         await db.dispose()
-    assert set(next_runs) == {"weekly_digest", "postmortem_reminder", "followup_reminder"}
+    assert set(next_runs) == {"weekly_digest", "postmortem_reminder", "followup_reminder", "purge"}
     assert all(when is not None for when in next_runs.values())
 
 
