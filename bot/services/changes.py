@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +23,7 @@ from bot.domain.policy import Policy
 from bot.domain.timeline import EntryKind
 from bot.services import effects
 from bot.services.incidents import IncidentNotFound, InvalidChange
+from bot.services.raci import Raci, RoleHolders
 from storage.engine import Database
 from storage.models import ChangeRow, IncidentRow
 from storage.outbox import OutboxRepository
@@ -33,13 +34,6 @@ log = logging.getLogger(__name__)
 APPROVE_TASK = "approve_change"
 SUMMARY_MAX = 200
 TEXT_MAX = 3000
-
-# Who holds a role for an incident now (the roster's acting holders): role → user ids.
-RoleHolders = Callable[[str, int], Awaitable[set[str]]]
-
-
-class NotAccountable(Exception):
-    """Only the accountable role may do this; the message names who can."""
 
 
 class ChangeNotFound(Exception):
@@ -94,11 +88,6 @@ def change_from_row(row: ChangeRow) -> Change:
     )
 
 
-async def policy_holders(policy: Callable[[], Policy], role: str) -> set[str]:
-    holder = policy().acting_holders().get(role)
-    return {holder.person} if holder is not None and holder.person else set()
-
-
 class ChangeService:
     def __init__(
         self,
@@ -112,13 +101,8 @@ class ChangeService:
         self.db = db
         self._policy = policy
         self.clock = clock
-        self._holders = holders
+        self.raci = Raci(policy, holders)
         self._on_commit = on_commit or (lambda: None)
-
-    async def holders(self, role: str, incident_id: int) -> set[str]:
-        if self._holders is not None:
-            return await self._holders(role, incident_id)
-        return await policy_holders(self._policy, role)
 
     def check_proposal(self, proposal: ChangeProposal) -> dict[str, str]:
         errors = {}
@@ -186,24 +170,15 @@ class ChangeService:
 
     async def step(self, change_id: int, step: ChangeStep, *, actor: str) -> Change:
         """Apply a person's step. Approve/reject are the accountable role's alone (RACI)."""
-        policy = self._policy()
         now = self.clock.now()
         async with self.db.session() as session:
             row = await session.get(ChangeRow, change_id, with_for_update=True)
             if row is None:
                 raise ChangeNotFound(change_reference(change_id))
             if step in DECISIONS:
-                role = policy.accountable(APPROVE_TASK)
-                allowed = await self.holders(role, row.incident_id)
-                if actor not in allowed:
-                    title = policy.roles[role].title if role in policy.roles else role
-                    who = (
-                        ", ".join(f"<@{u}>" for u in sorted(allowed))
-                        or "nobody (the role is vacant)"
-                    )
-                    raise NotAccountable(
-                        f"Only the {title} can {step.value} a change; acting {title} now: {who}."
-                    )
+                await self.raci.require_accountable(
+                    APPROVE_TASK, actor, row.incident_id, doing=f"{step.value} a change"
+                )
             new = advance(ChangeStatus(row.status), step)
             row.status = new.value
             row.steps = {**(row.steps or {}), new.value: {"by": actor, "at": now.isoformat()}}

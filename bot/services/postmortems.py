@@ -24,8 +24,9 @@ from bot.domain.postmortem import (
 )
 from bot.domain.timeline import EntryKind
 from bot.services import effects
-from bot.services.changes import Change, RoleHolders, policy_holders
+from bot.services.changes import Change
 from bot.services.incidents import IncidentNotFound, InvalidChange
+from bot.services.raci import Raci, RoleHolders
 from bot.services.schedule_times import next_run
 from bot.services.timeline import TimelineService
 from storage.engine import Database
@@ -43,10 +44,6 @@ TEXT_MAX = 3000
 
 class PostmortemNotFound(Exception):
     pass
-
-
-class NotAllowed(Exception):
-    """Said to the person as is: who may do this instead."""
 
 
 @dataclass(frozen=True)
@@ -125,13 +122,8 @@ class PostmortemService:
         self.clock = clock
         self.timeline = timeline
         self.timezone = timezone
-        self._holders = holders
+        self.raci = Raci(policy, holders)
         self._on_commit = on_commit or (lambda: None)
-
-    async def holders(self, role: str, incident_id: int) -> set[str]:
-        if self._holders is not None:
-            return await self._holders(role, incident_id)
-        return await policy_holders(self._policy, role)
 
     async def owner_for(self, incident: IncidentRow) -> str:
         """The RACI's responsible role for writing it (its acting holder), else the reporter."""
@@ -139,7 +131,7 @@ class PostmortemService:
         task = policy.raci.get(WRITE_TASK)
         roles = policy.expand_parties(task.responsible) if task else ()
         for role in roles:
-            people = sorted(await self.holders(role, incident.id))
+            people = sorted(await self.raci.holders(role, incident.id))
             if people:
                 return people[0]
         return incident.reporter_id
@@ -335,14 +327,9 @@ class PostmortemService:
             row = await repo.get(postmortem_id, for_update=True)
             if row is None:
                 raise PostmortemNotFound(str(postmortem_id))
-            role = policy.accountable(APPROVE_TASK)
-            allowed = await self.holders(role, row.incident_id)
-            if actor not in allowed:
-                title = policy.roles[role].title if role in policy.roles else role
-                who = ", ".join(f"<@{u}>" for u in sorted(allowed)) or "nobody (the role is vacant)"
-                raise NotAllowed(
-                    f"Only the {title} can review a post-mortem; acting {title} now: {who}."
-                )
+            await self.raci.require_accountable(
+                APPROVE_TASK, actor, row.incident_id, doing="review a post-mortem"
+            )
             new = after_decision(PostmortemStatus(row.status), approve=approve)
             row.status, row.decided_by, row.decided_at = new.value, actor, now
             row.decision_note, row.updated_at = note.strip() or None, now

@@ -89,6 +89,13 @@ async def call(client: AsyncWebClient, method: str, **kwargs: Any) -> dict[str, 
     return data
 
 
+async def update_message(
+    client: AsyncWebClient, channel: str | None, ts: str, text: str, body: list[dict[str, Any]]
+) -> None:
+    """chat.update a message Firewatch posted: idempotent, it shows the record as it is now."""
+    await call(client, "chat.update", channel=channel, ts=ts, text=text, blocks=body)
+
+
 def _retry_after(headers: Any) -> float | None:
     for key in ("Retry-After", "retry-after"):
         value = headers.get(key) if headers else None
@@ -306,13 +313,8 @@ class SlackEffects:
         if not (incident.announcement_channel_id and incident.announcement_ts):
             return {"skipped": "no announcement"}
         text, body = blocks.announcement(incident, self.policy())
-        await call(
-            self.client,
-            "chat.update",
-            channel=incident.announcement_channel_id,
-            ts=incident.announcement_ts,
-            text=text,
-            blocks=body,
+        await update_message(
+            self.client, incident.announcement_channel_id, incident.announcement_ts, text, body
         )
         return {"ts": incident.announcement_ts}
 
@@ -321,14 +323,7 @@ class SlackEffects:
         if not incident.report_ts:
             return {"skipped": "no report"}
         text, body = blocks.incident_report(incident, self.policy())
-        await call(
-            self.client,
-            "chat.update",
-            channel=incident.channel_id,
-            ts=incident.report_ts,
-            text=text,
-            blocks=body,
-        )
+        await update_message(self.client, incident.channel_id, incident.report_ts, text, body)
         return {"ts": incident.report_ts}
 
     async def echo_timeline_entry(self, item: OutboxItem) -> dict[str, Any]:

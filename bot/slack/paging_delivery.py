@@ -29,7 +29,7 @@ from bot.services.outbox_worker import (
 )
 from bot.services.paging import PagingService
 from bot.slack import paging_blocks as ui
-from bot.slack.delivery import METADATA_EVENT, call, slack_error
+from bot.slack.delivery import METADATA_EVENT, call, slack_error, update_message
 
 log = logging.getLogger(__name__)
 
@@ -142,14 +142,7 @@ class PagingEffects:
         if not (page.dm_channel and page.dm_ts):
             return {"skipped": "the DM was never posted"}
         text, body = ui.page_dm(page, incident, self.policy())
-        await call(
-            self.client,
-            "chat.update",
-            channel=page.dm_channel,
-            ts=page.dm_ts,
-            text=text,
-            blocks=body,
-        )
+        await update_message(self.client, page.dm_channel, page.dm_ts, text, body)
         return {"ts": page.dm_ts}
 
     async def update_post(self, item: OutboxItem) -> dict[str, Any]:
@@ -157,14 +150,7 @@ class PagingEffects:
         if not (incident.channel_id and page.channel_ts):
             return {"skipped": "the channel message was never posted"}
         text, body = ui.page_post(page, incident, self.policy())
-        await call(
-            self.client,
-            "chat.update",
-            channel=incident.channel_id,
-            ts=page.channel_ts,
-            text=text,
-            blocks=body,
-        )
+        await update_message(self.client, incident.channel_id, page.channel_ts, text, body)
         return {"ts": page.channel_ts}
 
     async def broadcast(self, item: OutboxItem) -> dict[str, Any]:

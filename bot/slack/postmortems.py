@@ -12,7 +12,8 @@ from bot.domain.incident import Status
 from bot.domain.postmortem import ActionItem, InvalidPostmortemStep
 from bot.domain.status import InvalidTransition
 from bot.services.incidents import IncidentNotFound, InvalidChange
-from bot.services.postmortems import NotAllowed, PostmortemNotFound
+from bot.services.postmortems import PostmortemNotFound
+from bot.services.raci import NotAccountable
 from bot.slack import messages
 from bot.slack.deps import ListenerDeps
 from bot.slack.errors import answer_errors
@@ -191,7 +192,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> list[Subcommand]:
         except (ValueError, PostmortemNotFound):
             await notices.tell(user, channel, "That post-mortem no longer exists.")
             return
-        except (NotAllowed, InvalidPostmortemStep) as exc:
+        except (NotAccountable, InvalidPostmortemStep) as exc:
             await notices.tell(user, channel, str(exc))
             return
         verb = "approved" if approve else "sent back for changes"

@@ -16,8 +16,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.changes import ChangeStep, InvalidStep
 from bot.domain.incident import Incident, Status, parse_reference
 from bot.domain.status import InvalidTransition
-from bot.services.changes import ChangeNotFound, ChangeProposal, NotAccountable
+from bot.services.changes import ChangeNotFound, ChangeProposal
 from bot.services.incidents import IncidentNotFound, InvalidChange
+from bot.services.raci import NotAccountable
 from bot.services.timeline import Captured, timeline_page
 from bot.slack import messages
 from bot.slack.deps import ListenerDeps

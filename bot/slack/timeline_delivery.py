@@ -8,7 +8,7 @@ from bot.services import effects
 from bot.services.changes import ChangeService
 from bot.services.outbox_worker import EffectHandler, NotReady, OutboxItem, PermanentFailure
 from bot.slack import timeline_blocks
-from bot.slack.delivery import Handler, SlackEffects, call, slack_error
+from bot.slack.delivery import Handler, SlackEffects, call, slack_error, update_message
 
 
 class TimelineEffects:
@@ -82,12 +82,7 @@ class TimelineEffects:
         if not (change.message_channel_id and change.message_ts):
             return {"skipped": "change message not posted"}
         text, body = timeline_blocks.change_message(change, incident, self.base.policy())
-        await call(
-            self.base.client,
-            "chat.update",
-            channel=change.message_channel_id,
-            ts=change.message_ts,
-            text=text,
-            blocks=body,
+        await update_message(
+            self.base.client, change.message_channel_id, change.message_ts, text, body
         )
         return {"ts": change.message_ts}
