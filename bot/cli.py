@@ -148,9 +148,11 @@ def _migrate(_: argparse.Namespace) -> int:
 
 def _check_config(_: argparse.Namespace) -> int:
     from bot.app import load_policy_or_fail
+    from bot.scheduler import triggers
 
     settings = _settings()
     holder = load_policy_or_fail(settings)
+    triggers(holder.policy, settings.timezone)  # a bad cron is a ConfigError naming the key
     width = max(len(k) for k in settings.masked())
     for key, value in settings.masked().items():
         print(f"{key.ljust(width)}  {value}")

@@ -122,3 +122,14 @@ def test_defaults() -> None:
 def test_cli_without_a_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
     assert "firewatch" in capsys.readouterr().out
+
+
+def test_check_config_refuses_an_invalid_schedule(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        'schedules:\n  weekly_digest: {cron: "0 10 * * FUNDAY", channel: "#review"}\n'
+    )
+    result = run_cli("check-config", env={"FIREWATCH_POLICY_FILE": str(policy)}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "schedules.weekly_digest.cron" in result.stderr
+    assert "Traceback" not in result.stderr
