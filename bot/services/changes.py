@@ -156,13 +156,7 @@ class ChangeService:
                 actor,
                 now,
                 f"{change_reference(row.id)} proposed: {row.summary}",
-            )
-            await OutboxRepository(session).enqueue(
-                effects.POST_CHANGE,
-                effects.incident_channel_key(incident.id),
-                {"incident_id": incident.id, "change_id": row.id},
-                now=now,
-                incident_id=incident.id,
+                message=effects.POST_CHANGE,
             )
             change = change_from_row(row)
         self._on_commit()
@@ -191,13 +185,7 @@ class ChangeService:
                 actor,
                 now,
                 f"{change_reference(row.id)} {new.value.replace('_', ' ')}: {row.summary}",
-            )
-            await OutboxRepository(session).enqueue(
-                effects.UPDATE_CHANGE,
-                effects.incident_channel_key(incident.id),
-                {"incident_id": incident.id, "change_id": row.id},
-                now=now,
-                incident_id=incident.id,
+                message=effects.UPDATE_CHANGE,
             )
             change = change_from_row(row)
         self._on_commit()
@@ -237,7 +225,13 @@ class ChangeService:
         actor: str,
         now: datetime,
         text: str,
+        *,
+        message: str,
     ) -> None:
+        """The step on the timeline (echoed in the channel), then the change's own
+        message posted (`POST_CHANGE`) or brought up to date (`UPDATE_CHANGE`)."""
+        outbox = OutboxRepository(session)
+        key = effects.incident_channel_key(incident.id)
         entry = await TimelineRepository(session).append(
             incident_id=incident.id,
             at=now,
@@ -252,10 +246,17 @@ class ChangeService:
         ):
             # The change message itself shows the step; the echo keeps the channel's
             # running log complete.
-            await OutboxRepository(session).enqueue(
+            await outbox.enqueue(
                 effects.TIMELINE_ECHO,
-                effects.incident_channel_key(incident.id),
+                key,
                 {"incident_id": incident.id, "entry_id": entry.id},
                 now=now,
                 incident_id=incident.id,
             )
+        await outbox.enqueue(
+            message,
+            key,
+            {"incident_id": incident.id, "change_id": row.id},
+            now=now,
+            incident_id=incident.id,
+        )
