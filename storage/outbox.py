@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import OutboxRow
 
 PENDING, DONE, DEAD, CANCELLED = "pending", "done", "dead", "cancelled"
+
+_outbox = cast(Table, OutboxRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,37 @@ class OutboxRepository:
         await self.session.flush()
         return row
 
+    async def enqueue_many(
+        self,
+        effects: Sequence[tuple[str, str, dict[str, Any], int | None]],
+        *,
+        now: datetime,
+    ) -> None:
+        """Queue several effects (kind, ordering key, payload, incident id) in one
+        statement, in the given order; for hot paths that do not need the rows back."""
+        if not effects:
+            return
+        conn = await self.session.connection()
+        await conn.execute(
+            insert(_outbox),
+            [
+                {
+                    "kind": kind,
+                    "ordering_key": key,
+                    "payload": payload,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "incident_id": incident_id,
+                    "progress": {},
+                    "result": {},
+                    "outcome_unknown": False,
+                }
+                for kind, key, payload, incident_id in effects
+            ],
+        )
+
     async def ready_heads(self, now: datetime, limit: int) -> Sequence[OutboxRow]:
         """The oldest pending row of each ordering key, if due and not leased."""
         earlier = aliased(OutboxRow)
@@ -96,6 +129,28 @@ class OutboxRepository:
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 
+    async def claim_many(
+        self, row_ids: Sequence[int], *, worker: str, now: datetime, lease: timedelta
+    ) -> set[int]:
+        """Claim several rows in one statement; returns the ids this worker now holds."""
+        if not row_ids:
+            return set()
+        result = await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(row_ids))
+            .where(OutboxRow.status == PENDING)
+            .where(or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now))
+            .values(
+                claimed_by=worker,
+                claimed_until=now + lease,
+                attempts=OutboxRow.attempts + 1,
+                outcome_unknown=True,
+            )
+            .returning(OutboxRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        return set(result.scalars().all())
+
     async def get(self, row_id: int) -> OutboxRow | None:
         return await self.session.get(OutboxRow, row_id, populate_existing=True)
 
@@ -112,6 +167,27 @@ class OutboxRepository:
                 outcome_unknown=False,
                 last_error=None,
             )
+        )
+
+    async def settle_done_many(
+        self, row_ids: Sequence[int], *, now: datetime, result: dict[str, Any]
+    ) -> None:
+        """Several rows delivered by one call (a grouped message): one statement."""
+        if not row_ids:
+            return
+        await self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(row_ids))
+            .values(
+                status=DONE,
+                delivered_at=now,
+                result=result,
+                claimed_by=None,
+                claimed_until=None,
+                outcome_unknown=False,
+                last_error=None,
+            )
+            .execution_options(synchronize_session=False)
         )
 
     async def settle_retry(

@@ -7,7 +7,7 @@ the outbox, in the same transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,11 +21,13 @@ from bot.domain.retention import chain_problem
 from bot.domain.status import LABELS, transition
 from bot.domain.timeline import EntryKind, TimelineEntry
 from bot.services import effects
+from bot.services.group_commit import GroupCommit
 from bot.services.incidents import IncidentNotFound, InvalidChange
 from storage.engine import Database
 from storage.models import IncidentRow
 from storage.outbox import OutboxRepository
 from storage.repositories import IncidentRepository, TimelineRepository, incident_from_row
+from storage.timeline_batch import NewEntry, append_entries, lock_incidents
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ class TimelineService:
         self.clock = clock
         self.broadcast_channel = broadcast_channel
         self._on_commit = on_commit or (lambda: None)
+        self._appends: GroupCommit[NewEntry, TimelineEntry | None] = GroupCommit(self._append_batch)
 
     async def add_note(
         self, incident_id: int, *, actor: str, text: str, source_key: str | None = None
@@ -235,32 +238,42 @@ class TimelineService:
         data: dict[str, Any] | None = None,
         source_key: str | None = None,
     ) -> TimelineEntry | None:
+        """Append one entry; concurrent appends share a transaction (group commit)."""
+        item = NewEntry(incident_id, kind, actor, text, dict(data or {}), source_key)
+        return await self._appends.submit(item)
+
+    async def _append_batch(
+        self, items: Sequence[NewEntry]
+    ) -> list[TimelineEntry | None | Exception]:
         now = self.clock.now()
         async with self.db.session() as session:
-            row = await self._locked(session, incident_id)
-            entry = await TimelineRepository(session).append(
-                incident_id=incident_id,
-                at=now,
-                kind=kind,
-                actor=actor,
-                text=text,
-                data=data,
-                source_key=source_key,
-            )
-            if entry is None:
-                return None  # already recorded: a retry or a double click
-            await self._echo(OutboxRepository(session), row, entry, now)
-            result = await TimelineRepository(session).get(entry.id)
+            heads = await lock_incidents(session, [i.incident_id for i in items])
+            found = [i for i in items if i.incident_id in heads]
+            written = iter(await append_entries(session, found, at=now))
+            results: list[TimelineEntry | None | Exception] = [
+                next(written)
+                if i.incident_id in heads
+                else IncidentNotFound(reference(i.incident_id))
+                for i in items
+            ]
+            echoes = [
+                (
+                    effects.TIMELINE_ECHO,
+                    effects.incident_channel_key(r.incident_id),
+                    {"incident_id": r.incident_id, "entry_id": r.id},
+                    r.incident_id,
+                )
+                for r in results
+                if isinstance(r, TimelineEntry) and _echoed(heads[r.incident_id].channel_status)
+            ]
+            await OutboxRepository(session).enqueue_many(echoes, now=now)
         self._on_commit()
-        return result
+        return results
 
     async def _echo(
         self, outbox: OutboxRepository, row: IncidentRow, entry: Any, now: datetime
     ) -> None:
-        if entry is None or row.channel_status not in (
-            ChannelStatus.PENDING.value,
-            ChannelStatus.CREATED.value,
-        ):
+        if entry is None or not _echoed(row.channel_status):
             return
         await outbox.enqueue(
             effects.TIMELINE_ECHO,
@@ -275,6 +288,11 @@ class TimelineService:
         if row is None:
             raise IncidentNotFound(reference(incident_id))
         return row
+
+
+def _echoed(channel_status: str) -> bool:
+    """Entries are echoed in the incident's channel once it exists or is being made."""
+    return channel_status in (ChannelStatus.PENDING.value, ChannelStatus.CREATED.value)
 
 
 def capture_key(incident_id: int, channel_id: str, ts: str) -> str:
