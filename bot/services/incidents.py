@@ -80,6 +80,10 @@ class DeclareOutcome:
     created: bool  # False when this submission had already declared it
 
 
+# Channels whose owning incident is remembered (a few hundred bytes each).
+CHANNEL_CACHE_SIZE = 10_000
+
+
 class IncidentService:
     def __init__(
         self,
@@ -95,6 +99,7 @@ class IncidentService:
         self.clock = clock
         self.broadcast_channel = broadcast_channel
         self._on_commit = on_commit or (lambda: None)
+        self._channel_owners: dict[str, int] = {}
         # Called after a severity rises (the paging feature pages the new roles).
         self.severity_raised: list[SeverityHook] = []
         # Called after an incident is declared and committed: a nudge only. Anything that
@@ -402,9 +407,32 @@ class IncidentService:
         async with self.db.session(write=False) as session:
             return await TimelineRepository(session).get(entry_id)
 
-    async def channel_owner(self, channel_id: str) -> int | None:
+    async def timeline_entries(self, entry_ids: list[int]) -> list[TimelineEntry]:
+        """Entries by id, in the order given; ids no longer stored are left out."""
         async with self.db.session(write=False) as session:
-            return await IncidentRepository(session).channel_owner(channel_id)
+            found = {e.id: e for e in await TimelineRepository(session).many(entry_ids)}
+        return [found[i] for i in entry_ids if i in found]
+
+    async def channel_owner(self, channel_id: str) -> int | None:
+        """The incident whose channel this is, if any.
+
+        A channel belongs to one incident for good (set once, when it is created), so
+        answers are cached: a note storm in a channel does not look it up every time.
+        """
+        cached = self._channel_owners.get(channel_id)
+        if cached is not None:
+            return cached
+        async with self.db.session(write=False) as session:
+            owner = await IncidentRepository(session).channel_owner(channel_id)
+        if owner is not None:
+            if len(self._channel_owners) >= CHANNEL_CACHE_SIZE:
+                self._channel_owners.clear()
+            self._channel_owners[channel_id] = owner
+        return owner
+
+    def forget_channel(self, channel_id: str) -> None:
+        """Drop a cached owner (its incident was purged)."""
+        self._channel_owners.pop(channel_id, None)
 
     async def channel_created(self, incident_id: int, channel_id: str, name: str) -> None:
         now = self.clock.now()

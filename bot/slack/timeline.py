@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.changes import ChangeStep, InvalidStep
-from bot.domain.incident import Incident, Status, parse_reference
+from bot.domain.incident import Incident, Status, parse_reference, reference
 from bot.domain.status import InvalidTransition
 from bot.services.changes import ChangeNotFound, ChangeProposal
 from bot.services.incidents import IncidentNotFound, InvalidChange
@@ -53,12 +53,16 @@ def register(app: AsyncApp, deps: ListenerDeps) -> list[Subcommand]:
     # --- /incident note -------------------------------------------------------------------
 
     async def answer_note(ack: AsyncAck, command: dict[str, Any], rest: str) -> None:
-        incident = await incident_here(ack, command, "note")
-        if incident is None:
+        # The hottest path in a storm: the channel's owner is cached and the note joins
+        # whatever other notes are being written (group commit), then the answer goes back.
+        channel = command.get("channel_id", "")
+        incident_id = await deps.incidents.channel_owner(channel)
+        if incident_id is None:
+            await ephemeral(ack, messages.NOT_AN_INCIDENT_CHANNEL.format(command="note"))
             return
         try:
             entry = await timeline.add_note(
-                incident.id,
+                incident_id,
                 actor=command["user_id"],
                 text=rest,
                 source_key=f"note:{command.get('trigger_id')}",
@@ -66,8 +70,12 @@ def register(app: AsyncApp, deps: ListenerDeps) -> list[Subcommand]:
         except InvalidChange as exc:
             await ephemeral(ack, str(exc))
             return
+        except IncidentNotFound:  # purged since it was cached
+            deps.incidents.forget_channel(channel)
+            await ephemeral(ack, messages.NOT_AN_INCIDENT_CHANNEL.format(command="note"))
+            return
         seq = f" as entry #{entry.seq}" if entry else ""
-        await ephemeral(ack, f"Noted on {incident.ref}'s timeline{seq}.")
+        await ephemeral(ack, f"Noted on {reference(incident_id)}'s timeline{seq}.")
 
     # --- /incident status -----------------------------------------------------------------
 

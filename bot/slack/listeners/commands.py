@@ -118,5 +118,11 @@ def register(app: AsyncApp, subcommands: list[Subcommand]) -> None:
         if sub is not None and sub.follow_up is not None:
             await sub.follow_up(command, client, rest)
 
-    # The answer goes back at once; follow-ups that call Slack run after it (lazy).
-    app.command(COMMAND)(ack=answer, lazy=[follow_up])
+    async def wants_follow_up(command: dict[str, Any]) -> bool:
+        sub = table.get(split_command(command.get("text", ""))[0])
+        return sub is not None and sub.follow_up is not None
+
+    # The answer goes back at once; follow-ups that call Slack run after it (lazy). A
+    # subcommand without one (a note) skips the lazy task Bolt would start for nothing.
+    app.command(COMMAND, matchers=[wants_follow_up])(ack=answer, lazy=[follow_up])
+    app.command(COMMAND)(answer)
