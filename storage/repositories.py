@@ -165,6 +165,12 @@ class TimelineRepository:
         row = await self.session.get(TimelineEntryRow, entry_id)
         return entry_from_row(row) if row is not None else None
 
+    async def many(self, entry_ids: Sequence[int]) -> list[TimelineEntry]:
+        if not entry_ids:
+            return []
+        stmt = select(TimelineEntryRow).where(TimelineEntryRow.id.in_(entry_ids))
+        return [entry_from_row(r) for r in (await self.session.execute(stmt)).scalars()]
+
     async def by_source_key(self, key: str) -> TimelineEntry | None:
         stmt = select(TimelineEntryRow).where(TimelineEntryRow.source_key == key)
         row = (await self.session.execute(stmt)).scalar_one_or_none()

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.clock import Clock
+from bot.load import RequestLoad
 from storage.engine import Database
 from storage.outbox import OutboxRepository
 
@@ -110,8 +111,11 @@ class OutboxWorker:
         worker_id: str | None = None,
         rng: random.Random | None = None,
         observer: DeliveryObserver | None = None,
+        load: RequestLoad | None = None,
     ) -> None:
         self.db = db
+        # Requests being answered: each delivery step waits for a gap between them.
+        self.load = load or RequestLoad(max_wait=0.0)
         self.handlers = dict(handlers)
         self.clock = clock
         self.max_attempts = max_attempts
@@ -185,6 +189,7 @@ class OutboxWorker:
 
     async def _deliver(self, row_id: int) -> None:
         async with self._semaphore:
+            await self.load.gap()
             now = self.clock.now()
             async with self.db.session(background=True) as session:
                 repo = OutboxRepository(session)
@@ -211,17 +216,25 @@ class OutboxWorker:
                 limit = int(getattr(self.handlers.get(row.kind), "batch_limit", 1))
                 if limit > 1:
                     item.batch = await self._claim_followers(repo, row, now, limit - 1)
+            await self.load.gap()
             await self._attempt(item)
 
     async def _claim_followers(
         self, repo: OutboxRepository, head: Any, now: datetime, limit: int
     ) -> list[OutboxItem]:
-        """The contiguous run of same-kind rows behind `head` in its key, claimed."""
-        followers = []
+        """The contiguous run of same-kind rows behind `head` in its key, claimed (one
+        read and one update however long the run)."""
+        run = []
         for row in await repo.following(head.ordering_key, head.id, limit):
             if row.kind != head.kind or row.next_attempt_at > now:
                 break
-            if not await repo.claim(row.id, worker=self.worker_id, now=now, lease=self.lease):
+            run.append(row)
+        claimed = await repo.claim_many(
+            [r.id for r in run], worker=self.worker_id, now=now, lease=self.lease
+        )
+        followers = []
+        for row in run:
+            if row.id not in claimed:  # another worker took it: the run stops here
                 break
             followers.append(
                 OutboxItem(
@@ -236,6 +249,8 @@ class OutboxWorker:
                     save_progress=functools.partial(self._save_progress, row.id),
                 )
             )
+        # Claimed beyond a gap: give those back.
+        await repo.release(sorted(claimed - {f.id for f in followers}))
         return followers
 
     async def _save_progress(self, row_id: int, progress: dict[str, Any]) -> None:
@@ -279,11 +294,11 @@ class OutboxWorker:
                 )
         else:
             delivered = set(result.pop("delivered_ids", item.ids))
+            await self.load.gap()
             async with self.db.session(background=True) as session:
                 repo = OutboxRepository(session)
-                for row_id in item.ids:
-                    if row_id in delivered:
-                        await repo.settle_done(row_id, now=self.clock.now(), result=result)
+                done = [i for i in item.ids if i in delivered]
+                await repo.settle_done_many(done, now=self.clock.now(), result=result)
                 await repo.release([i for i in item.ids if i not in delivered])
             for _ in delivered:
                 self.observer.delivered(item.kind)

@@ -186,12 +186,35 @@ def raci_chart(policy: Policy) -> list[dict[str, Any]]:
     return [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()]
 
 
-def timeline_entries(entries: list[TimelineEntry]) -> tuple[str, list[dict[str, Any]]]:
-    """Timeline entries echoed in the incident channel, one context block each."""
-    text = "\n".join(entry.text for entry in entries)
-    body = []
+# A grouped echo: lines packed into mrkdwn sections (3,000 characters each at most), at
+# most 50 blocks per message (Slack's limits).
+ECHO_SECTION_CHARS = 2900
+ECHO_MAX_BLOCKS = 50
+
+
+def timeline_entries(
+    entries: list[TimelineEntry],
+) -> tuple[str, list[dict[str, Any]], int]:
+    """Timeline entries echoed in the incident channel, one line each, packed into as few
+    blocks as fit; returns the fallback text, the blocks and how many entries (from the
+    first) the message shows — the rest go in the next message."""
+    sections: list[list[str]] = []
+    size = 0
+    shown = 0
     for entry in entries:
         who = f"<@{entry.actor}>" if entry.actor else "Firewatch"
-        line = f":memo: {escape(entry.text)} · {who} · {slack_date(entry.at)}"
-        body.append(ContextBlock(elements=[MarkdownTextObject(text=clip(line, 2000))]).to_dict())
-    return clip(text, 39000), body
+        line = clip(f":memo: {escape(entry.text)} · {who} · {slack_date(entry.at)}", 2000)
+        if sections and size + len(line) + 1 <= ECHO_SECTION_CHARS:
+            sections[-1].append(line)
+            size += len(line) + 1
+        elif len(sections) < ECHO_MAX_BLOCKS:
+            sections.append([line])
+            size = len(line)
+        else:
+            break
+        shown += 1
+    body = [
+        SectionBlock(text=MarkdownTextObject(text="\n".join(lines))).to_dict() for lines in sections
+    ]
+    text = "\n".join(entry.text for entry in entries[:shown])
+    return clip(text, 39000), body, max(shown, 1) if entries else 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -33,8 +34,9 @@ log = logging.getLogger(__name__)
 
 METADATA_EVENT = "firewatch_outbox"
 MAX_NAME_ATTEMPTS = 20
-# Timeline entries per echoed message at most (Slack allows 50 blocks in a message).
-ECHO_BATCH = 20
+# Timeline entries claimed for one echoed message at most; blocks.timeline_entries
+# packs them into Slack's 50 blocks and carries over what does not fit.
+ECHO_BATCH = 200
 # Slack documents these as not accepting JSON bodies (json_input_supported).
 FORM_ONLY_METHODS = {
     "chat.getPermalink",
@@ -330,14 +332,22 @@ class SlackEffects:
         """Echo entries in the incident channel. Entries queued together go out as one
         message, so a storm of notes is not held back by Slack's ~1 message/s per channel."""
         incident = await self._with_channel(item)
-        entries = []
-        for queued in (item, *item.batch):
-            entry = await self.incidents.timeline_entry(queued.payload["entry_id"])
-            if entry is not None:
-                entries.append(entry)
+        queued = (item, *item.batch)
+        entries = await self.incidents.timeline_entries([q.payload["entry_id"] for q in queued])
         if not entries:
             return {"skipped": "entries purged"}
-        text, body = blocks.timeline_entries(entries)
+        text, body, shown = blocks.timeline_entries(entries)
+        # Rows whose entries did not fit in one message wait for the next one; rows whose
+        # entries were purged meanwhile are done.
+        shown_ids = {e.id for e in entries[:shown]}
+        stored_ids = {e.id for e in entries}
+        carried = [
+            q
+            for q in queued
+            if q.payload["entry_id"] in shown_ids or q.payload["entry_id"] not in stored_ids
+        ]
+        if len(carried) < len(queued):
+            item = replace(item, batch=[q for q in carried if q.id != item.id])
         assert incident.channel_id is not None
         ts, channel, delivered = await self.post_batch(item, incident.channel_id, text, body)
         return {"channel": channel, "ts": ts, "delivered_ids": delivered}
