@@ -20,6 +20,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings
 from bot.domain.paging import UnknownPerson
 from bot.domain.policy import Policy
+from bot.load import RequestLoad
 from bot.metrics import InstrumentedWebClient, Metrics
 from bot.policy_file import PolicyError, load_policy
 from bot.scheduler import Scheduler
@@ -88,6 +89,10 @@ def load_policy_or_fail(settings: Settings) -> PolicyHolder:
     except PolicyError as exc:
         raise ConfigError(f"FIREWATCH_POLICY_FILE: invalid policy\n{exc}") from None
     return PolicyHolder(loaded.policy, str(loaded.source) if loaded.source else None)
+
+
+# The longest the outbox steps aside for requests being answered before each step.
+OUTBOX_YIELD_MAX_SECONDS = 0.25
 
 
 class Firewatch:
@@ -213,6 +218,8 @@ class Firewatch:
                 timeout_seconds=settings.slack_timeout_seconds,
             ),
         )
+        # Requests being answered; the outbox waits for gaps between them.
+        self.load = RequestLoad(max_wait=OUTBOX_YIELD_MAX_SECONDS)
         self.worker = OutboxWorker(
             self.db,
             {
@@ -227,6 +234,7 @@ class Firewatch:
             poll_seconds=settings.outbox_poll_seconds,
             worker_id=worker_id,
             observer=self.metrics,
+            load=self.load,
         )
         self.metrics.register_outbox_kinds(self.worker.handlers)
         self.bolt: AsyncApp | None = None
@@ -284,6 +292,8 @@ class Firewatch:
             db=self.db,
             clock=self.clock,
             verify_requests=secret is not None,
+            # Firewatch's own client: one keep-alive session, and its calls are counted.
+            listener_client=self.client,
         )
 
     def web_app(self) -> web.Application:
@@ -298,6 +308,7 @@ class Firewatch:
             health=self.health,
             ready=self.readiness,
             extra_routes=[web.get("/metrics", self.metrics.aiohttp_handler(refresh))],
+            load=self.load,
             middlewares=[self.metrics.aiohttp_middleware()],
         )
 

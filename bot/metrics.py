@@ -520,6 +520,12 @@ class InstrumentedWebClient(AsyncWebClient):
         super().__init__(*args, **kwargs)
         self.metrics = metrics
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> InstrumentedWebClient:
+        """Shared, not copied: Bolt deep-copies a request (and the client in its context)
+        for each lazy listener, and the copy must keep the one keep-alive HTTP session
+        instead of opening connections of its own. The client holds no per-request state."""
+        return self
+
     async def api_call(self, api_method: str, *args: Any, **kwargs: Any) -> AsyncSlackResponse:
         try:
             response = await super().api_call(api_method, *args, **kwargs)

@@ -34,6 +34,7 @@ def build_bolt_app(
     deps: ListenerDeps,
     db: Database,
     clock: Clock,
+    listener_client: AsyncWebClient | None = None,
 ) -> AsyncApp:
     app = AsyncApp(
         client=client,
@@ -47,7 +48,7 @@ def build_bolt_app(
         request_verification_enabled=verify_requests,
         raise_error_for_unhandled_request=False,
     )
-    middleware.install(app, db, clock)
+    middleware.install(app, db, clock, listener_client)
     subcommands = commands.core_subcommands(deps)
     # Feature modules: each registers its listeners and contributes subcommands.
     for feature in FEATURES:

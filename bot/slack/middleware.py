@@ -6,9 +6,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import logs
 from bot.clock import Clock
@@ -20,7 +21,16 @@ log = logging.getLogger(__name__)
 Next = Callable[[], Awaitable[BoltResponse]]
 
 
-def install(app: AsyncApp, db: Database, clock: Clock) -> None:
+def install(
+    app: AsyncApp, db: Database, clock: Clock, client: AsyncWebClient | None = None
+) -> None:
+    """`client`: the Web API client listeners get instead of the one Bolt makes for each
+    request (and each lazy listener), so their calls share one keep-alive HTTP session."""
+
+    async def shared_client(context: AsyncBoltContext, next: Next) -> BoltResponse:  # noqa: A002
+        context["client"] = client
+        return await next()
+
     async def request_context(req: AsyncBoltRequest, next: Next) -> BoltResponse:  # noqa: A002
         body: dict[str, Any] = req.body if isinstance(req.body, dict) else {}
         team = body.get("team_id") or (body.get("team") or {}).get("id")
@@ -48,4 +58,6 @@ def install(app: AsyncApp, db: Database, clock: Clock) -> None:
         return await next()
 
     app.middleware(request_context)
+    if client is not None:
+        app.middleware(shared_client)
     app.middleware(deduplicate_events)

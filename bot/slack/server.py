@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from typing import Any
 
 from aiohttp import web
@@ -14,6 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.load import RequestLoad
 from bot.slack.errors import new_error_ref
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ def build_web_app(
     ready: HealthProbe,
     extra_routes: list[web.RouteDef] | None = None,
     middlewares: list[Middleware] | None = None,
+    load: RequestLoad | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024, middlewares=middlewares or [])
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
@@ -53,7 +56,8 @@ def build_web_app(
             log.warning("signed request with a malformed body rejected")
             return web.json_response({"error": "malformed request body"}, status=400)
         try:
-            response = await bolt.async_dispatch(bolt_request)
+            with load.answer() if load is not None else nullcontext():
+                response = await bolt.async_dispatch(bolt_request)
         except Exception:
             ref = new_error_ref()
             log.exception("dispatch failed", extra={"error_ref": ref})
