@@ -78,7 +78,27 @@ def message_content(args: Args) -> tuple[str, list[Any] | None, list[Any] | None
     text = text_arg(args, "text")
     if not text and not blocks and not attachments:
         raise SlackError("no_text")
+    check_block_limits(blocks)
     return text, blocks, attachments
+
+
+# Block Kit's documented limits for a message: 50 blocks; a section's text 3,000 characters.
+MAX_MESSAGE_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+
+
+def check_block_limits(blocks: list[Any] | None) -> None:
+    if not blocks:
+        return
+    if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+        raise SlackError("invalid_blocks_format")
+    if len(blocks) > MAX_MESSAGE_BLOCKS:
+        raise SlackError("invalid_blocks")
+    for block in blocks:
+        text = block.get("text")
+        if block.get("type") == "section" and isinstance(text, dict):
+            if len(str(text.get("text", ""))) > MAX_SECTION_TEXT:
+                raise SlackError("msg_blocks_too_long")
 
 
 def message_metadata(args: Args) -> JSON | None:

@@ -41,3 +41,28 @@ async def test_500_notes_from_5_posters_arrive_in_stored_order_despite_429_and_5
         c for c in harness.slack.calls_to("chat.postMessage") if c.http_status in (429, 503)
     ]
     assert failures, "the emulator should have injected failures"
+
+
+async def test_a_backlog_of_long_notes_is_packed_into_messages_within_slacks_limits(
+    harness: Harness,
+) -> None:
+    """Echoes queued while Slack was unreachable go out grouped; what does not fit in one
+    message (50 blocks, 3,000 characters a section) waits for the next, none lost."""
+    await harness.declare()
+    await harness.settled()
+    [incident] = await harness.incidents()
+    channel = incident.channel_id
+    assert channel is not None
+    harness.slack.fail("chat.postMessage", status=503, times=3)  # Slack down for a while
+    notes = [f"note {n:03d} " + "x" * 1500 for n in range(120)]
+    for text in notes:
+        response = await harness.sender.slash_command(f"note {text}", channel_id=channel)
+        assert response.status == 200
+    await harness.settled(timeout=60)
+
+    echoes = [m for m in harness.slack.messages(channel) if m.text.startswith("note ")]
+    assert len(echoes) > 1  # more than one message could hold
+    assert len(echoes) < len(notes)  # but grouped, not one message per note
+    assert all(len(m.blocks or []) <= 50 for m in echoes)
+    shown = [line for m in echoes for line in m.text.split("\n")]
+    assert shown == notes  # every note once, in stored order
