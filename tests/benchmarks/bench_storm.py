@@ -92,7 +92,10 @@ async def main_async(args: argparse.Namespace) -> int:
         database_url = args.database_url or sqlite_url(tmp)
         backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
         factory = RequestFactory()
-        server = await start_firewatch(slack.api_url, database_url, tmp)
+        # An empty database given on the command line is migrated at start (SQLite is
+        # migrated by default; a server database only when asked).
+        migrate = {"FIREWATCH_AUTO_MIGRATE": "true"} if args.database_url else None
+        server = await start_firewatch(slack.api_url, database_url, tmp, extra_env=migrate)
         async with running(server), LoadClient(server.events_url) as client:
             if not has_note(await help_text(client, factory)):
                 print(f"\nFigure 3 — notes storm: {NOT_AVAILABLE} (`/incident note`, issue 6)")
