@@ -114,20 +114,7 @@ class OutboxRepository:
         return (await self.session.execute(stmt)).scalars().all()
 
     async def claim(self, row_id: int, *, worker: str, now: datetime, lease: timedelta) -> bool:
-        result = await self.session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == row_id)
-            .where(OutboxRow.status == PENDING)
-            .where(or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now))
-            .values(
-                claimed_by=worker,
-                claimed_until=now + lease,
-                attempts=OutboxRow.attempts + 1,
-                outcome_unknown=True,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return bool(getattr(result, "rowcount", 0) == 1)
+        return row_id in await self.claim_many([row_id], worker=worker, now=now, lease=lease)
 
     async def claim_many(
         self, row_ids: Sequence[int], *, worker: str, now: datetime, lease: timedelta
@@ -153,21 +140,6 @@ class OutboxRepository:
 
     async def get(self, row_id: int) -> OutboxRow | None:
         return await self.session.get(OutboxRow, row_id, populate_existing=True)
-
-    async def settle_done(self, row_id: int, *, now: datetime, result: dict[str, Any]) -> None:
-        await self.session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == row_id)
-            .values(
-                status=DONE,
-                delivered_at=now,
-                result=result,
-                claimed_by=None,
-                claimed_until=None,
-                outcome_unknown=False,
-                last_error=None,
-            )
-        )
 
     async def settle_done_many(
         self, row_ids: Sequence[int], *, now: datetime, result: dict[str, Any]
