@@ -144,6 +144,21 @@ class DeclareDraftRow(Base):
     created_at: Mapped[datetime]
 
 
+class DeclarationIntakeRow(Base):
+    """A declare-modal submission acknowledged but not yet turned into an incident.
+
+    The answer to Slack waits only for this one row; the incident, its timeline and its
+    outbox rows are written right after, by the intake worker, which deletes the row in
+    the transaction that declares (or finds) the incident."""
+
+    __tablename__ = "declaration_intake"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    declare_key: Mapped[str] = mapped_column(String(120), unique=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime]
+
+
 class ChangeRow(Base):
     """An emergency change (CHG) proposed to handle an incident (seed 003)."""
 

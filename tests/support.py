@@ -96,7 +96,22 @@ class Harness:
     ) -> SlackResponse:
         answers = QUALIFYING if checklist is None else checklist
         values = input_values(view, {**(report or REPORT), **answers})
-        return await self.sender.view_submission(view, values, user_id=user_id)
+        response = await self.sender.view_submission(view, values, user_id=user_id)
+        await self.declared()
+        return response
+
+    async def declared(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until every acknowledged declaration has become an incident (the intake
+        declares right after the answer)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while await self.app.intake.pending():
+            if loop.time() > deadline:
+                raise TimeoutError("declaration intake still pending")
+            self.app.intake.wake()
+            await asyncio.sleep(0.01)
 
     async def declare(
         self,
@@ -127,6 +142,7 @@ class Harness:
 
     async def settled(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until the outbox has nothing pending."""
+        await self.declared(timeout)
 
         async def pending() -> int:
             # Rows scheduled for later (e.g. archiving a channel in a week) do not count.

@@ -125,6 +125,36 @@ class IncidentService:
     def evaluate_checklist(self, answers: set[str]) -> Verdict:
         return evaluate(self.policy.checklist, answers)
 
+    def screen(
+        self,
+        report: IncidentReport,
+        *,
+        checklist_answers: set[str] | None = None,
+        override_reason: str | None = None,
+        kind: Kind = Kind.INCIDENT,
+    ) -> dict[str, Any]:
+        """Check a declaration before anything is stored; returns the checklist record
+        to keep with the incident. Raises InvalidReport, NotAnIncident (the answers do not
+        qualify and no reason was given) or DeclareAnywayNotAllowed."""
+        errors = self.check_report(report)
+        if errors:
+            raise InvalidReport(errors)
+        if checklist_answers is None:
+            return {}
+        verdict = self.evaluate_checklist(checklist_answers)
+        reason = (override_reason or "").strip() or None
+        if kind is Kind.INCIDENT and not verdict.qualifies:
+            if reason is None:
+                raise NotAnIncident(verdict)
+            if not self.policy.declare.allow_declare_anyway:
+                raise DeclareAnywayNotAllowed()
+        return {
+            "answers": sorted(checklist_answers),
+            "qualifies": verdict.qualifies,
+            "failures": [str(f) for f in verdict.failures],
+            "override_reason": reason if not verdict.qualifies else None,
+        }
+
     async def declare(
         self,
         report: IncidentReport,
@@ -142,90 +172,106 @@ class IncidentService:
         the report without announcing it. Idempotent on `declare_key` (the modal's view
         id): Slack's retries and double clicks find what the first submission stored.
         """
-        errors = self.check_report(report)
-        if errors:
-            raise InvalidReport(errors)
-        policy = self.policy
-        checklist: dict[str, Any] = {}
-        if checklist_answers is not None:
-            verdict = self.evaluate_checklist(checklist_answers)
-            reason = (override_reason or "").strip() or None
-            if kind is Kind.INCIDENT and not verdict.qualifies:
-                if reason is None:
-                    raise NotAnIncident(verdict)
-                if not policy.declare.allow_declare_anyway:
-                    raise DeclareAnywayNotAllowed()
-            checklist = {
-                "answers": sorted(checklist_answers),
-                "qualifies": verdict.qualifies,
-                "failures": [str(f) for f in verdict.failures],
-                "override_reason": reason if not verdict.qualifies else None,
-            }
-        severity = policy.severities[report.severity]
-        now = self.clock.now()
-        is_incident = kind is Kind.INCIDENT
+        checklist = self.screen(
+            report, checklist_answers=checklist_answers, override_reason=override_reason, kind=kind
+        )
         async with self.db.session() as session:
-            incidents = IncidentRepository(session)
-            existing = await incidents.by_declare_key(declare_key)
-            if existing is not None:
-                return DeclareOutcome(incident_from_row(existing), created=False)
-            # The policy's switch: with channel creation off, the report goes to the
-            # announcement's thread as for a severity that opens no channel.
-            wants_channel = (
-                is_incident and severity.open_channel and policy.features.create_channels
+            outcome = await self.declare_in(
+                session,
+                report,
+                reporter_id=reporter_id,
+                declare_key=declare_key,
+                checklist=checklist,
+                kind=kind,
+                at=self.clock.now(),
             )
-            row = await incidents.add(
-                IncidentRow(
-                    declare_key=declare_key,
-                    kind=kind.value,
-                    title=report.title.strip(),
-                    nature=report.nature.strip(),
-                    discovery=report.discovery,
-                    impact=report.impact.strip(),
-                    evidence=report.evidence.strip(),
-                    service=(report.service or "").strip() or None,
-                    severity=report.severity,
-                    status=(Status.INVESTIGATING if is_incident else Status.CLOSED).value,
-                    reporter_id=reporter_id,
-                    checklist=checklist,
-                    channel_status=(
-                        ChannelStatus.PENDING if wants_channel else ChannelStatus.NONE
-                    ).value,
-                    declared_at=now,
-                    response_deadline=(
-                        business_time.deadline(now, severity.response_time, policy.working_time)
-                        if is_incident
-                        else None
-                    ),
-                    closed_at=None if is_incident else now,
-                    updated_at=now,
-                )
+        return await self.declared_committed(outcome)
+
+    async def declare_in(
+        self,
+        session: Any,
+        report: IncidentReport,
+        *,
+        reporter_id: str,
+        declare_key: str,
+        checklist: dict[str, Any],
+        kind: Kind,
+        at: datetime,
+    ) -> DeclareOutcome:
+        """The declaration's writes, in the caller's transaction, for a screened report;
+        `declared_committed` must follow the commit."""
+        policy = self.policy
+        if report.severity not in policy.severities:  # the policy changed since screening
+            raise InvalidReport({"severity": f"unknown severity {report.severity!r}"})
+        severity = policy.severities[report.severity]
+        now = at
+        is_incident = kind is Kind.INCIDENT
+        incidents = IncidentRepository(session)
+        existing = await incidents.by_declare_key(declare_key)
+        if existing is not None:
+            return DeclareOutcome(incident_from_row(existing), created=False)
+        # The policy's switch: with channel creation off, the report goes to the
+        # announcement's thread as for a severity that opens no channel.
+        wants_channel = is_incident and severity.open_channel and policy.features.create_channels
+        row = await incidents.add(
+            IncidentRow(
+                declare_key=declare_key,
+                kind=kind.value,
+                title=report.title.strip(),
+                nature=report.nature.strip(),
+                discovery=report.discovery,
+                impact=report.impact.strip(),
+                evidence=report.evidence.strip(),
+                service=(report.service or "").strip() or None,
+                severity=report.severity,
+                status=(Status.INVESTIGATING if is_incident else Status.CLOSED).value,
+                reporter_id=reporter_id,
+                checklist=checklist,
+                channel_status=(
+                    ChannelStatus.PENDING if wants_channel else ChannelStatus.NONE
+                ).value,
+                declared_at=now,
+                response_deadline=(
+                    business_time.deadline(now, severity.response_time, policy.working_time)
+                    if is_incident
+                    else None
+                ),
+                closed_at=None if is_incident else now,
+                updated_at=now,
             )
-            timeline = TimelineRepository(session)
-            label = "declared" if is_incident else "recorded as a non-incident report"
+        )
+        timeline = TimelineRepository(session)
+        label = "declared" if is_incident else "recorded as a non-incident report"
+        await timeline.append(
+            incident_id=row.id,
+            at=now,
+            kind=EntryKind.DECLARED,
+            actor=reporter_id,
+            text=f"{reference(row.id)} {label}: {row.title} ({severity.label})",
+            data={"severity": report.severity, "kind": kind.value},
+        )
+        if checklist.get("override_reason"):
             await timeline.append(
                 incident_id=row.id,
                 at=now,
-                kind=EntryKind.DECLARED,
+                kind=EntryKind.CHECKLIST_OVERRIDE,
                 actor=reporter_id,
-                text=f"{reference(row.id)} {label}: {row.title} ({severity.label})",
-                data={"severity": report.severity, "kind": kind.value},
+                text="Declared although the checklist did not qualify: "
+                + checklist["override_reason"],
+                data={"failures": checklist["failures"]},
             )
-            if checklist.get("override_reason"):
-                await timeline.append(
-                    incident_id=row.id,
-                    at=now,
-                    kind=EntryKind.CHECKLIST_OVERRIDE,
-                    actor=reporter_id,
-                    text="Declared although the checklist did not qualify: "
-                    + checklist["override_reason"],
-                    data={"failures": checklist["failures"]},
-                )
-            if is_incident:
-                await self._queue_declaration(
-                    OutboxRepository(session), row, policy, wants_channel, now
-                )
-            incident = incident_from_row(row)
+        if is_incident:
+            await self._queue_declaration(
+                OutboxRepository(session), row, policy, wants_channel, now
+            )
+        return DeclareOutcome(incident_from_row(row), created=True)
+
+    async def declared_committed(self, outcome: DeclareOutcome) -> DeclareOutcome:
+        """After the declaration's commit: wake the outbox, log, run the nudges."""
+        if not outcome.created:
+            return outcome
+        incident = outcome.incident
+        is_incident = incident.kind is Kind.INCIDENT
         self._on_commit()
         log.info(
             "incident declared" if is_incident else "non-incident report recorded",
@@ -237,7 +283,7 @@ class IncidentService:
                     await hook(incident)
                 except Exception:
                     log.exception("declared hook failed", extra={"incident": incident.ref})
-        return DeclareOutcome(incident, created=True)
+        return outcome
 
     # --- drafts: a declare form waiting for the reporter's decision ------------------
 

@@ -9,6 +9,7 @@ from bot.domain.policy import Policy
 from bot.services.changes import ChangeService
 from bot.services.digest import DigestService
 from bot.services.incidents import IncidentService
+from bot.services.intake import DeclarationIntake
 from bot.services.notices import NoticeService
 from bot.services.paging import PagingService
 from bot.services.postmortems import PostmortemService
@@ -23,5 +24,7 @@ class ListenerDeps:
     changes: ChangeService
     notices: NoticeService
     postmortems: PostmortemService
+    intake: DeclarationIntake  # declarations are answered once stored
     paging: PagingService | None = None
+
     digest: DigestService | None = None

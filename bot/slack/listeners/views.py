@@ -87,16 +87,12 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
     @answer_errors
     async def declare_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         report = report_from_view(view)
-        errors = incidents.check_report(report)
-        if errors:
-            await ack(response_action="errors", errors=errors)
-            return
         answers = checklist_answers(view, leaf_keys())
         key = f"view:{view['id']}"
         try:
-            # Stored (with its outbox rows) before Slack hears back; the view id makes a
-            # retried or double-clicked submission find the same incident.
-            await incidents.declare(
+            # Stored before Slack hears back; the view id makes a retried or
+            # double-clicked submission find the same submission and incident.
+            await deps.intake.submit(
                 report, reporter_id=body["user"]["id"], declare_key=key, checklist_answers=answers
             )
         except InvalidReport as exc:

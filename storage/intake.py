@@ -1,0 +1,63 @@
+"""The declaration intake: submissions stored at once, declared right after."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import DeclarationIntakeRow
+
+_intake = cast(Table, DeclarationIntakeRow.__table__)
+
+
+@dataclass(frozen=True)
+class IntakeItem:
+    id: int
+    declare_key: str
+    data: dict[str, Any]
+    received_at: datetime
+
+
+async def add_many(
+    session: AsyncSession, items: Sequence[tuple[str, dict[str, Any]]], *, now: datetime
+) -> None:
+    """Store submissions (declare key, data) in one statement; a key already stored — a
+    retried or double-clicked submission — is left as it is."""
+    if not items:
+        return
+    conn = await session.connection()
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(_intake).on_conflict_do_nothing(index_elements=["declare_key"])
+    await conn.execute(
+        stmt, [{"declare_key": key, "data": data, "received_at": now} for key, data in items]
+    )
+
+
+async def oldest(session: AsyncSession, limit: int) -> list[IntakeItem]:
+    conn = await session.connection()
+    rows = await conn.execute(
+        select(_intake.c.id, _intake.c.declare_key, _intake.c.data, _intake.c.received_at)
+        .order_by(_intake.c.id)
+        .limit(limit)
+    )
+    return [IntakeItem(r.id, r.declare_key, r.data, r.received_at) for r in rows]
+
+
+async def claim(session: AsyncSession, item_id: int) -> bool:
+    """Delete one submission inside the transaction that declares it: False when another
+    replica has already taken it (the transaction then declares nothing)."""
+    conn = await session.connection()
+    result = await conn.execute(delete(_intake).where(_intake.c.id == item_id))
+    return bool(result.rowcount)
+
+
+async def count(session: AsyncSession) -> int:
+    conn = await session.connection()
+    rows = await conn.execute(select(_intake.c.id))
+    return len(rows.all())
