@@ -47,7 +47,8 @@ async def test_an_answered_declaration_becomes_an_incident_and_leaves_the_intake
     view = await harness.open_declare_modal()
     response = await harness.submit(view)  # waits for the intake to empty
 
-    assert response.status == 200 and response.text in ("", "{}")
+    assert response.status == 200
+    assert response.text in ("", "{}")
     [incident] = await harness.incidents()
     assert incident.declare_key == f"view:{view['id']}"
     assert incident.title == "Checkout errors"
@@ -84,7 +85,8 @@ async def test_a_submission_left_by_a_crash_is_declared_from_when_it_was_receive
     [incident] = await harness.incidents()
     assert incident.title == "Left behind"
     assert incident.declared_at == received
-    assert incident.response_deadline is not None and incident.response_deadline > received
+    assert incident.response_deadline is not None
+    assert incident.response_deadline > received
     await harness.settled()
     [create] = harness.slack.calls_to("conversations.create")
     assert "left-behind" in create.args["name"]
