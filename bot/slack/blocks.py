@@ -190,6 +190,9 @@ def raci_chart(policy: Policy) -> list[dict[str, Any]]:
 # most 50 blocks per message (Slack's limits).
 ECHO_SECTION_CHARS = 2900
 ECHO_MAX_BLOCKS = 50
+# The message's fallback text repeats the entries; it stays whole (Slack truncates
+# `text` beyond 40,000 characters).
+ECHO_TEXT_CHARS = 39000
 
 
 def timeline_entries(
@@ -201,7 +204,11 @@ def timeline_entries(
     sections: list[list[str]] = []
     size = 0
     shown = 0
+    text_size = 0
     for entry in entries:
+        text_size += len(entry.text) + 1
+        if shown and text_size > ECHO_TEXT_CHARS:
+            break
         who = f"<@{entry.actor}>" if entry.actor else "Firewatch"
         line = clip(f":memo: {escape(entry.text)} · {who} · {slack_date(entry.at)}", 2000)
         if sections and size + len(line) + 1 <= ECHO_SECTION_CHARS:

@@ -35,8 +35,11 @@ log = logging.getLogger(__name__)
 METADATA_EVENT = "firewatch_outbox"
 MAX_NAME_ATTEMPTS = 20
 # Timeline entries claimed for one echoed message at most; blocks.timeline_entries
-# packs them into Slack's 50 blocks and carries over what does not fit.
-ECHO_BATCH = 200
+# packs them into Slack's 50 blocks and carries over what does not fit. Slack posts
+# about one message a second to a channel: in a storm of 300 notes a second, a message
+# must carry a second's notes or more for the channel to keep up (a cap of 200 left a
+# backlog of 30-40 s after a 60-s storm).
+ECHO_BATCH = 1000
 # Slack documents these as not accepting JSON bodies (json_input_supported).
 FORM_ONLY_METHODS = {
     "chat.getPermalink",
