@@ -31,6 +31,19 @@ class OutboxStats:
     oldest_pending: datetime | None
 
 
+@dataclass(frozen=True)
+class ClaimedRow:
+    """A row this worker holds, as the claim returned it."""
+
+    id: int
+    kind: str
+    ordering_key: str
+    payload: dict[str, Any]
+    attempts: int  # this attempt included
+    progress: dict[str, Any]
+    incident_id: int | None
+
+
 class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -112,6 +125,43 @@ class OutboxRepository:
             .limit(limit)
         )
         return (await self.session.execute(stmt)).scalars().all()
+
+    async def claim_head(
+        self, row_id: int, *, seen_attempts: int, worker: str, now: datetime, lease: timedelta
+    ) -> ClaimedRow | None:
+        """Claim a row read by `ready_heads`, in one statement that returns what the
+        attempt needs; None when it changed since (another worker tried it meanwhile: its
+        attempts moved) or is taken or settled."""
+        c = _outbox.c
+        conn = await self.session.connection()
+        result = await conn.execute(
+            update(_outbox)
+            .where(c.id == row_id)
+            .where(c.status == PENDING)
+            .where(c.attempts == seen_attempts)
+            .where(or_(c.claimed_until.is_(None), c.claimed_until < now))
+            .values(
+                claimed_by=worker,
+                claimed_until=now + lease,
+                attempts=c.attempts + 1,
+                outcome_unknown=True,
+            )
+            .returning(
+                c.id, c.kind, c.ordering_key, c.payload, c.attempts, c.progress, c.incident_id
+            )
+        )
+        row = result.first()
+        if row is None:
+            return None
+        return ClaimedRow(
+            id=row.id,
+            kind=row.kind,
+            ordering_key=row.ordering_key,
+            payload=dict(row.payload or {}),
+            attempts=row.attempts,
+            progress=dict(row.progress or {}),
+            incident_id=row.incident_id,
+        )
 
     async def claim(self, row_id: int, *, worker: str, now: datetime, lease: timedelta) -> bool:
         return row_id in await self.claim_many([row_id], worker=worker, now=now, lease=lease)

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from bot.clock import Clock
 from bot.load import RequestLoad
 from storage.engine import Database
-from storage.outbox import OutboxRepository
+from storage.outbox import ClaimedRow, OutboxRepository
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,15 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """A ready head as `ready_heads` read it."""
+
+    id: int
+    attempts: int
+    prior_unknown: bool
+
+
 class OutboxWorker:
     def __init__(
         self,
@@ -154,12 +163,17 @@ class OutboxWorker:
         now = self.clock.now()
         async with self.db.session(write=False) as session:
             heads = await OutboxRepository(session).ready_heads(now, limit=self._concurrency * 4)
-            ids = [row.id for row in heads]
-        if not ids:
+            # What the claim cannot return: whether the attempt before this one ended
+            # without a definite answer (the claim itself marks this one unknown).
+            seen = [
+                _Seen(row.id, row.attempts, row.attempts > 0 and row.outcome_unknown)
+                for row in heads
+            ]
+        if not seen:
             return 0
         self._waiting = 0
-        await asyncio.gather(*(self._deliver(row_id) for row_id in ids))
-        return len(ids) - self._waiting
+        await asyncio.gather(*(self._deliver(head) for head in seen))
+        return len(seen) - self._waiting
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         await self.recover()
@@ -187,29 +201,29 @@ class OutboxWorker:
             if not await self.run_once():
                 return
 
-    async def _deliver(self, row_id: int) -> None:
+    async def _deliver(self, head: _Seen) -> None:
         async with self._semaphore:
             await self.load.gap()
             now = self.clock.now()
             async with self.db.session(background=True) as session:
                 repo = OutboxRepository(session)
-                before = await repo.get(row_id)
-                # Did the previous attempt end without a definite answer (crash, timeout)?
-                prior_unknown = (
-                    before is not None and before.attempts > 0 and before.outcome_unknown
+                row = await repo.claim_head(
+                    head.id,
+                    seen_attempts=head.attempts,
+                    worker=self.worker_id,
+                    now=now,
+                    lease=self.lease,
                 )
-                if not await repo.claim(row_id, worker=self.worker_id, now=now, lease=self.lease):
-                    return  # another worker has it, or it was settled meanwhile
-                row = await repo.get(row_id)
-                assert row is not None
+                if row is None:
+                    return  # another worker has it, tried it meanwhile, or it was settled
                 item = OutboxItem(
                     id=row.id,
                     kind=row.kind,
                     ordering_key=row.ordering_key,
-                    payload=dict(row.payload),
+                    payload=row.payload,
                     attempts=row.attempts,
-                    outcome_unknown=prior_unknown,
-                    progress=dict(row.progress or {}),
+                    outcome_unknown=head.prior_unknown,
+                    progress=row.progress,
                     incident_id=row.incident_id,
                     save_progress=functools.partial(self._save_progress, row.id),
                 )
@@ -220,7 +234,7 @@ class OutboxWorker:
             await self._attempt(item)
 
     async def _claim_followers(
-        self, repo: OutboxRepository, head: Any, now: datetime, limit: int
+        self, repo: OutboxRepository, head: ClaimedRow, now: datetime, limit: int
     ) -> list[OutboxItem]:
         """The contiguous run of same-kind rows behind `head` in its key, claimed (one
         read and one update however long the run)."""

@@ -206,3 +206,31 @@ async def test_a_batching_handler_gets_the_rows_queued_behind_the_head(db: Datab
     await w.drain()
     assert handler.batches == [[1, 2, 3], [4, 5]]
     assert [s for _, s, _ in await statuses(db)] == ["done"] * 5
+
+
+async def test_a_head_tried_by_another_worker_since_it_was_read_is_not_claimed(
+    db: Database,
+) -> None:
+    """The claim returns the row in the same statement; a head read before another
+    worker's attempt (its attempts moved, its progress may have) is left for the next pass."""
+    await enqueue(db, "k", 1)
+    async with db.session() as session:
+        repo = OutboxRepository(session)
+        [row] = await repo.ready_heads(T0, 10)
+        seen = row.attempts
+        assert await repo.claim(row.id, worker="other", now=T0, lease=timedelta(seconds=60))
+        await repo.save_progress(row.id, {"channel": "C1"})
+        await repo.settle_retry(row.id, error="503", next_attempt_at=T0, outcome_unknown=False)
+    async with db.session() as session:
+        repo = OutboxRepository(session)
+        stale = await repo.claim_head(
+            row.id, seen_attempts=seen, worker="me", now=T0, lease=timedelta(seconds=60)
+        )
+        fresh = await repo.claim_head(
+            row.id, seen_attempts=seen + 1, worker="me", now=T0, lease=timedelta(seconds=60)
+        )
+    assert stale is None
+    assert fresh is not None
+    assert fresh.attempts == seen + 2
+    assert fresh.progress == {"channel": "C1"}
+    assert fresh.payload == {"n": 1}
