@@ -34,6 +34,7 @@ from storage.models import OutboxRow
 PENDING, DONE, DEAD, CANCELLED = "pending", "done", "dead", "cancelled"
 
 _outbox = cast(Table, OutboxRow.__table__)
+_INSERT = insert(_outbox)
 
 
 @functools.cache
@@ -122,7 +123,7 @@ class OutboxRepository:
             return
         conn = await self.session.connection()
         await conn.execute(
-            insert(_outbox),
+            _INSERT,
             [
                 {
                     "kind": kind,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.timeline import GENESIS_HASH, TimelineEntry, entry_hash
@@ -22,6 +22,27 @@ from storage.models import IncidentRow, TimelineEntryRow
 
 _incidents = cast(Table, IncidentRow.__table__)
 _entries = cast(Table, TimelineEntryRow.__table__)
+
+# Built once: on the note path, constructing a statement (coercing its operands, an IN
+# list's parameters) cost more CPU than SQLite took to run it.
+_LOCK = (
+    select(_incidents.c.id, _incidents.c.kind, _incidents.c.channel_status)
+    .where(_incidents.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_incidents.c.id)
+    .with_for_update()
+)
+_KNOWN_KEYS = select(_entries.c.source_key).where(
+    _entries.c.source_key.in_(bindparam("keys", expanding=True))
+)
+# A statement of its own, after the lock: on PostgreSQL it then reads the head as the
+# previous holder of the lock committed it.
+_HEAD = (
+    select(_entries.c.seq, _entries.c.hash)
+    .where(_entries.c.incident_id == bindparam("incident_id"))
+    .order_by(_entries.c.seq.desc())
+    .limit(1)
+)
+_INSERT = insert(_entries).returning(_entries.c.id, sort_by_parameter_order=True)
 
 
 @dataclass(frozen=True)
@@ -47,13 +68,8 @@ async def lock_incidents(session: AsyncSession, ids: Sequence[int]) -> dict[int,
     """Lock the incidents' rows (PostgreSQL; SQLite's writer lock already serialises) in
     id order, so two replicas appending to the same incidents cannot deadlock."""
     conn = await session.connection()
-    stmt = (
-        select(_incidents.c.id, _incidents.c.kind, _incidents.c.channel_status)
-        .where(_incidents.c.id.in_(sorted(set(ids))))
-        .order_by(_incidents.c.id)
-        .with_for_update()
-    )
-    return {r.id: IncidentHead(r.id, r.kind, r.channel_status) for r in await conn.execute(stmt)}
+    rows = await conn.execute(_LOCK, {"ids": sorted(set(ids))})
+    return {r.id: IncidentHead(r.id, r.kind, r.channel_status) for r in rows}
 
 
 async def append_entries(
@@ -69,18 +85,10 @@ async def append_entries(
     keys = [i.source_key for i in items if i.source_key is not None]
     seen: set[str] = set()
     if keys:
-        stmt = select(_entries.c.source_key).where(_entries.c.source_key.in_(keys))
-        seen = {k for k in (await conn.scalars(stmt)) if k is not None}
+        seen = {k for k in (await conn.scalars(_KNOWN_KEYS, {"keys": keys})) if k is not None}
     heads: dict[int, tuple[int, str]] = {}
     for incident_id in dict.fromkeys(i.incident_id for i in items):
-        last = (
-            await conn.execute(
-                select(_entries.c.seq, _entries.c.hash)
-                .where(_entries.c.incident_id == incident_id)
-                .order_by(_entries.c.seq.desc())
-                .limit(1)
-            )
-        ).first()
+        last = (await conn.execute(_HEAD, {"incident_id": incident_id})).first()
         heads[incident_id] = (last[0], last[1]) if last else (0, GENESIS_HASH)
 
     rows: list[dict[str, Any]] = []
@@ -122,9 +130,7 @@ async def append_entries(
         )
     if not rows:
         return [None] * len(items)
-    result = await conn.execute(
-        insert(_entries).returning(_entries.c.id, sort_by_parameter_order=True), rows
-    )
+    result = await conn.execute(_INSERT, rows)
     entries = [
         TimelineEntry(
             incident_id=r["incident_id"],
