@@ -49,11 +49,13 @@ def build_bolt_app(
         raise_error_for_unhandled_request=False,
     )
     middleware.install(app, db, clock, listener_client)
+    # Bolt tries listeners in registration order: the busiest requests (/incident, the
+    # core buttons and forms) are matched first.
     subcommands = commands.core_subcommands(deps)
-    # Feature modules: each registers its listeners and contributes subcommands.
-    for feature in FEATURES:
-        subcommands += feature.register(app, deps)
     commands.register(app, subcommands)
     for module in (shortcuts, actions, views):
         module.register(app, deps)
+    # Feature modules: each registers its listeners and contributes subcommands.
+    for feature in FEATURES:
+        subcommands += feature.register(app, deps)
     return app

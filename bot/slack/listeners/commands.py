@@ -93,19 +93,27 @@ def core_subcommands(deps: ListenerDeps) -> list[Subcommand]:
 
 
 def register(app: AsyncApp, subcommands: list[Subcommand]) -> None:
+    """`subcommands` may still grow until the first request: Bolt tries listeners in
+    the order they were registered, so `/incident` is registered before the features
+    that contribute its subcommands (matching a note took a tenth of its CPU)."""
     table: dict[str, Subcommand] = {}
-    for sub in subcommands:
-        for name in (sub.name, *sub.aliases):
-            table[name] = sub
-    help_message = help_text(subcommands) + "\n• `/incident help` — this list"
+
+    def lookup(name: str) -> Subcommand | None:
+        if not table:
+            for sub in subcommands:
+                for alias in (sub.name, *sub.aliases):
+                    table[alias] = sub
+        return table.get(name)
 
     @answer_errors
     async def answer(ack: AsyncAck, command: dict[str, Any]) -> None:
         name, rest = split_command(command.get("text", ""))
-        sub = table.get(name)
+        sub = lookup(name)
         if sub is not None:
             await sub.answer(ack, command, rest)
-        elif name == "help":
+            return
+        help_message = help_text(subcommands) + "\n• `/incident help` — this list"
+        if name == "help":
             await ephemeral(ack, help_message)
         else:
             await ephemeral(
@@ -114,12 +122,12 @@ def register(app: AsyncApp, subcommands: list[Subcommand]) -> None:
 
     async def follow_up(command: dict[str, Any], client: AsyncWebClient) -> None:
         name, rest = split_command(command.get("text", ""))
-        sub = table.get(name)
+        sub = lookup(name)
         if sub is not None and sub.follow_up is not None:
             await sub.follow_up(command, client, rest)
 
     async def wants_follow_up(command: dict[str, Any]) -> bool:
-        sub = table.get(split_command(command.get("text", ""))[0])
+        sub = lookup(split_command(command.get("text", ""))[0])
         return sub is not None and sub.follow_up is not None
 
     # The answer goes back at once; follow-ups that call Slack run after it (lazy). A
