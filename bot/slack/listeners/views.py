@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Set
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.domain.checklist import leaves
 from bot.domain.incident import IncidentReport, Kind
 from bot.services.incidents import (
     DeclareAnywayNotAllowed,
@@ -61,7 +63,7 @@ def report_from_view(view: dict[str, Any]) -> IncidentReport:
     )
 
 
-def checklist_answers(view: dict[str, Any], known: set[str]) -> set[str]:
+def checklist_answers(view: dict[str, Any], known: Set[str]) -> set[str]:
     """Ticked checklist leaves; values not in the policy (a stale form) are ignored."""
     ticked: set[str] = set()
     for block_id, elements in state_values(view).items():
@@ -78,10 +80,19 @@ def checklist_answers(view: dict[str, Any], known: set[str]) -> set[str]:
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
     incidents = deps.incidents
 
-    def leaf_keys() -> set[str]:
-        from bot.domain.checklist import leaves
+    known: dict[int, tuple[object, frozenset[str]]] = {}
 
-        return {e.leaf.key for e in leaves(deps.policy().checklist)}
+    def leaf_keys() -> frozenset[str]:
+        """The checklist's leaf keys, computed once per policy (a reload replaces it)."""
+        checklist = deps.policy().checklist
+        cached = known.get(id(checklist))
+        if cached is None or cached[0] is not checklist:
+            known.clear()
+            cached = known[id(checklist)] = (
+                checklist,
+                frozenset(e.leaf.key for e in leaves(checklist)),
+            )
+        return cached[1]
 
     @app.view(Callback.DECLARE_MODAL.value)
     @answer_errors
