@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -119,6 +120,10 @@ async def _serve(settings: Settings) -> int:
     except ConfigError:
         await app.stop()
         raise
+    # What start-up built (modules, the policy, SQLAlchemy's and Bolt's structures) lives
+    # as long as the process: keep it out of the garbage collector's full passes, which
+    # otherwise walk it all and stall answers for tens of milliseconds (p99).
+    gc.freeze()
     try:
         await app.run_until_stopped()
     finally:
