@@ -40,6 +40,7 @@ from bot.slack.bolt_app import build_bolt_app
 from bot.slack.delivery import SlackEffects
 from bot.slack.deps import ListenerDeps
 from bot.slack.digest_delivery import DigestEffects
+from bot.slack.follow_ups import FollowUps
 from bot.slack.paging_delivery import ExternalPaging, PagingEffects, SlackDirectory
 from bot.slack.postmortem_delivery import PostmortemEffects
 from bot.slack.server import build_web_app
@@ -242,6 +243,7 @@ class Firewatch:
             load=self.load,
         )
         self.metrics.register_outbox_kinds(self.worker.handlers)
+        self.follow_ups = FollowUps(self.load)
         # Declarations are answered once stored; the incident is written right after.
         self.intake = DeclarationIntake(
             self.db,
@@ -295,6 +297,7 @@ class Firewatch:
             deps=ListenerDeps(
                 incidents=self.incidents,
                 intake=self.intake,
+                follow_ups=self.follow_ups,
                 policy=self.policy,
                 timeline=self.timeline,
                 changes=self.changes,
@@ -470,6 +473,7 @@ class Firewatch:
         flight, a database transaction), then close everything."""
         self._stop.set()
         self.scheduler.stop()
+        await self.follow_ups.wait(timeout=grace)
         if self._nudges:  # a nudge cut short is paged by the tick after the restart
             _, late = await asyncio.wait(self._nudges, timeout=grace)
             for task in late:

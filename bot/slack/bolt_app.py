@@ -52,7 +52,7 @@ def build_bolt_app(
     # Bolt tries listeners in registration order: the busiest requests (/incident, the
     # core buttons and forms) are matched first.
     subcommands = commands.core_subcommands(deps)
-    commands.register(app, subcommands)
+    commands.register(app, subcommands, deps.follow_ups)
     for module in (shortcuts, actions, views):
         module.register(app, deps)
     # Feature modules: each registers its listeners and contributes subcommands.

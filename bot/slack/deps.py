@@ -14,6 +14,7 @@ from bot.services.notices import NoticeService
 from bot.services.paging import PagingService
 from bot.services.postmortems import PostmortemService
 from bot.services.timeline import TimelineService
+from bot.slack.follow_ups import FollowUps
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class ListenerDeps:
     notices: NoticeService
     postmortems: PostmortemService
     intake: DeclarationIntake  # declarations are answered once stored
+    follow_ups: FollowUps  # Slack calls after the answer
     paging: PagingService | None = None
 
     digest: DigestService | None = None

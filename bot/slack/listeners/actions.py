@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -14,8 +15,11 @@ from bot.slack.ids import Action
 
 
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
-    async def answer(ack: AsyncAck) -> None:
+    async def answer(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        deps.follow_ups.start(
+            functools.partial(open_severity_modal, body, client), name="severity-modal"
+        )
 
     async def open_severity_modal(body: dict[str, Any], client: AsyncWebClient) -> None:
         action = (body.get("actions") or [{}])[0]
@@ -26,4 +30,4 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
         view = modals.severity_modal(incident, deps.policy())
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    app.action(Action.CHANGE_SEVERITY.value)(ack=answer, lazy=[open_severity_modal])
+    app.action(Action.CHANGE_SEVERITY.value)(answer)

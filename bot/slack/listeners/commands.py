@@ -2,11 +2,12 @@
 
 Each feature module contributes `Subcommand`s (bot/slack/subcommands.py). Answers that
 need only the database go back in the acknowledgement itself; anything that calls Slack
-(views.open) runs in a lazy listener after the acknowledgement.
+(views.open) runs after the acknowledgement (bot/slack/follow_ups.py).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -15,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack import blocks, messages, modals
 from bot.slack.deps import ListenerDeps
 from bot.slack.errors import answer_errors
+from bot.slack.follow_ups import FollowUps
 from bot.slack.ids import COMMAND
 from bot.slack.subcommands import Subcommand, ack_only, ephemeral, help_text
 
@@ -92,7 +94,7 @@ def core_subcommands(deps: ListenerDeps) -> list[Subcommand]:
     ]
 
 
-def register(app: AsyncApp, subcommands: list[Subcommand]) -> None:
+def register(app: AsyncApp, subcommands: list[Subcommand], follow_ups: FollowUps) -> None:
     """`subcommands` may still grow until the first request: Bolt tries listeners in
     the order they were registered, so `/incident` is registered before the features
     that contribute its subcommands (matching a note took a tenth of its CPU)."""
@@ -106,11 +108,17 @@ def register(app: AsyncApp, subcommands: list[Subcommand]) -> None:
         return table.get(name)
 
     @answer_errors
-    async def answer(ack: AsyncAck, command: dict[str, Any]) -> None:
+    async def answer(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         name, rest = split_command(command.get("text", ""))
         sub = lookup(name)
         if sub is not None:
             await sub.answer(ack, command, rest)
+            # Whatever calls Slack (views.open) runs after the answer has gone out.
+            if sub.follow_up is not None:
+                follow_ups.start(
+                    functools.partial(sub.follow_up, command, client, rest),
+                    name=f"/incident {name}",
+                )
             return
         help_message = help_text(subcommands) + "\n• `/incident help` — this list"
         if name == "help":
@@ -120,17 +128,4 @@ def register(app: AsyncApp, subcommands: list[Subcommand]) -> None:
                 ack, messages.UNKNOWN_SUBCOMMAND.format(sub=name[:40], help=help_message)
             )
 
-    async def follow_up(command: dict[str, Any], client: AsyncWebClient) -> None:
-        name, rest = split_command(command.get("text", ""))
-        sub = lookup(name)
-        if sub is not None and sub.follow_up is not None:
-            await sub.follow_up(command, client, rest)
-
-    async def wants_follow_up(command: dict[str, Any]) -> bool:
-        sub = lookup(split_command(command.get("text", ""))[0])
-        return sub is not None and sub.follow_up is not None
-
-    # The answer goes back at once; follow-ups that call Slack run after it (lazy). A
-    # subcommand without one (a note) skips the lazy task Bolt would start for nothing.
-    app.command(COMMAND, matchers=[wants_follow_up])(ack=answer, lazy=[follow_up])
     app.command(COMMAND)(answer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -13,12 +14,15 @@ from bot.slack.ids import Callback
 
 
 def register(app: AsyncApp, deps: ListenerDeps) -> None:
-    async def answer(ack: AsyncAck) -> None:
+    async def answer(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
+        deps.follow_ups.start(
+            functools.partial(open_declare_modal, body, client), name="declare-modal"
+        )
 
     async def open_declare_modal(body: dict[str, Any], client: AsyncWebClient) -> None:
         await client.views_open(
             trigger_id=body["trigger_id"], view=modals.declare_modal(deps.policy())
         )
 
-    app.shortcut(Callback.DECLARE_SHORTCUT.value)(ack=answer, lazy=[open_declare_modal])
+    app.shortcut(Callback.DECLARE_SHORTCUT.value)(answer)
