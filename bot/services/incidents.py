@@ -311,56 +311,47 @@ class IncidentService:
         wants_channel: bool,
         now: Any,
     ) -> None:
+        """The declaration's Slack work, queued with one statement."""
         key = effects.incident_channel_key(row.id)
         severity = policy.severities[row.severity]
+        queued: list[tuple[str, str, dict[str, Any], int | None]] = []
         if wants_channel:
             name = channel_name(
                 policy.templates.channel_name, number=row.id, title=row.title, severity=row.severity
             )
             ids = {"incident_id": row.id}
-            await outbox.enqueue(
-                effects.CREATE_CHANNEL, key, {**ids, "name": name}, now=now, incident_id=row.id
-            )
-            await outbox.enqueue(
-                effects.INVITE,
-                key,
-                {**ids, "users": [row.reporter_id]},
-                now=now,
-                incident_id=row.id,
-            )
-            await outbox.enqueue(effects.POST_REPORT, key, ids, now=now, incident_id=row.id)
-            await outbox.enqueue(effects.PIN_REPORT, key, ids, now=now, incident_id=row.id)
+            queued += [
+                (effects.CREATE_CHANNEL, key, {**ids, "name": name}, row.id),
+                (effects.INVITE, key, {**ids, "users": [row.reporter_id]}, row.id),
+                (effects.POST_REPORT, key, ids, row.id),
+                (effects.PIN_REPORT, key, dict(ids), row.id),
+            ]
         if severity.announce and self.broadcast_channel:
-            await outbox.enqueue(
-                effects.ANNOUNCE,
-                effects.BROADCAST_KEY,
-                {"incident_id": row.id, "channel": self.broadcast_channel},
-                now=now,
-                incident_id=row.id,
-            )
+            payload = {"incident_id": row.id, "channel": self.broadcast_channel}
+            queued.append((effects.ANNOUNCE, effects.BROADCAST_KEY, payload, row.id))
         if not wants_channel:
-            await self._queue_fallback(outbox, row, now, reason=None)
+            queued.append(self._fallback(row, reason=None))
+        await outbox.enqueue_many(queued, now=now)
 
-    async def _queue_fallback(
-        self, outbox: OutboxRepository, row: IncidentRow, now: Any, *, reason: str | None
-    ) -> None:
+    def _fallback(
+        self, row: IncidentRow, *, reason: str | None
+    ) -> tuple[str, str, dict[str, Any], int | None]:
+        """The report posted without a channel: in the broadcast channel, or else in a
+        DM to the reporter (nowhere public to post)."""
         payload = {"incident_id": row.id, "reason": reason}
         if self.broadcast_channel:
-            await outbox.enqueue(
+            return (
                 effects.REPORT_FALLBACK,
                 effects.BROADCAST_KEY,
                 {**payload, "channel": self.broadcast_channel},
-                now=now,
-                incident_id=row.id,
+                row.id,
             )
-        else:  # nowhere public to post: the reporter gets the report in a DM
-            await outbox.enqueue(
-                effects.REPORT_FALLBACK,
-                effects.dm_key(row.reporter_id),
-                {**payload, "channel": row.reporter_id},
-                now=now,
-                incident_id=row.id,
-            )
+        return (
+            effects.REPORT_FALLBACK,
+            effects.dm_key(row.reporter_id),
+            {**payload, "channel": row.reporter_id},
+            row.id,
+        )
 
     # --- facts reported by the delivery layer ---------------------------------------
 
@@ -521,7 +512,7 @@ class IncidentService:
                 text=f"Could not create the incident channel: {reason}",
                 data={"reason": reason},
             )
-            await self._queue_fallback(outbox, row, now, reason=reason)
+            await outbox.enqueue_many([self._fallback(row, reason=reason)], now=now)
         self._on_commit()
         log.warning(
             "incident channel failed", extra={"incident": reference(incident_id), "reason": reason}
