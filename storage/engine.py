@@ -25,6 +25,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # No rollback when a connection goes back to the pool: every session ends its
+        # transaction itself (Database.session), and on aiosqlite that rollback was one
+        # more thread round trip per transaction.
+        kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
