@@ -249,7 +249,7 @@ class TimelineService:
         async with self.db.session() as session:
             heads = await lock_incidents(session, [i.incident_id for i in items])
             found = [i for i in items if i.incident_id in heads]
-            written = iter(await append_entries(session, found, at=now))
+            written = iter(await append_entries(session, found, at=now, locked=heads))
             results: list[TimelineEntry | None | Exception] = [
                 next(written)
                 if i.incident_id in heads
