@@ -99,6 +99,28 @@ async def test_background_work_never_waits_longer_than_max_wait() -> None:
         assert load.answering == 1
 
 
+async def test_under_sustained_load_starved_steps_go_one_per_max_wait() -> None:
+    """Eight deliveries waiting through a long answer do not all go at the first
+    timeout: one goes per `max_wait`, the rest keep waiting for a gap."""
+    load = RequestLoad(max_wait=0.05)
+    passed: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def step() -> None:
+        await load.gap()
+        passed.append(loop.time())
+
+    with load.answer():
+        start = loop.time()
+        steps = [asyncio.create_task(step()) for _ in range(8)]
+        await asyncio.sleep(0.12)  # room for two timeouts, not eight
+        during = len(passed)
+    await asyncio.gather(*steps)  # the answer is out: the rest go at once
+    assert 1 <= during <= 3
+    assert len(passed) == 8
+    assert all(t - start >= 0.045 for t in passed[:during])
+
+
 @pytest.mark.parametrize("n", [1, 50])
 async def test_a_caller_that_goes_away_does_not_stop_the_write(n: int) -> None:
     store = Store()
