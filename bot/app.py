@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +21,7 @@ from bot.domain.paging import UnknownPerson
 from bot.domain.policy import Policy
 from bot.load import RequestLoad
 from bot.metrics import InstrumentedWebClient, Metrics
-from bot.policy_file import PolicyError, load_policy
+from bot.policy_holder import PolicyHolder, load_policy_or_fail
 from bot.scheduler import Scheduler
 from bot.services.changes import ChangeService
 from bot.services.digest import DigestService
@@ -73,24 +72,6 @@ class SlackIdentity:
 class SocketState:
     connected: bool = False
     last_message_at: datetime | None = None
-
-
-@dataclass
-class PolicyHolder:
-    policy: Policy
-    source: str | None = None
-    listeners: list[Callable[[Policy], None]] = field(default_factory=list)
-
-    def __call__(self) -> Policy:
-        return self.policy
-
-
-def load_policy_or_fail(settings: Settings) -> PolicyHolder:
-    try:
-        loaded = load_policy(settings.policy_file)
-    except PolicyError as exc:
-        raise ConfigError(f"FIREWATCH_POLICY_FILE: invalid policy\n{exc}") from None
-    return PolicyHolder(loaded.policy, str(loaded.source) if loaded.source else None)
 
 
 # The longest the outbox steps aside for requests being answered before each step.

@@ -152,7 +152,7 @@ def _migrate(_: argparse.Namespace) -> int:
 
 
 def _check_config(_: argparse.Namespace) -> int:
-    from bot.app import load_policy_or_fail
+    from bot.policy_holder import load_policy_or_fail
     from bot.scheduler import triggers
 
     settings = _settings()
@@ -178,8 +178,8 @@ def _check_config(_: argparse.Namespace) -> int:
 
 
 def _policy_show(_: argparse.Namespace) -> int:
-    from bot.app import load_policy_or_fail
     from bot.policy_file import dump_policy
+    from bot.policy_holder import load_policy_or_fail
 
     holder = load_policy_or_fail(_settings())
     sys.stdout.write(dump_policy(holder.policy))
@@ -350,8 +350,8 @@ class _Offline:
     """What CLI commands need without Slack: database, policy, clock."""
 
     def __init__(self, settings: Settings) -> None:
-        from bot.app import load_policy_or_fail
         from bot.clock import SystemClock
+        from bot.policy_holder import load_policy_or_fail
         from storage.engine import Database
 
         self.db = Database(settings.effective_database_url)

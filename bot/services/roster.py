@@ -26,7 +26,7 @@ class PeopleDirectory(Protocol):
 
 
 class PolicySlot(Protocol):
-    """Where the policy in use lives (bot.app.PolicyHolder)."""
+    """Where the policy in use lives (bot.policy_holder.PolicyHolder)."""
 
     policy: Policy
     listeners: list[Callable[[Policy], None]]

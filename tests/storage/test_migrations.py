@@ -31,6 +31,23 @@ async def test_upgrade_from_empty_creates_every_table_and_downgrade_removes_them
         await db.dispose()
 
 
+def test_the_recorded_head_is_the_newest_migration() -> None:
+    """storage.migrate.HEAD spares every CLI command loading Alembic; a new migration
+    must move it (or Firewatch would call its own schema out of date)."""
+    assert migrate.head_revision() == migrate.alembic_head()
+
+
+async def test_a_schema_one_migration_behind_is_not_current(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        await migrate.upgrade(db.engine)
+        await migrate.downgrade(db.engine, "-1")
+        assert await migrate.current_revision(db.engine) not in (None, migrate.HEAD)
+        assert not await migrate.is_current(db.engine)
+    finally:
+        await db.dispose()
+
+
 async def test_run_refuses_an_out_of_date_schema_when_auto_migrate_is_off(
     database_url: str,
 ) -> None:
