@@ -23,6 +23,7 @@ from bot.load import RequestLoad
 from bot.metrics import InstrumentedWebClient, Metrics
 from bot.policy_holder import PolicyHolder, load_policy_or_fail
 from bot.scheduler import Scheduler
+from bot.services import effects
 from bot.services.changes import ChangeService
 from bot.services.digest import DigestService
 from bot.services.incidents import IncidentService
@@ -74,6 +75,8 @@ class SocketState:
     last_message_at: datetime | None = None
 
 
+# A declaration answered this long ago and still not declared makes /health degraded.
+INTAKE_DEGRADED_SECONDS = 60.0
 # The longest the outbox steps aside for requests being answered before each step.
 OUTBOX_YIELD_MAX_SECONDS = 0.25
 
@@ -222,6 +225,7 @@ class Firewatch:
             worker_id=worker_id,
             observer=self.metrics,
             load=self.load,
+            pacing={effects.TIMELINE_ECHO: settings.echo_interval_seconds},
         )
         self.metrics.register_outbox_kinds(self.worker.handlers)
         self.follow_ups = FollowUps(self.load)
@@ -542,6 +546,16 @@ class Firewatch:
                 "oldest_pending_age_seconds": round(max(oldest_age, 0.0), 3),
             }
             if outbox_status != "ok":
+                status = "degraded"
+            # Declarations answered but not declared yet: seconds at most, normally.
+            waiting, waited = await asyncio.wait_for(self.intake.backlog(), timeout=2)
+            intake_status = "ok" if waited < INTAKE_DEGRADED_SECONDS else "degraded"
+            components["declaration_intake"] = {
+                "status": intake_status,
+                "pending": waiting,
+                "oldest_pending_age_seconds": round(waited, 3),
+            }
+            if intake_status != "ok":
                 status = "degraded"
         except Exception as exc:
             components["database"] = {"status": "down", "error": type(exc).__name__}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,7 +57,14 @@ async def claim(session: AsyncSession, item_id: int) -> bool:
     return bool(result.rowcount)
 
 
-async def count(session: AsyncSession) -> int:
+async def stats(session: AsyncSession) -> tuple[int, datetime | None]:
+    """How many submissions wait, and when the oldest was received."""
     conn = await session.connection()
-    rows = await conn.execute(select(_intake.c.id))
-    return len(rows.all())
+    count, oldest = (
+        await conn.execute(select(func.count(_intake.c.id), func.min(_intake.c.received_at)))
+    ).one()
+    if isinstance(oldest, str):  # func.min bypasses the column type on SQLite
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(count), oldest

@@ -74,8 +74,14 @@ class DeclarationIntake:
         self._wake.set()
 
     async def pending(self) -> int:
+        return (await self.backlog())[0]
+
+    async def backlog(self) -> tuple[int, float]:
+        """Submissions waiting to be declared, and the oldest one's age in seconds."""
         async with self.db.session(write=False) as session:
-            return await intake.count(session)
+            count, oldest = await intake.stats(session)
+        age = (self.clock.now() - oldest).total_seconds() if oldest is not None else 0.0
+        return count, max(age, 0.0)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -101,11 +107,18 @@ class DeclarationIntake:
         """Declare the oldest stored submissions; returns how many were taken."""
         async with self.db.session(write=False) as session:
             items = await intake.oldest(session, limit)
+        failed = 0
         for item in items:
             if self.load is not None:
                 await self.load.gap()
-            await self.declare(item)
-        return len(items)
+            try:
+                await self.declare(item)
+            except Exception:  # the row stays for the next pass; the others go on
+                failed += 1
+                log.exception(
+                    "could not declare a stored submission; retrying", extra={"intake": item.id}
+                )
+        return len(items) - failed
 
     async def declare(self, item: intake.IntakeItem) -> DeclareOutcome | None:
         try:

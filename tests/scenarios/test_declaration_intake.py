@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select
 
+from bot.clock import FrozenClock
 from bot.services.intake import DeclarationIntake
 from bot.slack.ids import Block
-from storage import intake
+from storage import intake, migrate
+from storage.engine import Database
 from storage.models import DeclarationIntakeRow
 from tests.support import QUALIFYING, REPORT, Harness
 
@@ -119,3 +122,50 @@ async def test_a_submission_the_policy_no_longer_accepts_is_dropped_and_logged(
 
     assert await harness.incidents() == []
     assert any("no longer valid" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_backlog_reports_how_long_the_oldest_submission_has_waited(
+    database_url: str,
+) -> None:
+    """What /health shows as `declaration_intake` (degraded after a minute)."""
+    clock = FrozenClock(datetime(2026, 12, 4, 12, 0, tzinfo=UTC))
+    db = Database(database_url)
+    try:
+        await migrate.upgrade(db.engine)
+        waiting = DeclarationIntake(db, cast(Any, None), clock)  # not running: nothing declared
+        assert await waiting.backlog() == (0, 0.0)
+        async with db.session() as session:
+            await intake.add_many(session, [("view:V1", submission("One"))], now=clock.now())
+        clock.advance(timedelta(seconds=30))
+        async with db.session() as session:
+            await intake.add_many(session, [("view:V2", submission("Two"))], now=clock.now())
+        clock.advance(timedelta(seconds=45))
+        assert await waiting.backlog() == (2, 75.0)
+    finally:
+        await db.dispose()
+
+
+async def test_a_submission_that_cannot_be_declared_does_not_hold_back_the_next(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incidents = harness.app.incidents
+    real = incidents.declare_in
+
+    async def failing_on_poison(session: Any, report: Any, **kwargs: Any) -> Any:
+        if report.title == "Poison":
+            raise RuntimeError("a bug in declaring")
+        return await real(session, report, **kwargs)
+
+    monkeypatch.setattr(incidents, "declare_in", failing_on_poison)
+    async with harness.app.db.session() as session:
+        rows = [("view:VPOISON", submission("Poison")), ("view:VFINE", submission("Fine"))]
+        await intake.add_many(session, rows, now=harness.app.clock.now())
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while not await harness.incidents() and loop.time() < deadline:
+        harness.app.intake.wake()
+        await asyncio.sleep(0.02)
+
+    assert [i.title for i in await harness.incidents()] == ["Fine"]
+    assert [s.declare_key for s in await stored_submissions(harness)] == ["view:VPOISON"]
