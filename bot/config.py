@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(
         default=1.0, gt=0, le=60, alias="FIREWATCH_OUTBOX_POLL_SECONDS"
     )
+    # Slack posts about one message a second to a channel: timeline echoes to one channel
+    # go at most this often, each carrying every entry stored meanwhile (0: no pacing).
+    echo_interval_seconds: float = Field(
+        default=1.0, ge=0, le=60, alias="FIREWATCH_ECHO_INTERVAL_SECONDS"
+    )
     slack_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, alias="FIREWATCH_SLACK_TIMEOUT_SECONDS"
     )

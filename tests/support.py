@@ -59,6 +59,7 @@ def make_settings(database_url: str, api_url: str, **overrides: Any) -> Settings
         "FIREWATCH_PORT": 0,
         "FIREWATCH_AUTO_MIGRATE": True,
         "FIREWATCH_OUTBOX_POLL_SECONDS": 0.05,
+        "FIREWATCH_ECHO_INTERVAL_SECONDS": 0,  # tests that pace echoes say so
         "FIREWATCH_ENV": "test",
     }
     values.update(overrides)

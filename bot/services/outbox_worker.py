@@ -13,6 +13,7 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -121,6 +122,8 @@ class OutboxWorker:
         rng: random.Random | None = None,
         observer: DeliveryObserver | None = None,
         load: RequestLoad | None = None,
+        pacing: Mapping[str, float] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         # Requests being answered: each delivery step waits for a gap between them.
@@ -140,6 +143,13 @@ class OutboxWorker:
         self._concurrency = concurrency
         self._wake = asyncio.Event()
         self._waiting = 0
+        # Kinds delivered at most once per so many seconds on one ordering key (Slack's
+        # per-channel rate), measured in real time: it paces calls to Slack, not the
+        # incident's clock. Rows queued meanwhile go out together (batch_limit).
+        self.pacing = {kind: s for kind, s in (pacing or {}).items() if s > 0}
+        self._monotonic = monotonic
+        self._paced: dict[str, float] = {}  # ordering key -> when it may go again
+        self._next_paced: float | None = None
 
     def wake(self) -> None:
         """Called after a use case commits rows, so delivery does not wait for the poll."""
@@ -168,6 +178,7 @@ class OutboxWorker:
             seen = [
                 _Seen(row.id, row.attempts, row.attempts > 0 and row.outcome_unknown)
                 for row in heads
+                if not self._held(row.kind, row.ordering_key)
             ]
         if not seen:
             return 0
@@ -187,13 +198,31 @@ class OutboxWorker:
                 tried = 0
             if tried:
                 continue
+            timeout = self.poll_seconds
+            if self._next_paced is not None:  # a held key comes free before the poll
+                timeout = min(timeout, max(self._next_paced - self._monotonic(), 0.0) + 0.001)
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
             await asyncio.wait(
-                {waiter, stopper}, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+                {waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
             waiter.cancel()
             stopper.cancel()
+
+    def _held(self, kind: str, key: str) -> bool:
+        """Is this paced kind's key waiting out its interval? Notes the earliest release."""
+        if kind not in self.pacing:
+            return False
+        free_at = self._paced.get(key)
+        if free_at is None:
+            return False
+        now = self._monotonic()
+        if free_at <= now:
+            del self._paced[key]
+            self._next_paced = min(self._paced.values(), default=None)
+            return False
+        self._next_paced = free_at if self._next_paced is None else min(self._next_paced, free_at)
+        return True
 
     async def drain(self, *, max_passes: int = 1000) -> None:
         """Deliver until nothing is ready now (tests and the demo)."""
@@ -316,6 +345,12 @@ class OutboxWorker:
                 await repo.release([i for i in item.ids if i not in delivered])
             for _ in delivered:
                 self.observer.delivered(item.kind)
+            interval = self.pacing.get(item.kind)
+            if interval:
+                free_at = self._monotonic() + interval
+                self._paced[item.ordering_key] = free_at
+                if self._next_paced is None or free_at < self._next_paced:
+                    self._next_paced = free_at
             return
         if item.batch:
             # Only the head carries the failure; the rest go back to waiting behind it.

@@ -234,3 +234,66 @@ async def test_a_head_tried_by_another_worker_since_it_was_read_is_not_claimed(
     assert fresh.attempts == seen + 2
     assert fresh.progress == {"channel": "C1"}
     assert fresh.payload == {"n": 1}
+
+
+class Batching(Recorder):
+    """Delivers the run queued behind the head in one call, as timeline echoes do."""
+
+    batch_limit = 100
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[list[int]] = []
+
+    async def deliver(self, item: OutboxItem) -> dict[str, Any]:
+        numbers = [item.payload["n"], *(i.payload["n"] for i in item.batch)]
+        self.calls.append(numbers)
+        self.delivered += numbers
+        return {"ok": True}
+
+
+async def test_a_paced_kind_goes_once_per_interval_per_key_carrying_what_queued_meanwhile(
+    db: Database,
+) -> None:
+    """Slack posts about one message a second to a channel: echoes wait out the
+    interval on their key (other keys do not), then go as one message."""
+    clock, handler = FrozenClock(T0), Batching()
+    now = [100.0]
+    w = worker(db, handler, clock, pacing={"test": 1.0}, monotonic=lambda: now[0])
+    await enqueue(db, "channel:A", 1)
+    await w.drain()
+    await enqueue(db, "channel:A", 2, 3)
+    await enqueue(db, "channel:B", 10)
+    await w.drain()
+    assert handler.calls == [[1], [10]]  # A is held for a second; B goes
+    now[0] += 0.5
+    await enqueue(db, "channel:A", 4)
+    await w.drain()
+    assert handler.calls == [[1], [10]]
+    now[0] += 0.6
+    await w.drain()
+    assert handler.calls == [[1], [10], [2, 3, 4]]
+    assert await statuses(db) == [(1, "done", 1), (2, "done", 1), (3, "done", 1),
+                                  (4, "done", 1), (10, "done", 1)]  # fmt: skip
+
+
+async def test_the_worker_wakes_when_a_held_key_comes_free(db: Database) -> None:
+    """No commit, no poll: the held echo still goes once its interval is over."""
+    import asyncio
+
+    clock, handler = FrozenClock(T0), Batching()
+    w = worker(db, handler, clock, pacing={"test": 0.2}, poll_seconds=30)
+    await enqueue(db, "channel:A", 1)
+    await w.drain()
+    await enqueue(db, "channel:A", 2)
+    stop = asyncio.Event()
+    task = asyncio.create_task(w.run_forever(stop))
+    try:
+        for _ in range(250):  # 5 s at most
+            if handler.delivered == [1, 2]:
+                break
+            await asyncio.sleep(0.02)
+        assert handler.delivered == [1, 2]
+    finally:
+        stop.set()
+        await task
