@@ -128,6 +128,7 @@ class Firewatch:
             self.clock,
             broadcast_channel=settings.broadcast_channel,
             on_commit=lambda: self.worker.wake(),
+            on_echoes=lambda keys: self.worker.wake_for(effects.TIMELINE_ECHO, keys),
         )
         # RACI checks ask the roster (absences, stand-ins, per-incident assignments).
         self.changes = ChangeService(

@@ -15,7 +15,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -153,6 +153,17 @@ class OutboxWorker:
 
     def wake(self) -> None:
         """Called after a use case commits rows, so delivery does not wait for the poll."""
+        self._wake.set()
+
+    def wake_for(self, kind: str, keys: Iterable[str]) -> None:
+        """After a commit that queued `kind` rows on `keys`. A key held back to Slack's
+        pace is taken when it comes free (run_forever wakes for that), so rows only for
+        held keys do not wake the worker: under a storm of notes that was a pass, and its
+        query, per commit for nothing."""
+        if kind in self.pacing:
+            now = self._monotonic()
+            if all(self._paced.get(key, 0.0) > now for key in keys):
+                return
         self._wake.set()
 
     def backoff(self, attempts: int) -> float:

@@ -64,6 +64,7 @@ class TimelineService:
         *,
         broadcast_channel: str | None,
         on_commit: Callable[[], None] | None = None,
+        on_echoes: Callable[[set[str]], None] | None = None,
         audit_key: bytes | None = None,
     ) -> None:
         self.db = db
@@ -73,6 +74,9 @@ class TimelineService:
         self.clock = clock
         self.broadcast_channel = broadcast_channel
         self._on_commit = on_commit or (lambda: None)
+        # After a batch of notes: the ordering keys that got echoes (the outbox need not
+        # wake for a channel it is holding back to Slack's pace).
+        self._on_echoes = on_echoes
         self._appends: GroupCommit[NewEntry, TimelineEntry | None] = GroupCommit(self._append_batch)
 
     async def add_note(
@@ -267,7 +271,11 @@ class TimelineService:
                 if isinstance(r, TimelineEntry) and _echoed(heads[r.incident_id].channel_status)
             ]
             await OutboxRepository(session).enqueue_many(echoes, now=now)
-        self._on_commit()
+        if self._on_echoes is not None:
+            if echoes:
+                self._on_echoes({key for _, key, _, _ in echoes})
+        else:
+            self._on_commit()
         return results
 
     async def _echo(

@@ -66,3 +66,30 @@ async def test_a_backlog_of_long_notes_is_packed_into_messages_within_slacks_lim
     assert all(len(m.blocks or []) <= 50 for m in echoes)
     shown = [line for m in echoes for line in m.text.split("\n")]
     assert shown == notes  # every note once, in stored order
+
+
+async def test_echoes_are_paced_to_slacks_rate_per_channel(database_url: str) -> None:
+    """With FIREWATCH_ECHO_INTERVAL_SECONDS, a burst of notes reaches the channel as a
+    few grouped messages at that pace, not one message per note."""
+    from tests.support import start_harness
+
+    async with start_harness(database_url, FIREWATCH_ECHO_INTERVAL_SECONDS=0.4) as harness:
+        await harness.declare()
+        await harness.settled()
+        [incident] = await harness.incidents()
+        channel = incident.channel_id
+        assert channel is not None
+        for n in range(60):
+            response = await harness.sender.slash_command(f"note paced #{n}", channel_id=channel)
+            assert response.status == 200
+            await asyncio.sleep(0.01)  # a note every ~15 ms for about a second
+        await harness.settled(timeout=30)
+
+        echoes = [m for m in harness.slack.messages(channel) if m.text.startswith("paced")]
+        shown = [line for m in echoes for line in m.text.split("\n")]
+        assert shown == [f"paced #{n}" for n in range(60)]
+        assert 2 <= len(echoes) <= 6  # about one per 0.4 s, not sixty
+        posted = [c.at for c in harness.slack.calls_to("chat.postMessage") if c.ok]
+        echo_times = posted[-len(echoes) :]
+        gaps = [b - a for a, b in zip(echo_times, echo_times[1:], strict=False)]
+        assert all(gap >= 0.35 for gap in gaps)
