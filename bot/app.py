@@ -77,6 +77,8 @@ class SocketState:
 
 # A declaration answered this long ago and still not declared makes /health degraded.
 INTAKE_DEGRADED_SECONDS = 60.0
+# A moment counts as a gap between requests once none has been answered for this long.
+QUIET_SECONDS = 0.005
 # The longest the outbox steps aside for requests being answered before each step.
 OUTBOX_YIELD_MAX_SECONDS = 0.25
 
@@ -210,7 +212,7 @@ class Firewatch:
             ),
         )
         # Requests being answered; the outbox waits for gaps between them.
-        self.load = RequestLoad(max_wait=OUTBOX_YIELD_MAX_SECONDS)
+        self.load = RequestLoad(max_wait=OUTBOX_YIELD_MAX_SECONDS, quiet=QUIET_SECONDS)
         self.worker = OutboxWorker(
             self.db,
             {

@@ -3,7 +3,7 @@
 Bolt's lazy listeners do this too, but first deep-copy the whole request on the
 request's own path (15% of a button click's CPU at 200 clicks a second). A follow-up
 here is a task on the running loop that starts once the answers in flight have gone
-out (`RequestLoad.gap`, bounded), so its rendering and its Web API call never delay an
+out (`RequestLoad.between_answers`, bounded), so its rendering and its Web API call never delay an
 acknowledgement. A failure is logged; the user sees no modal, as when Slack is down.
 """
 
@@ -39,7 +39,7 @@ class FollowUps:
     async def _run(self, work: Callable[[], Awaitable[None]], name: str) -> None:
         try:
             async with self._turn:
-                await self.load.gap()
+                await self.load.between_answers()
             await work()
         except Exception:
             log.exception("follow-up failed", extra={"follow_up": name})

@@ -121,6 +121,26 @@ async def test_under_sustained_load_starved_steps_go_one_per_max_wait() -> None:
     assert all(t - start >= 0.045 for t in passed[:during])
 
 
+async def test_a_moment_between_steady_requests_is_not_a_gap_until_it_lasts() -> None:
+    """A step started in the few idle milliseconds between requests of a steady load
+    ran into the next one: a gap is `quiet` without any request being answered."""
+    load = RequestLoad(max_wait=5, quiet=0.05)
+    loop = asyncio.get_running_loop()
+    with load.answer():
+        pass  # a request was just answered
+    answered = loop.time()
+    await load.gap()
+    assert loop.time() - answered >= 0.045
+    await asyncio.wait_for(load.gap(), 0.01)  # quiet for long enough already
+
+
+async def test_follow_ups_need_only_the_answer_out_not_a_quiet_moment() -> None:
+    load = RequestLoad(max_wait=5, quiet=10)
+    with load.answer():
+        pass
+    await asyncio.wait_for(load.between_answers(), 0.1)
+
+
 @pytest.mark.parametrize("n", [1, 50])
 async def test_a_caller_that_goes_away_does_not_stop_the_write(n: int) -> None:
     store = Store()
