@@ -9,12 +9,13 @@ incidents, find already-recorded source keys, read each chain's head, insert the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, ScalarSelect, Table, bindparam, insert, select
+from sqlalchemy import ColumnElement, ScalarSelect, Table, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.timeline import GENESIS_HASH, TimelineEntry, entry_hash
@@ -63,6 +64,11 @@ _LOCK_WITH_HEADS = (
         _incidents.c.channel_status,
         _last(_entries.c.seq).label("head_seq"),
         _last(_entries.c.hash).label("head_hash"),
+        # The batch's source keys already recorded, as a JSON array (SQLite's json1).
+        select(func.json_group_array(_entries.c.source_key))
+        .where(_entries.c.source_key.in_(bindparam("keys", expanding=True)))
+        .scalar_subquery()
+        .label("known_keys"),
     )
     .where(_incidents.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_incidents.c.id)
@@ -86,24 +92,33 @@ class IncidentHead:
     id: int
     kind: str
     channel_status: str
-    # The chain's last (seq, hash) where the lock could read it too (SQLite).
+    # Where the lock could read them too (SQLite): the chain's last (seq, hash), and
+    # which of the batch's source keys are already recorded.
     chain: tuple[int, str] | None = None
+    known_keys: frozenset[str] | None = None
+    checked_keys: frozenset[str] = frozenset()  # the source keys `known_keys` answers for
 
 
-async def lock_incidents(session: AsyncSession, ids: Sequence[int]) -> dict[int, IncidentHead]:
+async def lock_incidents(
+    session: AsyncSession, ids: Sequence[int], source_keys: Sequence[str] = ()
+) -> dict[int, IncidentHead]:
     """Lock the incidents' rows (PostgreSQL; SQLite's writer lock already serialises) in
     id order, so two replicas appending to the same incidents cannot deadlock."""
     conn = await session.connection()
     params = {"ids": sorted(set(ids))}
     if conn.dialect.name == "sqlite":
+        checked = frozenset(source_keys)
+        rows = await conn.execute(_LOCK_WITH_HEADS, {**params, "keys": sorted(checked)})
         return {
             r.id: IncidentHead(
                 r.id,
                 r.kind,
                 r.channel_status,
                 (r.head_seq, r.head_hash) if r.head_seq is not None else (0, GENESIS_HASH),
+                frozenset(k for k in json.loads(r.known_keys or "[]") if k is not None),
+                checked,
             )
-            for r in await conn.execute(_LOCK_WITH_HEADS, params)
+            for r in rows
         }
     rows = await conn.execute(_LOCK, params)
     return {r.id: IncidentHead(r.id, r.kind, r.channel_status) for r in rows}
@@ -125,7 +140,10 @@ async def append_entries(
     at = at.astimezone(UTC)
     keys = [i.source_key for i in items if i.source_key is not None]
     seen: set[str] = set()
-    if keys:
+    answered = [h for h in (locked or {}).values() if h.known_keys is not None]
+    if keys and answered and all(set(keys) <= h.checked_keys for h in answered):
+        seen = set(answered[0].known_keys or ())
+    elif keys:
         seen = {k for k in (await conn.scalars(_KNOWN_KEYS, {"keys": keys})) if k is not None}
     heads: dict[int, tuple[int, str]] = {}
     for incident_id in dict.fromkeys(i.incident_id for i in items):

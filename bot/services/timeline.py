@@ -251,7 +251,11 @@ class TimelineService:
     ) -> list[TimelineEntry | None | Exception]:
         now = self.clock.now()
         async with self.db.session() as session:
-            heads = await lock_incidents(session, [i.incident_id for i in items])
+            heads = await lock_incidents(
+                session,
+                [i.incident_id for i in items],
+                [i.source_key for i in items if i.source_key is not None],
+            )
             found = [i for i in items if i.incident_id in heads]
             written = iter(await append_entries(session, found, at=now, locked=heads))
             results: list[TimelineEntry | None | Exception] = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -230,3 +231,28 @@ async def test_tampering_with_an_entry_breaks_the_chain_at_that_entry(harness: H
         )
     [problem] = await harness.app.timeline.verify()
     assert (problem.incident_ref, problem.seq) == ("INC-1", 4)
+
+
+async def test_a_note_sent_twice_with_one_trigger_is_recorded_once(harness: Harness) -> None:
+    """A proxy or a client that re-sends the same slash command (same trigger_id) gets
+    the same answer; the note is stored and echoed once, alone or within a batch."""
+    from urllib.parse import urlencode
+
+    await harness.declare()
+    await harness.settled()
+    [incident] = await harness.incidents()
+    assert incident.channel_id is not None
+    fields = harness.sender.slash_command_fields("note once only", channel_id=incident.channel_id)
+    body = urlencode(fields)
+    first = await harness.sender.post_raw(body, content_type="application/x-www-form-urlencoded")
+    again = await asyncio.gather(
+        *(
+            harness.sender.post_raw(body, content_type="application/x-www-form-urlencoded")
+            for _ in range(3)
+        )
+    )
+    assert first.status == 200
+    assert all(r.status == 200 for r in again)
+    await harness.settled()
+    notes = [e for e in await harness.timeline() if e.kind == "note"]
+    assert [n.text for n in notes] == ["once only"]
