@@ -277,6 +277,11 @@ async def open_loop(
     """Request i is sent at start + i/rate whether or not earlier ones have returned;
     latency is counted from that scheduled time (so a stalled server is not hidden by
     a generator that waits for it)."""
+    # The generator (and the emulator beside it) must not add pauses of its own: a full
+    # garbage collection here stalled every request in flight by tens of milliseconds,
+    # whichever server was measured. Collected before the clock starts instead.
+    gc.collect()
+    gc.disable()
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.05
     samples: list[Sample] = []
@@ -290,11 +295,6 @@ async def open_loop(
         samples.append(Sample(i, scheduled, loop.time() - scheduled, ok, error))
 
     tasks: list[asyncio.Task[None]] = []
-    # The generator (and the emulator beside it) must not add pauses of its own: a full
-    # garbage collection here stalled every request in flight by tens of milliseconds,
-    # whichever server was measured. Collected between cells instead.
-    gc.collect()
-    gc.disable()
     try:
         for i in range(count):
             scheduled = start + i / rate
