@@ -83,3 +83,14 @@ class RequestLoad:
                 if not rest:
                     return
                 await asyncio.sleep(min(rest, deadline - now))
+
+
+async def wait_any(*events: asyncio.Event, timeout: float) -> None:  # noqa: ASYNC109
+    """Return when one of `events` is set, or after `timeout` seconds (a worker's sleep
+    between passes: woken by new work or by stop, else it polls)."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()

@@ -15,13 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import asdict
 from typing import Any
 
 from bot.clock import Clock
 from bot.domain.incident import IncidentReport, Kind
-from bot.load import RequestLoad
+from bot.load import RequestLoad, wait_any
 from bot.services.group_commit import GroupCommit
 from bot.services.incidents import DeclareOutcome, IncidentService, InvalidReport
 from storage import intake
@@ -93,15 +92,7 @@ class DeclarationIntake:
                 done = 0
             if done:
                 continue
-            with suppress(TimeoutError):
-                waits = [asyncio.ensure_future(e.wait()) for e in (self._wake, stop)]
-                try:
-                    await asyncio.wait(
-                        waits, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
-                    )
-                finally:
-                    for w in waits:
-                        w.cancel()
+            await wait_any(self._wake, stop, timeout=self.poll_seconds)
 
     async def run_once(self, limit: int = BATCH) -> int:
         """Declare the oldest stored submissions; returns how many were taken."""

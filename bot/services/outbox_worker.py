@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.clock import Clock
-from bot.load import RequestLoad
+from bot.load import RequestLoad, wait_any
 from storage.engine import Database
 from storage.outbox import ClaimedRow, OutboxRepository
 
@@ -212,13 +212,7 @@ class OutboxWorker:
             timeout = self.poll_seconds
             if self._next_paced is not None:  # a held key comes free before the poll
                 timeout = min(timeout, max(self._next_paced - self._monotonic(), 0.0) + 0.001)
-            waiter = asyncio.ensure_future(self._wake.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait(
-                {waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-            waiter.cancel()
-            stopper.cancel()
+            await wait_any(self._wake, stop, timeout=timeout)
 
     def _held(self, kind: str, key: str) -> bool:
         """Is this paced kind's key waiting out its interval? Notes the earliest release."""
