@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BindParameter,
+    ColumnElement,
     Select,
     Table,
     and_,
@@ -59,6 +60,23 @@ def _ready_heads(limit: int) -> Select[OutboxRow]:
         .order_by(OutboxRow.id)
         .limit(limit)
     )
+
+
+def _lease_free(now: datetime) -> ColumnElement[bool]:
+    """Nobody holds the row, or its holder's lease has run out."""
+    c = _outbox.c
+    return or_(c.claimed_until.is_(None), c.claimed_until < now)
+
+
+def _lease(worker: str, now: datetime, lease: timedelta) -> dict[str, Any]:
+    """What a claim writes: the holder, its lease, one more attempt, outcome unknown
+    until the attempt settles."""
+    return {
+        "claimed_by": worker,
+        "claimed_until": now + lease,
+        "attempts": _outbox.c.attempts + 1,
+        "outcome_unknown": True,
+    }
 
 
 @dataclass(frozen=True)
@@ -160,13 +178,8 @@ class OutboxRepository:
             .where(c.id == row_id)
             .where(c.status == PENDING)
             .where(c.attempts == seen_attempts)
-            .where(or_(c.claimed_until.is_(None), c.claimed_until < now))
-            .values(
-                claimed_by=worker,
-                claimed_until=now + lease,
-                attempts=c.attempts + 1,
-                outcome_unknown=True,
-            )
+            .where(_lease_free(now))
+            .values(_lease(worker, now, lease))
             .returning(
                 c.id, c.kind, c.ordering_key, c.payload, c.attempts, c.progress, c.incident_id
             )
@@ -197,13 +210,8 @@ class OutboxRepository:
             update(OutboxRow)
             .where(OutboxRow.id.in_(row_ids))
             .where(OutboxRow.status == PENDING)
-            .where(or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now))
-            .values(
-                claimed_by=worker,
-                claimed_until=now + lease,
-                attempts=OutboxRow.attempts + 1,
-                outcome_unknown=True,
-            )
+            .where(_lease_free(now))
+            .values(_lease(worker, now, lease))
             .returning(OutboxRow.id)
             .execution_options(synchronize_session=False)
         )
