@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+T = TypeVar("T")
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -35,6 +39,16 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+
+
+def _sqlite_file(url: str) -> bool:
+    parsed = make_url(url)
+    database = parsed.database or ""
+    return (
+        parsed.get_backend_name() == "sqlite"
+        and database not in ("", ":memory:")
+        and parsed.query.get("mode") != "memory"
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -64,6 +78,20 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._foreground_waiting = 0
         self._foreground_done = asyncio.Event()
+        # SQLite file: a synchronous engine on a thread of its own for `write_batch`.
+        self._batch_engine: Engine | None = None
+        self._batch_thread: ThreadPoolExecutor | None = None
+        if _sqlite_file(url):
+            self._batch_engine = create_sync_engine(
+                make_url(url).set(drivername="sqlite+pysqlite"),
+                connect_args={
+                    "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                    "check_same_thread": False,
+                },
+                pool_size=1,
+                pool_reset_on_return=None,
+            )
+            event.listen(self._batch_engine, "connect", _sqlite_pragmas)
 
     @asynccontextmanager
     async def session(
@@ -76,6 +104,39 @@ class Database:
         else:
             async with self.sessions() as session, session.begin():
                 yield session
+
+    async def write_batch(self, work: Callable[[Connection], T], *, background: bool = False) -> T:
+        """Run `work(connection)` in one write transaction: committed when it returns,
+        rolled back when it raises. For hot paths written as a few Core statements.
+
+        On a SQLite file `work` runs whole on a thread of its own with a synchronous
+        connection: one hand-off to that thread instead of three or four thread round
+        trips per statement through aiosqlite (the note path's batch went from 2.2 to
+        0.7 ms). Elsewhere it runs on the event loop through `AsyncConnection.run_sync`.
+        """
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(work)
+        async with self._writer(background):
+            if self._batch_engine is None:
+                async with self.engine.begin() as conn:
+                    return await conn.run_sync(work)
+            if self._batch_thread is None:
+                self._batch_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-batch")
+            done = asyncio.get_running_loop().run_in_executor(
+                self._batch_thread, self._run_batch, work
+            )
+            try:
+                return await asyncio.shield(done)
+            except asyncio.CancelledError:
+                # The thread's transaction goes on: keep the writer lock until it ends.
+                await asyncio.wait([done])
+                raise
+
+    def _run_batch(self, work: Callable[[Connection], T]) -> T:
+        assert self._batch_engine is not None
+        with self._batch_engine.begin() as conn:
+            return work(conn)
 
     @asynccontextmanager
     async def _writer(self, background: bool) -> AsyncIterator[None]:
@@ -101,3 +162,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._batch_thread is not None and self._batch_engine is not None:
+            thread, self._batch_thread = self._batch_thread, None
+            await asyncio.get_running_loop().run_in_executor(thread, self._batch_engine.dispose)
+            thread.shutdown(wait=False)

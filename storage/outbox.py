@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Connection,
     Select,
     Table,
     and_,
@@ -137,28 +138,9 @@ class OutboxRepository:
     ) -> None:
         """Queue several effects (kind, ordering key, payload, incident id) in one
         statement, in the given order; for hot paths that do not need the rows back."""
-        if not effects:
-            return
-        conn = await self.session.connection()
-        await conn.execute(
-            _INSERT,
-            [
-                {
-                    "kind": kind,
-                    "ordering_key": key,
-                    "payload": payload,
-                    "status": PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "incident_id": incident_id,
-                    "progress": {},
-                    "result": {},
-                    "outcome_unknown": False,
-                }
-                for kind, key, payload, incident_id in effects
-            ],
-        )
+        if effects:
+            conn = await self.session.connection()
+            await conn.execute(_INSERT, _new_rows(effects, now))
 
     async def ready_heads(self, now: datetime, limit: int) -> Sequence[OutboxRow]:
         """The oldest pending row of each ordering key, if due and not leased."""
@@ -361,3 +343,35 @@ class OutboxRepository:
         if oldest_dt is not None and oldest_dt.tzinfo is None:
             oldest_dt = oldest_dt.replace(tzinfo=UTC)
         return OutboxStats(pending=int(pending), dead=int(dead), oldest_pending=oldest_dt)
+
+
+def enqueue_rows(
+    conn: Connection,
+    effects: Sequence[tuple[str, str, dict[str, Any], int | None]],
+    *,
+    now: datetime,
+) -> None:
+    """`OutboxRepository.enqueue_many` on a synchronous connection (`Database.write_batch`)."""
+    if effects:
+        conn.execute(_INSERT, _new_rows(effects, now))
+
+
+def _new_rows(
+    effects: Sequence[tuple[str, str, dict[str, Any], int | None]], now: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "kind": kind,
+            "ordering_key": key,
+            "payload": payload,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "incident_id": incident_id,
+            "progress": {},
+            "result": {},
+            "outcome_unknown": False,
+        }
+        for kind, key, payload, incident_id in effects
+    ]

@@ -15,8 +15,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, ScalarSelect, Table, bindparam, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    ScalarSelect,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+)
 
 from bot.domain.timeline import GENESIS_HASH, TimelineEntry, entry_hash
 from storage.models import IncidentRow, TimelineEntryRow
@@ -99,16 +107,17 @@ class IncidentHead:
     checked_keys: frozenset[str] = frozenset()  # the source keys `known_keys` answers for
 
 
-async def lock_incidents(
-    session: AsyncSession, ids: Sequence[int], source_keys: Sequence[str] = ()
+def lock_incidents(
+    conn: Connection, ids: Sequence[int], source_keys: Sequence[str] = ()
 ) -> dict[int, IncidentHead]:
     """Lock the incidents' rows (PostgreSQL; SQLite's writer lock already serialises) in
-    id order, so two replicas appending to the same incidents cannot deadlock."""
-    conn = await session.connection()
+    id order, so two replicas appending to the same incidents cannot deadlock.
+
+    Synchronous, like `append_entries`: they run in `Database.write_batch`."""
     params = {"ids": sorted(set(ids))}
     if conn.dialect.name == "sqlite":
         checked = frozenset(source_keys)
-        rows = await conn.execute(_LOCK_WITH_HEADS, {**params, "keys": sorted(checked)})
+        rows = conn.execute(_LOCK_WITH_HEADS, {**params, "keys": sorted(checked)})
         return {
             r.id: IncidentHead(
                 r.id,
@@ -120,12 +129,12 @@ async def lock_incidents(
             )
             for r in rows
         }
-    rows = await conn.execute(_LOCK, params)
+    rows = conn.execute(_LOCK, params)
     return {r.id: IncidentHead(r.id, r.kind, r.channel_status) for r in rows}
 
 
-async def append_entries(
-    session: AsyncSession,
+def append_entries(
+    conn: Connection,
     items: Sequence[NewEntry],
     *,
     at: datetime,
@@ -136,7 +145,6 @@ async def append_entries(
 
     The caller holds the incidents locked (`lock_incidents`) in this transaction.
     """
-    conn = await session.connection()
     at = at.astimezone(UTC)
     keys = [i.source_key for i in items if i.source_key is not None]
     seen: set[str] = set()
@@ -144,14 +152,14 @@ async def append_entries(
     if keys and answered and all(set(keys) <= h.checked_keys for h in answered):
         seen = set(answered[0].known_keys or ())
     elif keys:
-        seen = {k for k in (await conn.scalars(_KNOWN_KEYS, {"keys": keys})) if k is not None}
+        seen = {k for k in conn.scalars(_KNOWN_KEYS, {"keys": keys}) if k is not None}
     heads: dict[int, tuple[int, str]] = {}
     for incident_id in dict.fromkeys(i.incident_id for i in items):
         known = locked.get(incident_id) if locked is not None else None
         if known is not None and known.chain is not None:
             heads[incident_id] = known.chain
             continue
-        last = (await conn.execute(_HEAD, {"incident_id": incident_id})).first()
+        last = conn.execute(_HEAD, {"incident_id": incident_id}).first()
         heads[incident_id] = (last[0], last[1]) if last else (0, GENESIS_HASH)
 
     rows: list[dict[str, Any]] = []
@@ -193,7 +201,7 @@ async def append_entries(
         )
     if not rows:
         return [None] * len(items)
-    result = await conn.execute(_INSERT, rows)
+    result = conn.execute(_INSERT, rows)
     entries = [
         TimelineEntry(
             incident_id=r["incident_id"],

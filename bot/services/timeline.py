@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -25,7 +26,7 @@ from bot.services.group_commit import GroupCommit
 from bot.services.incidents import IncidentNotFound, InvalidChange
 from storage.engine import Database
 from storage.models import IncidentRow
-from storage.outbox import OutboxRepository
+from storage.outbox import OutboxRepository, enqueue_rows
 from storage.repositories import IncidentRepository, TimelineRepository, incident_from_row
 from storage.timeline_batch import NewEntry, append_entries, lock_incidents
 
@@ -250,14 +251,15 @@ class TimelineService:
         self, items: Sequence[NewEntry]
     ) -> list[TimelineEntry | None | Exception]:
         now = self.clock.now()
-        async with self.db.session() as session:
-            heads = await lock_incidents(
-                session,
+
+        def write(conn: Connection) -> tuple[list[TimelineEntry | None | Exception], set[str]]:
+            heads = lock_incidents(
+                conn,
                 [i.incident_id for i in items],
                 [i.source_key for i in items if i.source_key is not None],
             )
             found = [i for i in items if i.incident_id in heads]
-            written = iter(await append_entries(session, found, at=now, locked=heads))
+            written = iter(append_entries(conn, found, at=now, locked=heads))
             results: list[TimelineEntry | None | Exception] = [
                 next(written)
                 if i.incident_id in heads
@@ -274,10 +276,14 @@ class TimelineService:
                 for r in results
                 if isinstance(r, TimelineEntry) and _echoed(heads[r.incident_id].channel_status)
             ]
-            await OutboxRepository(session).enqueue_many(echoes, now=now)
+            enqueue_rows(conn, echoes, now=now)
+            return results, {key for _, key, _, _ in echoes}
+
+        # One hand-off to the database for the whole batch (Database.write_batch).
+        results, echoed_keys = await self.db.write_batch(write)
         if self._on_echoes is not None:
-            if echoes:
-                self._on_echoes({key for _, key, _, _ in echoes})
+            if echoed_keys:
+                self._on_echoes(echoed_keys)
         else:
             self._on_commit()
         return results

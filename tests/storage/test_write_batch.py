@@ -1,0 +1,74 @@
+"""`Database.write_batch`: the hot paths' one-transaction writes, on SQLite (a thread of
+its own, one hand-off per batch) and on PostgreSQL (the event loop)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Connection, func, select
+
+from storage import migrate
+from storage.engine import Database
+from storage.models import OutboxRow
+from storage.outbox import OutboxRepository, enqueue_rows
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    await migrate.upgrade(database.engine)
+    yield database
+    await database.dispose()
+
+
+async def payloads(db: Database) -> list[int]:
+    async with db.session(write=False) as session:
+        rows = await OutboxRepository(session).listing(limit=100)
+    return sorted(r.payload["n"] for r in rows)
+
+
+async def test_a_batch_commits_what_it_wrote_and_returns_its_value(db: Database) -> None:
+    def work(conn: Connection) -> int:
+        enqueue_rows(conn, [("test", "k", {"n": n}, None) for n in (1, 2, 3)], now=T0)
+        return int(conn.scalar(select(func.count()).select_from(OutboxRow)) or 0)
+
+    assert await db.write_batch(work) == 3
+    assert await payloads(db) == [1, 2, 3]  # visible to the other connections
+
+
+async def test_a_batch_that_raises_stores_nothing(db: Database) -> None:
+    def work(conn: Connection) -> None:
+        enqueue_rows(conn, [("test", "k", {"n": 1}, None)], now=T0)
+        raise ValueError("half way")
+
+    with pytest.raises(ValueError, match="half way"):
+        await db.write_batch(work)
+    assert await payloads(db) == []
+
+
+async def test_batches_and_sessions_writing_at_once_all_land(db: Database) -> None:
+    """SQLite has one writer: batches and ordinary write sessions queue for it."""
+
+    async def batch(n: int) -> None:
+        await db.write_batch(
+            lambda conn: enqueue_rows(conn, [("test", "k", {"n": n}, None)], now=T0)
+        )
+
+    async def session(n: int) -> None:
+        async with db.session() as s:
+            await OutboxRepository(s).enqueue("test", "k", {"n": n}, now=T0)
+
+    await asyncio.gather(*(batch(n) if n % 2 else session(n) for n in range(20)))
+    assert await payloads(db) == list(range(20))
+
+
+async def test_a_disposed_database_writes_again_when_used_again(db: Database) -> None:
+    await db.write_batch(lambda conn: enqueue_rows(conn, [("test", "k", {"n": 1}, None)], now=T0))
+    await db.dispose()
+    await db.write_batch(lambda conn: enqueue_rows(conn, [("test", "k", {"n": 2}, None)], now=T0))
+    assert await payloads(db) == [1, 2]
