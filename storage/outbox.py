@@ -32,11 +32,57 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import OutboxRow
+from storage.repositories import READ_SLICE
 
 PENDING, DONE, DEAD, CANCELLED = "pending", "done", "dead", "cancelled"
 
 _outbox = cast(Table, OutboxRow.__table__)
 _INSERT = insert(_outbox)
+
+
+_FOLLOWING = (
+    select(
+        _outbox.c.id,
+        _outbox.c.kind,
+        _outbox.c.ordering_key,
+        _outbox.c.payload,
+        _outbox.c.attempts,
+        _outbox.c.progress,
+        _outbox.c.incident_id,
+        _outbox.c.next_attempt_at,
+    )
+    .where(_outbox.c.ordering_key == bindparam("key"))
+    .where(_outbox.c.status == PENDING)
+    .where(_outbox.c.id > bindparam("after"))
+    .order_by(_outbox.c.id)
+    .limit(bindparam("limit"))
+)
+
+
+_SETTLE_DONE_MANY = (
+    update(_outbox)
+    .where(_outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status=DONE,
+        delivered_at=bindparam("now", type_=_outbox.c.delivered_at.type),
+        result=bindparam("result", type_=_outbox.c.result.type),
+        claimed_by=None,
+        claimed_until=None,
+        outcome_unknown=False,
+        last_error=None,
+    )
+)
+_RELEASE = (
+    update(_outbox)
+    .where(_outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .where(_outbox.c.status == PENDING)
+    .values(
+        claimed_by=None,
+        claimed_until=None,
+        attempts=_outbox.c.attempts - 1,
+        outcome_unknown=False,
+    )
+)
 
 
 @functools.cache
@@ -188,14 +234,18 @@ class OutboxRepository:
         """Claim several rows in one statement; returns the ids this worker now holds."""
         if not row_ids:
             return set()
-        result = await self.session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id.in_(row_ids))
-            .where(OutboxRow.status == PENDING)
+        # Core, with the ids as one expanding parameter: a storm's echo claims hundreds
+        # of rows, and the ORM's bulk-update path cost milliseconds of the event loop.
+        c = _outbox.c
+        conn = await self.session.connection()
+        result = await conn.execute(
+            update(_outbox)
+            .where(c.id.in_(bindparam("ids", expanding=True)))
+            .where(c.status == PENDING)
             .where(_lease_free(now))
             .values(_lease(worker, now, lease))
-            .returning(OutboxRow.id)
-            .execution_options(synchronize_session=False)
+            .returning(c.id),
+            {"ids": list(row_ids)},
         )
         return set(result.scalars().all())
 
@@ -208,19 +258,10 @@ class OutboxRepository:
         """Several rows delivered by one call (a grouped message): one statement."""
         if not row_ids:
             return
-        await self.session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id.in_(row_ids))
-            .values(
-                status=DONE,
-                delivered_at=now,
-                result=result,
-                claimed_by=None,
-                claimed_until=None,
-                outcome_unknown=False,
-                last_error=None,
-            )
-            .execution_options(synchronize_session=False)
+        conn = await self.session.connection()
+        await conn.execute(
+            _SETTLE_DONE_MANY,
+            {"ids": list(row_ids), "now": now, "result": result},
         )
 
     async def settle_retry(
@@ -238,33 +279,27 @@ class OutboxRepository:
             )
         )
 
-    async def following(self, ordering_key: str, after_id: int, limit: int) -> Sequence[OutboxRow]:
-        """Pending rows queued behind `after_id` in the same key, in order."""
-        stmt = (
-            select(OutboxRow)
-            .where(OutboxRow.ordering_key == ordering_key)
-            .where(OutboxRow.status == PENDING)
-            .where(OutboxRow.id > after_id)
-            .order_by(OutboxRow.id)
-            .limit(limit)
-        )
-        return (await self.session.execute(stmt)).scalars().all()
+    async def following(self, ordering_key: str, after_id: int, limit: int) -> Sequence[Any]:
+        """Pending rows queued behind `after_id` in the same key, in order: the columns a
+        delivery needs, without ORM objects (a storm's echo reads hundreds of them)."""
+        conn = await self.session.connection()
+        rows: list[Any] = []
+        while len(rows) < limit:
+            want = min(READ_SLICE, limit - len(rows))
+            params = {"key": ordering_key, "after": after_id, "limit": want}
+            got = (await conn.execute(_FOLLOWING, params)).all()
+            rows.extend(got)
+            if len(got) < want:
+                break
+            after_id = got[-1].id
+        return rows
 
     async def release(self, row_ids: list[int]) -> None:
         """Give claimed rows back untouched: the attempt they were part of did not count."""
         if not row_ids:
             return
-        await self.session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id.in_(row_ids))
-            .where(OutboxRow.status == PENDING)
-            .values(
-                claimed_by=None,
-                claimed_until=None,
-                attempts=OutboxRow.attempts - 1,
-                outcome_unknown=False,
-            )
-        )
+        conn = await self.session.connection()
+        await conn.execute(_RELEASE, {"ids": list(row_ids)})
 
     async def uncount_attempt(self, row_id: int) -> None:
         """A row that was only waiting (NotReady) does not use up an attempt."""

@@ -24,6 +24,7 @@ from bot.clock import Clock
 from bot.load import RequestLoad, wait_any
 from storage.engine import Database
 from storage.outbox import ClaimedRow, OutboxRepository
+from storage.repositories import READ_SLICE
 
 log = logging.getLogger(__name__)
 
@@ -281,9 +282,11 @@ class OutboxWorker:
             [r.id for r in run], worker=self.worker_id, now=now, lease=self.lease
         )
         followers = []
-        for row in run:
+        for n, row in enumerate(run, 1):
             if row.id not in claimed:  # another worker took it: the run stops here
                 break
+            if not n % READ_SLICE:
+                await asyncio.sleep(0)  # let requests in between slices of a long run
             followers.append(
                 OutboxItem(
                     id=row.id,

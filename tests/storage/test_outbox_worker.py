@@ -297,3 +297,21 @@ async def test_the_worker_wakes_when_a_held_key_comes_free(db: Database) -> None
     finally:
         stop.set()
         await task
+
+
+async def test_a_run_longer_than_a_read_slice_goes_whole_in_order_up_to_the_limit(
+    db: Database,
+) -> None:
+    """Long runs are read in slices (requests are answered between them); the handler
+    still gets the whole run behind the head, in order, and no more than its limit."""
+    from storage.repositories import READ_SLICE
+
+    clock, handler = FrozenClock(T0), Batching()
+    total = 2 * READ_SLICE + 7
+    await enqueue(db, "channel:A", *range(total))
+    await enqueue(db, "channel:B", 1000)
+    await worker(db, handler, clock).drain()
+    calls_a = [call for call in handler.calls if call != [1000]]
+    assert calls_a == [list(range(Batching.batch_limit)), list(range(Batching.batch_limit, total))]
+    assert [1000] in handler.calls
+    assert [s for _, s, _ in await statuses(db)] == ["done"] * (total + 1)
