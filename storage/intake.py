@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Connection, Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,17 +24,17 @@ class IntakeItem:
     received_at: datetime
 
 
-async def add_many(
-    session: AsyncSession, items: Sequence[tuple[str, dict[str, Any]]], *, now: datetime
+def add_many(
+    conn: Connection, items: Sequence[tuple[str, dict[str, Any]]], *, now: datetime
 ) -> None:
     """Store submissions (declare key, data) in one statement; a key already stored — a
-    retried or double-clicked submission — is left as it is."""
+    retried or double-clicked submission — is left as it is. Synchronous: it runs in
+    `Database.write_batch` (the answer to a submission waits for it)."""
     if not items:
         return
-    conn = await session.connection()
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     stmt = insert(_intake).on_conflict_do_nothing(index_elements=["declare_key"])
-    await conn.execute(
+    conn.execute(
         stmt, [{"declare_key": key, "data": data, "received_at": now} for key, data in items]
     )
 

@@ -65,8 +65,8 @@ class DeclarationIntake:
         self._wake.set()
 
     async def _write(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[None]:
-        async with self.db.session() as session:
-            await intake.add_many(session, items, now=self.clock.now())
+        now = self.clock.now()
+        await self.db.write_batch(lambda conn: intake.add_many(conn, items, now=now))
         return [None] * len(items)
 
     def wake(self) -> None:

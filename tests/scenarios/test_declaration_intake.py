@@ -74,14 +74,18 @@ async def test_a_double_submitted_declaration_declares_one_incident(harness: Har
     assert len(harness.slack.calls_to("conversations.create")) == 1
 
 
+async def store(db: Database, rows: list[tuple[str, dict[str, Any]]], *, now: datetime) -> None:
+    """Submissions stored as the answer to a submission stores them."""
+    await db.write_batch(lambda conn: intake.add_many(conn, rows, now=now))
+
+
 async def test_a_submission_left_by_a_crash_is_declared_from_when_it_was_received(
     harness: Harness,
 ) -> None:
     """The worker reads the database, not only its wake-ups: a row stored by a replica
     that died before declaring is declared, with the time the reporter submitted it."""
     received = harness.app.clock.now() - timedelta(minutes=7)
-    async with harness.app.db.session() as session:
-        await intake.add_many(session, [("view:VCRASHED", submission("Left behind"))], now=received)
+    await store(harness.app.db, [("view:VCRASHED", submission("Left behind"))], now=received)
 
     await harness.declared()
 
@@ -97,9 +101,8 @@ async def test_a_submission_left_by_a_crash_is_declared_from_when_it_was_receive
 
 async def test_two_workers_take_a_submission_once(harness: Harness) -> None:
     """Replicas share the intake: whichever deletes the row declares it."""
-    async with harness.app.db.session() as session:
-        rows = [(f"view:VRACE{i}", submission(f"Race {i}")) for i in range(5)]
-        await intake.add_many(session, rows, now=harness.app.clock.now())
+    rows = [(f"view:VRACE{i}", submission(f"Race {i}")) for i in range(5)]
+    await store(harness.app.db, rows, now=harness.app.clock.now())
     other = DeclarationIntake(harness.app.db, harness.app.incidents, harness.app.clock)
 
     await asyncio.gather(other.run_once(), harness.app.intake.run_once(), other.run_once())
@@ -114,9 +117,8 @@ async def test_a_submission_the_policy_no_longer_accepts_is_dropped_and_logged(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR, logger="bot.services.intake")
-    async with harness.app.db.session() as session:
-        rows = [("view:VGONE", submission("Unknown severity", severity="sev9"))]
-        await intake.add_many(session, rows, now=harness.app.clock.now())
+    rows = [("view:VGONE", submission("Unknown severity", severity="sev9"))]
+    await store(harness.app.db, rows, now=harness.app.clock.now())
 
     await harness.declared()
 
@@ -134,11 +136,9 @@ async def test_the_backlog_reports_how_long_the_oldest_submission_has_waited(
         await migrate.upgrade(db.engine)
         waiting = DeclarationIntake(db, cast(Any, None), clock)  # not running: nothing declared
         assert await waiting.backlog() == (0, 0.0)
-        async with db.session() as session:
-            await intake.add_many(session, [("view:V1", submission("One"))], now=clock.now())
+        await store(db, [("view:V1", submission("One"))], now=clock.now())
         clock.advance(timedelta(seconds=30))
-        async with db.session() as session:
-            await intake.add_many(session, [("view:V2", submission("Two"))], now=clock.now())
+        await store(db, [("view:V2", submission("Two"))], now=clock.now())
         clock.advance(timedelta(seconds=45))
         assert await waiting.backlog() == (2, 75.0)
     finally:
@@ -157,9 +157,8 @@ async def test_a_submission_that_cannot_be_declared_does_not_hold_back_the_next(
         return await real(session, report, **kwargs)
 
     monkeypatch.setattr(incidents, "declare_in", failing_on_poison)
-    async with harness.app.db.session() as session:
-        rows = [("view:VPOISON", submission("Poison")), ("view:VFINE", submission("Fine"))]
-        await intake.add_many(session, rows, now=harness.app.clock.now())
+    rows = [("view:VPOISON", submission("Poison")), ("view:VFINE", submission("Fine"))]
+    await store(harness.app.db, rows, now=harness.app.clock.now())
 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 5
