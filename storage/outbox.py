@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import OutboxRow
-from storage.repositories import READ_SLICE
+from storage.slices import READ_SLICE, between_slices
 
 PENDING, DONE, DEAD, CANCELLED = "pending", "done", "dead", "cancelled"
 
@@ -285,6 +285,8 @@ class OutboxRepository:
         conn = await self.session.connection()
         rows: list[Any] = []
         while len(rows) < limit:
+            if rows:
+                await between_slices()
             want = min(READ_SLICE, limit - len(rows))
             params = {"key": ordering_key, "after": after_id, "limit": want}
             got = (await conn.execute(_FOLLOWING, params)).all()

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.incident import ChannelStatus, Incident, Kind, Status
 from bot.domain.timeline import GENESIS_HASH, TimelineEntry, entry_hash
 from storage.models import DeclareDraftRow, IncidentRow, SlackEventRow, TimelineEntryRow
+from storage.slices import READ_SLICE, between_slices
 
 
 def incident_from_row(row: IncidentRow) -> Incident:
@@ -169,11 +170,13 @@ class TimelineRepository:
         if not entry_ids:
             return []
         # An echo in a storm reads hundreds of entries: columns, not ORM objects, and in
-        # slices, so that requests are answered between them instead of waiting for all.
+        # slices (storage/slices.py).
         conn = await self.session.connection()
         ids = list(entry_ids)
         entries: list[TimelineEntry] = []
         for start in range(0, len(ids), READ_SLICE):
+            if start:
+                await between_slices()
             rows = await conn.execute(_MANY_ENTRIES, {"ids": ids[start : start + READ_SLICE]})
             entries.extend(entry_from_row(r) for r in rows)
         return entries
@@ -211,11 +214,6 @@ class TimelineRepository:
         ).scalars()
         return [entry_from_row(r) for r in rows], int(total)
 
-
-# Reads of hundreds of rows for one delivery go in slices of this many: turning a row
-# into Python objects costs tens of microseconds on the event loop, and a request that
-# arrives meanwhile waits for the slice, not the whole read (docs/performance.md).
-READ_SLICE = 50
 
 _entries_table = cast(Table, TimelineEntryRow.__table__)
 _MANY_ENTRIES = (

@@ -24,7 +24,7 @@ from bot.clock import Clock
 from bot.load import RequestLoad, wait_any
 from storage.engine import Database
 from storage.outbox import ClaimedRow, OutboxRepository
-from storage.repositories import READ_SLICE
+from storage.slices import READ_SLICE, between_slices, giving_way
 
 log = logging.getLogger(__name__)
 
@@ -241,52 +241,67 @@ class OutboxWorker:
             await self.load.gap()
             now = self.clock.now()
             async with self.db.session(background=True) as session:
-                repo = OutboxRepository(session)
-                row = await repo.claim_head(
+                row = await OutboxRepository(session).claim_head(
                     head.id,
                     seen_attempts=head.attempts,
                     worker=self.worker_id,
                     now=now,
                     lease=self.lease,
                 )
-                if row is None:
-                    return  # another worker has it, tried it meanwhile, or it was settled
-                item = OutboxItem(
-                    id=row.id,
-                    kind=row.kind,
-                    ordering_key=row.ordering_key,
-                    payload=row.payload,
-                    attempts=row.attempts,
-                    outcome_unknown=head.prior_unknown,
-                    progress=row.progress,
-                    incident_id=row.incident_id,
-                    save_progress=functools.partial(self._save_progress, row.id),
-                )
+            if row is None:
+                return  # another worker has it, tried it meanwhile, or it was settled
+            item = OutboxItem(
+                id=row.id,
+                kind=row.kind,
+                ordering_key=row.ordering_key,
+                payload=row.payload,
+                attempts=row.attempts,
+                outcome_unknown=head.prior_unknown,
+                progress=row.progress,
+                incident_id=row.incident_id,
+                save_progress=functools.partial(self._save_progress, row.id),
+            )
+            # Long reads (a storm's echo: hundreds of rows) wait between their slices
+            # while a request is being answered (storage/slices.py). Never inside a
+            # write transaction: on SQLite that would hold the writer a request needs.
+            with giving_way(self.load.between_answers):
                 limit = int(getattr(self.handlers.get(row.kind), "batch_limit", 1))
                 if limit > 1:
-                    item.batch = await self._claim_followers(repo, row, now, limit - 1)
-            await self.load.gap()
-            await self._attempt(item)
+                    item.batch = await self._claim_followers(row, now, limit - 1)
+                await self.load.gap()
+                await self._attempt(item)
 
     async def _claim_followers(
-        self, repo: OutboxRepository, head: ClaimedRow, now: datetime, limit: int
+        self, head: ClaimedRow, now: datetime, limit: int
     ) -> list[OutboxItem]:
-        """The contiguous run of same-kind rows behind `head` in its key, claimed (one
-        read and one update however long the run)."""
+        """The contiguous run of same-kind rows behind `head` in its key, claimed: one
+        read (in slices) and one update however long the run. A row another worker
+        claimed in between ends the run."""
+        async with self.db.session(write=False) as session:
+            queued = await OutboxRepository(session).following(head.ordering_key, head.id, limit)
         run = []
-        for row in await repo.following(head.ordering_key, head.id, limit):
+        for row in queued:
             if row.kind != head.kind or row.next_attempt_at > now:
                 break
             run.append(row)
-        claimed = await repo.claim_many(
-            [r.id for r in run], worker=self.worker_id, now=now, lease=self.lease
-        )
+        if not run:
+            return []
+        async with self.db.session(background=True) as session:
+            repo = OutboxRepository(session)
+            claimed = await repo.claim_many(
+                [r.id for r in run], worker=self.worker_id, now=now, lease=self.lease
+            )
+            taken = []
+            for row in run:
+                if row.id not in claimed:  # another worker took it: the run stops here
+                    break
+                taken.append(row)
+            # Claimed beyond a gap: give those back.
+            await repo.release(sorted(claimed - {r.id for r in taken}))
         followers = []
-        for n, row in enumerate(run, 1):
-            if row.id not in claimed:  # another worker took it: the run stops here
-                break
+        for n, row in enumerate(taken, 1):
             if not n % READ_SLICE:
-                await asyncio.sleep(0)  # let requests in between slices of a long run
+                await between_slices()
             followers.append(
                 OutboxItem(
                     id=row.id,
@@ -300,8 +315,6 @@ class OutboxWorker:
                     save_progress=functools.partial(self._save_progress, row.id),
                 )
             )
-        # Claimed beyond a gap: give those back.
-        await repo.release(sorted(claimed - {f.id for f in followers}))
         return followers
 
     async def _save_progress(self, row_id: int, progress: dict[str, Any]) -> None:

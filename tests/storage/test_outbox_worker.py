@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.clock import FrozenClock
+from bot.load import RequestLoad
 from bot.services.outbox_worker import (
     NotReady,
     OutboxItem,
@@ -315,3 +317,42 @@ async def test_a_run_longer_than_a_read_slice_goes_whole_in_order_up_to_the_limi
     assert calls_a == [list(range(Batching.batch_limit)), list(range(Batching.batch_limit, total))]
     assert [1000] in handler.calls
     assert [s for _, s, _ in await statuses(db)] == ["done"] * (total + 1)
+
+
+class HeldBetweenSlices(RequestLoad):
+    """A request is being answered whenever the worker asks between two slices: the
+    worker stays paused there until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__(max_wait=0.0)
+        self.paused = asyncio.Event()
+        self.resume = asyncio.Event()
+        self.pauses = 0
+
+    async def between_answers(self) -> None:
+        self.pauses += 1
+        self.paused.set()
+        await self.resume.wait()
+
+
+async def test_a_long_run_gives_way_to_requests_without_holding_the_writer(
+    db: Database,
+) -> None:
+    """Between the slices of a long read the worker waits for the request being answered;
+    it holds no write transaction there, so the request's own write goes through."""
+    from storage.slices import READ_SLICE
+
+    clock, handler, load = FrozenClock(T0), Batching(), HeldBetweenSlices()
+    await enqueue(db, "channel:A", *range(2 * READ_SLICE + 7))
+    drain = asyncio.create_task(worker(db, handler, clock, load=load).drain())
+    await asyncio.wait_for(load.paused.wait(), 10)
+    assert handler.calls == []  # paused mid-run
+
+    await asyncio.wait_for(enqueue(db, "channel:B", 1000), 5)  # the request's write
+
+    load.resume.set()
+    await asyncio.wait_for(drain, 10)
+    assert load.pauses >= 2
+    assert [n for call in handler.calls for n in call if n != 1000] == list(
+        range(2 * READ_SLICE + 7)
+    )
