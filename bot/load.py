@@ -52,13 +52,16 @@ class RequestLoad:
             return self.quiet if self.quiet > 0 else 0.0
         return max(0.0, self._last_answered + self.quiet - now)
 
-    async def between_answers(self) -> None:
-        """Return once no request is being answered (after `max_wait` at most), quiet or
-        not: for follow-ups that must not wait long (a trigger id expires in 3 s)."""
+    async def between_answers(self, max_wait: float | None = None) -> None:
+        """Return once no request is being answered (after `max_wait`, by default the
+        load's, at most), quiet or not: for follow-ups that must not wait long (a
+        trigger id expires in 3 s) and between the slices of a long read."""
         if not self._answering:
             return
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), self.max_wait)
+            await asyncio.wait_for(
+                self._idle.wait(), self.max_wait if max_wait is None else max_wait
+            )
 
     async def gap(self) -> None:
         """Return in a gap between requests, or after `max_wait` at most.

@@ -105,6 +105,10 @@ class _Seen:
     prior_unknown: bool
 
 
+# Between two slices of a long read, wait at most this long for the answers in flight.
+SLICE_WAIT_SECONDS = 0.02
+
+
 class OutboxWorker:
     def __init__(
         self,
@@ -262,9 +266,11 @@ class OutboxWorker:
                 save_progress=functools.partial(self._save_progress, row.id),
             )
             # Long reads (a storm's echo: hundreds of rows) wait between their slices
-            # while a request is being answered (storage/slices.py). Never inside a
-            # write transaction: on SQLite that would hold the writer a request needs.
-            with giving_way(self.load.between_answers):
+            # while a request is being answered (storage/slices.py), briefly: when
+            # answers overlap without pause (PostgreSQL in a storm), waiting each time
+            # for none to be in flight held an echo for seconds. Never inside a write
+            # transaction: on SQLite that would hold the writer a request needs.
+            with giving_way(functools.partial(self.load.between_answers, SLICE_WAIT_SECONDS)):
                 limit = int(getattr(self.handlers.get(row.kind), "batch_limit", 1))
                 if limit > 1:
                     item.batch = await self._claim_followers(row, now, limit - 1)

@@ -141,6 +141,21 @@ async def test_follow_ups_need_only_the_answer_out_not_a_quiet_moment() -> None:
     await asyncio.wait_for(load.between_answers(), 0.1)
 
 
+async def test_a_slice_of_a_long_read_waits_for_answers_in_flight_only_briefly() -> None:
+    """Between slices the worker waits for the answer in flight, but not for the load's
+    whole max_wait: answers that overlap without pause would hold an echo for seconds."""
+    load = RequestLoad(max_wait=5)
+    loop = asyncio.get_running_loop()
+    with load.answer():
+        start = loop.time()
+        await asyncio.wait_for(load.between_answers(0.02), 1)
+        assert loop.time() - start >= 0.015
+        waiting = asyncio.create_task(load.between_answers())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()  # the default waits for the answer to go out
+    await asyncio.wait_for(waiting, 1)
+
+
 @pytest.mark.parametrize("n", [1, 50])
 async def test_a_caller_that_goes_away_does_not_stop_the_write(n: int) -> None:
     store = Store()

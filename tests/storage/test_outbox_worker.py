@@ -329,7 +329,9 @@ class HeldBetweenSlices(RequestLoad):
         self.resume = asyncio.Event()
         self.pauses = 0
 
-    async def between_answers(self) -> None:
+    async def between_answers(self, max_wait: float | None = None) -> None:
+        assert max_wait is not None  # a slice waits briefly at most
+        assert max_wait <= 0.1
         self.pauses += 1
         self.paused.set()
         await self.resume.wait()
