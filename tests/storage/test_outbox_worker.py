@@ -306,7 +306,7 @@ async def test_a_run_longer_than_a_read_slice_goes_whole_in_order_up_to_the_limi
 ) -> None:
     """Long runs are read in slices (requests are answered between them); the handler
     still gets the whole run behind the head, in order, and no more than its limit."""
-    from storage.repositories import READ_SLICE
+    from storage.slices import READ_SLICE
 
     clock, handler = FrozenClock(T0), Batching()
     total = 2 * READ_SLICE + 7
