@@ -1,4 +1,5 @@
-"""Cross-cutting Bolt middleware: request context for logs, Events API de-duplication."""
+"""Cross-cutting Bolt middleware: request context for logs, the shared Web API client,
+Events API de-duplication."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
@@ -21,17 +23,30 @@ log = logging.getLogger(__name__)
 Next = Callable[[], Awaitable[BoltResponse]]
 
 
-def install(
-    app: AsyncApp, db: Database, clock: Clock, client: AsyncWebClient | None = None
-) -> None:
-    """`client`: the Web API client listeners get instead of the one Bolt makes for each
-    request (and each lazy listener), so their calls share one keep-alive HTTP session."""
+class FirewatchMiddleware(AsyncMiddleware):
+    """One Bolt middleware for every request, in this order:
 
-    async def shared_client(context: AsyncBoltContext, next: Next) -> BoltResponse:  # noqa: A002
-        context["client"] = client
-        return await next()
+    * request context for the logs (team id, a request id);
+    * `client`: the Web API client listeners get instead of the one Bolt makes for each
+      request (and each lazy listener), so their calls share one keep-alive HTTP session;
+    * Slack re-sends an event it thinks we missed (X-Slack-Retry-Num): handle it once.
 
-    async def request_context(req: AsyncBoltRequest, next: Next) -> BoltResponse:  # noqa: A002
+    A subclass of Bolt's `AsyncMiddleware` rather than three decorated functions: Bolt
+    inspects a function middleware's signature and builds its arguments on every request,
+    which cost a note's answer about a tenth of its CPU (docs/performance.md)."""
+
+    def __init__(self, db: Database, clock: Clock, client: AsyncWebClient | None) -> None:
+        self._db = db
+        self._clock = clock
+        self._client = client
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,  # noqa: ARG002 — Bolt's signature
+        next: Next,  # noqa: A002 — Bolt's signature
+    ) -> BoltResponse | None:
         body: dict[str, Any] = req.body if isinstance(req.body, dict) else {}
         team = body.get("team_id") or (body.get("team") or {}).get("id")
         logs.team_id.set(str(team) if team else None)
@@ -43,21 +58,22 @@ def install(
             )
             or None
         )
-        return await next()
-
-    async def deduplicate_events(req: AsyncBoltRequest, next: Next) -> BoltResponse:  # noqa: A002
-        """Slack re-sends an event it thinks we missed (X-Slack-Retry-Num); handle it once."""
-        body = req.body if isinstance(req.body, dict) else {}
+        if self._client is not None:
+            req.context["client"] = self._client
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if event_id:
-            async with db.session() as session:
-                first = await SlackEventRepository(session).first_time(str(event_id), clock.now())
+            async with self._db.session() as session:
+                first = await SlackEventRepository(session).first_time(
+                    str(event_id), self._clock.now()
+                )
             if not first:
                 log.info("duplicate event skipped", extra={"event_id": event_id})
                 return BoltResponse(status=200, body="")
         return await next()
 
-    app.middleware(request_context)
-    if client is not None:
-        app.middleware(shared_client)
-    app.middleware(deduplicate_events)
+
+def install(
+    app: AsyncApp, db: Database, clock: Clock, client: AsyncWebClient | None = None
+) -> None:
+    """`client`: see `FirewatchMiddleware`."""
+    app.middleware(FirewatchMiddleware(db, clock, client))
