@@ -32,12 +32,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import OutboxRow
+from storage.raw import RawInsert
 from storage.slices import READ_SLICE, between_slices
 
 PENDING, DONE, DEAD, CANCELLED = "pending", "done", "dead", "cancelled"
 
 _outbox = cast(Table, OutboxRow.__table__)
 _INSERT = insert(_outbox)
+_RAW_INSERT = RawInsert(
+    _outbox,
+    (
+        "kind",
+        "ordering_key",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "incident_id",
+        "progress",
+        "result",
+        "outcome_unknown",
+    ),
+)
 
 
 _FOLLOWING = (
@@ -389,7 +406,11 @@ def enqueue_rows(
     now: datetime,
 ) -> None:
     """`OutboxRepository.enqueue_many` on a synchronous connection (`Database.write_batch`)."""
-    if effects:
+    if not effects:
+        return
+    if conn.dialect.name == "sqlite":  # plain DB-API (storage/raw.py): the note path
+        _RAW_INSERT.run(conn, _new_rows(effects, now))
+    else:
         conn.execute(_INSERT, _new_rows(effects, now))
 
 

@@ -2,13 +2,17 @@
 
 The note path is the hottest write in Firewatch (a storm is hundreds of notes a second
 into one incident). `TimelineRepository.append` costs several ORM round trips per entry;
-here a whole batch costs the same few Core statements whatever its size: lock the
+here a whole batch costs the same few statements whatever its size: lock the
 incidents, find already-recorded source keys, read each chain's head, insert the entries
-(RETURNING their ids) — the caller adds the outbox rows in the same transaction.
+— the caller adds the outbox rows in the same transaction. PostgreSQL gets Core
+statements built once; SQLite, whose single writer every answer in flight waits for,
+gets plain DB-API statements (storage/raw.py) and reads the heads and known keys with
+the incidents.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,18 +20,16 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
-    ScalarSelect,
     Table,
     bindparam,
-    func,
     insert,
     select,
 )
 
 from bot.domain.timeline import GENESIS_HASH, TimelineEntry, entry_hash
 from storage.models import IncidentRow, TimelineEntryRow
+from storage.raw import RawInsert, cursor, placeholders
 
 _incidents = cast(Table, IncidentRow.__table__)
 _entries = cast(Table, TimelineEntryRow.__table__)
@@ -55,32 +57,36 @@ _HEAD = (
 _INSERT = insert(_entries).returning(_entries.c.id, sort_by_parameter_order=True)
 
 
-def _last(column: ColumnElement[Any]) -> ScalarSelect[Any]:
-    return (
-        select(column)
-        .where(_entries.c.incident_id == _incidents.c.id)
-        .order_by(_entries.c.seq.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
-_LOCK_WITH_HEADS = (
-    select(
-        _incidents.c.id,
-        _incidents.c.kind,
-        _incidents.c.channel_status,
-        _last(_entries.c.seq).label("head_seq"),
-        _last(_entries.c.hash).label("head_hash"),
-        # The batch's source keys already recorded, as a JSON array (SQLite's json1).
-        select(func.json_group_array(_entries.c.source_key))
-        .where(_entries.c.source_key.in_(bindparam("keys", expanding=True)))
-        .scalar_subquery()
-        .label("known_keys"),
-    )
-    .where(_incidents.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_incidents.c.id)
+_ENTRY_COLUMNS = (
+    "incident_id",
+    "seq",
+    "at",
+    "kind",
+    "actor",
+    "text",
+    "data",
+    "source_key",
+    "prev_hash",
+    "hash",
 )
+# SQLite: plain DB-API statements (storage/raw.py) — SQLAlchemy's per-statement work
+# held the interpreter longer than SQLite took to run them.
+_RAW_INSERT = RawInsert(_entries, _ENTRY_COLUMNS)
+
+
+@functools.lru_cache(maxsize=64)
+def _lock_with_heads_sql(ids: int, keys: int) -> str:
+    """SQLite: the incidents with their chains' heads and which of the batch's source
+    keys are already recorded (as a JSON array, json1), in one statement."""
+    incidents, entries = _incidents.name, _entries.name
+    last = f"FROM {entries} AS e WHERE e.incident_id = i.id ORDER BY e.seq DESC LIMIT 1"
+    return (
+        "SELECT i.id, i.kind, i.channel_status, "
+        f"(SELECT e.seq {last}), (SELECT e.hash {last}), "
+        f"(SELECT json_group_array(source_key) FROM {entries} "
+        f"WHERE source_key IN ({placeholders(keys)})) "
+        f"FROM {incidents} AS i WHERE i.id IN ({placeholders(ids)}) ORDER BY i.id"
+    )
 
 
 @dataclass(frozen=True)
@@ -114,22 +120,28 @@ def lock_incidents(
     id order, so two replicas appending to the same incidents cannot deadlock.
 
     Synchronous, like `append_entries`: they run in `Database.write_batch`."""
-    params = {"ids": sorted(set(ids))}
+    wanted = sorted(set(ids))
     if conn.dialect.name == "sqlite":
         checked = frozenset(source_keys)
-        rows = conn.execute(_LOCK_WITH_HEADS, {**params, "keys": sorted(checked)})
+        keys = sorted(checked)
+        cur = cursor(conn)
+        try:
+            cur.execute(_lock_with_heads_sql(len(wanted), len(keys)), (*keys, *wanted))
+            found = cur.fetchall()
+        finally:
+            cur.close()
         return {
-            r.id: IncidentHead(
-                r.id,
-                r.kind,
-                r.channel_status,
-                (r.head_seq, r.head_hash) if r.head_seq is not None else (0, GENESIS_HASH),
-                frozenset(k for k in json.loads(r.known_keys or "[]") if k is not None),
+            iid: IncidentHead(
+                iid,
+                kind,
+                channel_status,
+                (seq, head) if seq is not None else (0, GENESIS_HASH),
+                frozenset(k for k in json.loads(known or "[]") if k is not None),
                 checked,
             )
-            for r in rows
+            for iid, kind, channel_status, seq, head, known in found
         }
-    rows = conn.execute(_LOCK, params)
+    rows = conn.execute(_LOCK, {"ids": wanted})
     return {r.id: IncidentHead(r.id, r.kind, r.channel_status) for r in rows}
 
 
@@ -201,7 +213,10 @@ def append_entries(
         )
     if not rows:
         return [None] * len(items)
-    result = conn.execute(_INSERT, rows)
+    if conn.dialect.name == "sqlite":
+        ids = _RAW_INSERT.run(conn, rows)
+    else:
+        ids = list(conn.execute(_INSERT, rows).scalars())
     entries = [
         TimelineEntry(
             incident_id=r["incident_id"],
@@ -215,6 +230,6 @@ def append_entries(
             hash=r["hash"],
             id=entry_id,
         )
-        for r, entry_id in zip(rows, result.scalars().all(), strict=True)
+        for r, entry_id in zip(rows, ids, strict=True)
     ]
     return [entries[s] if s is not None else None for s in slots]
