@@ -46,7 +46,7 @@ from bot.slack.postmortem_delivery import PostmortemEffects
 from bot.slack.server import build_web_app
 from bot.slack.timeline_delivery import TimelineEffects
 from storage import migrate
-from storage.engine import Database
+from storage.engine import Database, background_writes
 from storage.outbox import OutboxRepository
 
 log = logging.getLogger(__name__)
@@ -409,7 +409,8 @@ class Firewatch:
 
     async def _page_now(self, incident_id: int) -> None:
         try:
-            await self.paging.page_incident(incident_id)
+            with background_writes():  # after the answer: requests' writes go first
+                await self.paging.page_incident(incident_id)
         except Exception:
             log.exception(
                 "paging nudge failed; the paging tick pages it", extra={"incident": incident_id}
@@ -420,7 +421,8 @@ class Firewatch:
         only delays an escalation until the next one."""
         while not self._stop.is_set():
             try:
-                await self.paging.tick()
+                with background_writes():
+                    await self.paging.tick()
             except Exception:
                 log.exception("paging tick failed; retrying at the next one")
             try:

@@ -19,6 +19,7 @@ from bot.clock import Clock
 from bot.config import ConfigError
 from bot.domain.policy import Policy
 from bot.services.jobs import JOBS, JobRunner, schedule_of
+from storage.engine import background_writes
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ class Scheduler:
 
     async def _fire(self, job: str) -> None:
         try:
-            await self.runner.run(job, now=self.clock.now())
+            with background_writes():
+                await self.runner.run(job, now=self.clock.now())
         except Exception:
             log.exception("scheduled job %s failed", job)
 

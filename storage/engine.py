@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +23,23 @@ from sqlalchemy.ext.asyncio import (
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 T = TypeVar("T")
+
+# Whether writes made here are background work (see `background_writes`).
+_BACKGROUND: ContextVar[bool] = ContextVar("firewatch_background_writes", default=False)
+
+
+@contextmanager
+def background_writes() -> Iterator[None]:
+    """Write transactions opened in this context, and in the tasks it starts, are
+    background work: on SQLite they step aside for a request's write that is waiting
+    (`Database.session(background=...)`), whatever service method opens them. For the
+    outbox worker, the intake, paging and the scheduled jobs: a delivery handler's or a
+    paging step's own session otherwise queued for the writer as if it were an answer."""
+    token = _BACKGROUND.set(True)
+    try:
+        yield
+    finally:
+        _BACKGROUND.reset(token)
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -95,9 +113,12 @@ class Database:
 
     @asynccontextmanager
     async def session(
-        self, *, write: bool = True, background: bool = False
+        self, *, write: bool = True, background: bool | None = None
     ) -> AsyncIterator[AsyncSession]:
-        """A session in a transaction: committed when the block ends, rolled back on error."""
+        """A session in a transaction: committed when the block ends, rolled back on error.
+        `background`: by default, whether it is opened under `background_writes()`."""
+        if background is None:
+            background = _BACKGROUND.get()
         if write and self._write_lock is not None:
             async with self._writer(background), self.sessions() as session, session.begin():
                 yield session
@@ -105,7 +126,9 @@ class Database:
             async with self.sessions() as session, session.begin():
                 yield session
 
-    async def write_batch(self, work: Callable[[Connection], T], *, background: bool = False) -> T:
+    async def write_batch(
+        self, work: Callable[[Connection], T], *, background: bool | None = None
+    ) -> T:
         """Run `work(connection)` in one write transaction: committed when it returns,
         rolled back when it raises. For hot paths written as a few Core statements.
 
@@ -117,7 +140,7 @@ class Database:
         if self._write_lock is None:
             async with self.engine.begin() as conn:
                 return await conn.run_sync(work)
-        async with self._writer(background):
+        async with self._writer(_BACKGROUND.get() if background is None else background):
             if self._batch_engine is None:
                 async with self.engine.begin() as conn:
                     return await conn.run_sync(work)

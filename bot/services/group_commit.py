@@ -10,6 +10,7 @@ batches of tens, and the cost per request falls as the load rises.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
@@ -37,7 +38,12 @@ class GroupCommit(Generic[T, R]):
         self._queue.append((item, future))
         drainer = self._drainer
         if drainer is None or drainer.done() or drainer.get_loop() is not loop:
-            self._drainer = loop.create_task(self._drain(), name="group-commit")
+            # In a context of its own: the drainer writes for whoever comes next, so it
+            # must not keep the first submitter's (a background worker's writer priority,
+            # a request's log ids).
+            self._drainer = loop.create_task(
+                self._drain(), name="group-commit", context=contextvars.Context()
+            )
         # A caller that goes away cancels only its own wait: the write goes on.
         return await future
 

@@ -24,7 +24,7 @@ from bot.load import RequestLoad, wait_any
 from bot.services.group_commit import GroupCommit
 from bot.services.incidents import DeclareOutcome, IncidentService, InvalidReport
 from storage import intake
-from storage.engine import Database
+from storage.engine import Database, background_writes
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,10 @@ class DeclarationIntake:
         return count, max(age, 0.0)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        with background_writes():  # and the paging nudges it starts
+            await self._run(stop)
+
+    async def _run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self._wake.clear()
             try:

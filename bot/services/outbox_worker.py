@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from bot.clock import Clock
 from bot.load import RequestLoad, wait_any
-from storage.engine import Database
+from storage.engine import Database, background_writes
 from storage.outbox import ClaimedRow, OutboxRepository
 from storage.slices import READ_SLICE, between_slices, giving_way
 
@@ -203,6 +203,11 @@ class OutboxWorker:
         return len(seen) - self._waiting
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        # The handlers' own sessions (a channel's id, a posted report's ts) included.
+        with background_writes():
+            await self._run_forever(stop)
+
+    async def _run_forever(self, stop: asyncio.Event) -> None:
         await self.recover()
         while not stop.is_set():
             # Cleared before the pass: a commit during the pass wakes the next wait at once.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Sequence
 
 import pytest
@@ -166,3 +167,19 @@ async def test_a_caller_that_goes_away_does_not_stop_the_write(n: int) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.sleep(0.01)
     assert store.rows == [f"x{i}" for i in range(n)]
+
+
+async def test_the_writer_runs_in_a_context_of_its_own_not_the_first_submitters() -> None:
+    """The drainer writes for everyone who comes next: it must not carry the first
+    submitter's context (a background worker's writer priority, a request's log ids)."""
+    marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="none")
+    seen: list[str] = []
+
+    async def write(items: Sequence[int]) -> list[int]:
+        seen.append(marker.get())
+        return list(items)
+
+    commit: GroupCommit[int, int] = GroupCommit(write)
+    marker.set("first submitter")
+    assert await commit.submit(1) == 1
+    assert seen == ["none"]

@@ -1,0 +1,96 @@
+"""SQLite's one writer: a request's write that is waiting goes before background work.
+
+Background work is whatever runs under `background_writes()` (the outbox worker and its
+handlers' own sessions, the intake, paging, scheduled jobs), not only the sessions that
+say `background=True` themselves."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage import migrate
+from storage.engine import Database, background_writes
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """A SQLite file: PostgreSQL has no single writer to queue for."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'writer.db'}")
+    await migrate.upgrade(database.engine)
+    yield database
+    await database.dispose()
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("under_background_writes", [True, False])
+async def test_a_waiting_request_goes_before_work_opened_under_background_writes(
+    db: Database, under_background_writes: bool
+) -> None:
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with db.session():
+            order.append("holder")
+            await release.wait()
+
+    async def write(name: str) -> None:
+        async with db.session():  # no background= of its own: the context decides
+            order.append(name)
+
+    async def background(name: str) -> None:
+        if under_background_writes:
+            with background_writes():
+                await write(name)
+        else:
+            await write(name)
+
+    tasks = [asyncio.create_task(holder())]
+    await settle()
+    tasks.append(asyncio.create_task(write("request 1")))
+    await settle()
+    tasks.append(asyncio.create_task(background("delivery")))
+    await settle()
+    tasks.append(asyncio.create_task(write("request 2")))  # comes after the delivery
+    await settle()
+    release.set()
+    await asyncio.gather(*tasks)
+
+    if under_background_writes:
+        assert order == ["holder", "request 1", "request 2", "delivery"]
+    else:  # the same session outside the context queues as a request would
+        assert order == ["holder", "request 1", "delivery", "request 2"]
+
+
+async def test_tasks_started_under_background_writes_are_background_too(db: Database) -> None:
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with db.session():
+            await release.wait()
+
+    async def write(name: str) -> None:
+        async with db.session():
+            order.append(name)
+
+    first = asyncio.create_task(holder())
+    await settle()
+    waiting = asyncio.create_task(write("request 1"))
+    await settle()
+    with background_writes():  # a paging nudge started by the intake, say
+        nudge = asyncio.create_task(write("nudge"))
+    await settle()
+    late = asyncio.create_task(write("request 2"))
+    await settle()
+    release.set()
+    await asyncio.gather(first, waiting, nudge, late)
+    assert order == ["request 1", "request 2", "nudge"]
