@@ -409,7 +409,11 @@ class Firewatch:
 
     async def _page_now(self, incident_id: int) -> None:
         try:
-            with background_writes():  # after the answer: requests' writes go first
+            # Background work like any other: in a gap between requests (at most
+            # OUTBOX_YIELD_MAX_SECONDS late), and requests' writes go first. Under a
+            # storm of declarations the nudges otherwise ran alongside the answers.
+            await self.load.gap()
+            with background_writes():
                 await self.paging.page_incident(incident_id)
         except Exception:
             log.exception(

@@ -5,6 +5,7 @@ Deadlines are reached by advancing the clock and calling `tick()`; nothing sleep
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from bot.app import Firewatch
 from bot.clock import FrozenClock
 from bot.config import ConfigError
+from bot.domain.incident import IncidentReport
 from bot.emulator import SlackEmulator
 from bot.emulator.state import Message
 from bot.slack.paging_blocks import ACK_ACTION
@@ -344,3 +346,39 @@ async def test_pagerduty_and_webhook_get_each_page_once(setup: Setup) -> None:
             assert [a["dedup_key"] for a in acks] == [f"firewatch-page-{first.id}"]
     finally:
         await runner.cleanup()
+
+
+async def test_the_paging_nudge_waits_until_no_request_is_being_answered(
+    harness: Harness,
+) -> None:
+    """Paging after a declaration is background work: under a storm of declarations it
+    ran alongside the answers. It starts once the answers in flight have gone out."""
+    load = harness.app.load
+    load.max_wait = 60.0  # so only the answer ending can let it through
+    calls: list[int] = []
+    called = asyncio.Event()
+    page_incident = harness.app.paging.page_incident
+
+    async def recording(incident_id: int) -> Any:
+        calls.append(load.answering)
+        called.set()
+        return await page_incident(incident_id)
+
+    harness.app.paging.page_incident = recording  # type: ignore[method-assign]
+    report = IncidentReport(
+        title="Checkout errors",
+        severity="sev1",
+        nature="HTTP 500",
+        discovery="monitoring_alert",
+        impact="Customers cannot pay",
+        evidence="https://grafana.example.com/d/checkout",
+    )
+    with load.answer():  # a request being answered
+        await harness.app.incidents.declare(report, reporter_id="U0ALICE", declare_key="n1")
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert calls == []
+    await asyncio.wait_for(called.wait(), 10)
+    assert calls == [0]
+    await harness.settled()
+    assert len(await pages(harness)) == 3
