@@ -27,6 +27,7 @@ SCRIPTS: dict[str, list[str]] = {
     "bench_scale": [],
     "bench_startup": [],
     "bench_memory": [],
+    "compare": [],  # the checkout against itself
 }
 
 
