@@ -46,7 +46,7 @@ from bot.slack.postmortem_delivery import PostmortemEffects
 from bot.slack.server import build_web_app
 from bot.slack.timeline_delivery import TimelineEffects
 from storage import migrate
-from storage.engine import Database, background_writes
+from storage.engine import CHECKPOINT_SECONDS, Database, background_writes
 from storage.outbox import OutboxRepository
 
 log = logging.getLogger(__name__)
@@ -364,6 +364,7 @@ class Firewatch:
         await self.resolve_roster()
         await self.scheduler.start()  # catches up on a digest or reminder missed while down
         self._tasks.append(asyncio.create_task(self._tick_paging(), name="paging-tick"))
+        self._tasks.append(asyncio.create_task(self._checkpoints(), name="sqlite-checkpoint"))
         self._tasks.append(
             asyncio.create_task(self.intake.run_forever(self._stop), name="declaration-intake")
         )
@@ -419,6 +420,20 @@ class Firewatch:
             log.exception(
                 "paging nudge failed; the paging tick pages it", extra={"incident": incident_id}
             )
+
+    async def _checkpoints(self) -> None:
+        """SQLite: move the write-ahead log into the database file from a thread of its
+        own every CHECKPOINT_SECONDS, so no answer's commit does it (storage/engine.py)."""
+        while not self._stop.is_set():
+            try:
+                if await self.db.checkpoint() is None:
+                    return  # PostgreSQL, or SQLite in memory: nothing to do
+            except Exception:
+                log.exception("SQLite checkpoint failed; retrying at the next one")
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=CHECKPOINT_SECONDS)
+            except TimeoutError:
+                pass
 
     async def _tick_paging(self) -> None:
         """The periodic paging driver; deadlines live in the database, so a missed tick
