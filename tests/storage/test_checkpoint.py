@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from sqlalchemy import Connection, text
 
 from bot.app import Firewatch
 from bot.emulator import SlackEmulator
-from storage import migrate
 from storage.engine import SQLITE_AUTOCHECKPOINT_PAGES, Database
 from storage.outbox import enqueue_rows
 from tests.support import TOKEN, make_settings
@@ -24,12 +22,9 @@ T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'fw.db'}")
-    await migrate.upgrade(database.engine)
-    await database.checkpoint()  # the schema: in the file from here on
-    yield database
-    await database.dispose()
+async def db(sqlite_db: Database) -> Database:
+    await sqlite_db.checkpoint()  # the schema: in the file from here on
+    return sqlite_db
 
 
 def rows_in_the_file_alone(db_file: Path, tmp_path: Path) -> int:

@@ -4,15 +4,12 @@ text, JSON the same), or the rest of Firewatch would read them back differently.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from sqlalchemy import Connection, Table, insert, select, text
 
-from storage import migrate
 from storage.engine import Database
 from storage.models import OutboxRow, TimelineEntryRow
 from storage.raw import RawInsert
@@ -45,12 +42,8 @@ OUTBOX: dict[str, Any] = {
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    """Always a SQLite file: that is the only backend the raw path runs on."""
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'raw.db'}")
-    await migrate.upgrade(database.engine)
-    yield database
-    await database.dispose()
+def db(sqlite_db: Database) -> Database:
+    return sqlite_db
 
 
 async def stored(db: Database, table: str, columns: list[str]) -> list[tuple[Any, ...]]:

@@ -7,22 +7,15 @@ say `background=True` themselves."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from storage import migrate
 from storage.engine import Database, background_writes
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    """A SQLite file: PostgreSQL has no single writer to queue for."""
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'writer.db'}")
-    await migrate.upgrade(database.engine)
-    yield database
-    await database.dispose()
+def db(sqlite_db: Database) -> Database:
+    return sqlite_db
 
 
 async def settle() -> None:
