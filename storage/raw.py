@@ -12,6 +12,7 @@ stores: the same text for datetimes, the same JSON.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -27,7 +28,7 @@ def placeholders(count: int) -> str:
 
 def cursor(conn: Connection) -> Any:
     """A DB-API cursor on the connection's transaction (pysqlite, or aiosqlite's adapter
-    inside `run_sync`)."""
+    inside `run_sync`); close it with `contextlib.closing`."""
     return conn.connection.cursor()
 
 
@@ -66,12 +67,9 @@ class RawInsert:
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         sql, _ = self._prepared(conn.dialect)
-        cur = cursor(conn)
-        try:
+        with closing(cursor(conn)) as cur:
             ids: list[int] = []
             for row in rows:
                 cur.execute(sql, self.values(conn.dialect, row))
                 ids.append(int(cur.lastrowid))
             return ids
-        finally:
-            cur.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -124,12 +125,9 @@ def lock_incidents(
     if conn.dialect.name == "sqlite":
         checked = frozenset(source_keys)
         keys = sorted(checked)
-        cur = cursor(conn)
-        try:
+        with closing(cursor(conn)) as cur:
             cur.execute(_lock_with_heads_sql(len(wanted), len(keys)), (*keys, *wanted))
             found = cur.fetchall()
-        finally:
-            cur.close()
         return {
             iid: IncidentHead(
                 iid,
