@@ -219,10 +219,29 @@ class OutboxWorker:
                 tried = 0
             if tried:
                 continue
-            timeout = self.poll_seconds
-            if self._next_paced is not None:  # a held key comes free before the poll
-                timeout = min(timeout, max(self._next_paced - self._monotonic(), 0.0) + 0.001)
-            await wait_any(self._wake, stop, timeout=timeout)
+            await wait_any(self._wake, stop, timeout=self.idle_timeout())
+
+    def idle_timeout(self) -> float:
+        """How long an idle worker waits for a wake-up before its next pass: the poll
+        interval, or until the first key held back to Slack's pace comes free (rows
+        queued on it meanwhile did not wake the worker), or no time at all when one has
+        just come free.
+
+        Keys whose interval is over are forgotten here, whether or not a row was
+        waiting on them. Before, a key with nothing left to send stayed the earliest
+        release for good, in the past, and an idle worker after a storm of notes made a
+        pass (and its query) every millisecond: half a core until the process restarted
+        (docs/performance.md)."""
+        now = self._monotonic()
+        expired = [key for key, free_at in self._paced.items() if free_at <= now]
+        for key in expired:
+            del self._paced[key]
+        self._next_paced = min(self._paced.values(), default=None)
+        if expired:
+            return 0.0  # one pass now for what waited on them; then they are gone
+        if self._next_paced is None:
+            return self.poll_seconds
+        return min(self.poll_seconds, self._next_paced - now + 0.001)
 
     def _held(self, kind: str, key: str) -> bool:
         """Is this paced kind's key waiting out its interval? Notes the earliest release."""

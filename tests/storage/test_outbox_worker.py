@@ -358,3 +358,28 @@ async def test_a_long_run_gives_way_to_requests_without_holding_the_writer(
     assert [n for call in handler.calls for n in call if n != 1000] == list(
         range(2 * READ_SLICE + 7)
     )
+
+
+async def test_an_idle_worker_waits_the_poll_interval_once_held_keys_come_free(
+    db: Database,
+) -> None:
+    """After a paced delivery with nothing more queued on its key, the worker makes one
+    pass when the interval ends and then waits for a wake-up or the poll — not a pass
+    every millisecond for good (it spun at half a core after a storm of notes)."""
+    clock, handler = FrozenClock(T0), Batching()
+    now = [100.0]
+    w = worker(db, handler, clock, pacing={"test": 1.0}, poll_seconds=30, monotonic=lambda: now[0])
+    assert w.idle_timeout() == 30
+    await enqueue(db, "channel:A", 1)
+    await w.drain()
+    assert handler.calls == [[1]]
+    now[0] += 0.25
+    assert w.idle_timeout() == pytest.approx(0.751)  # until channel:A comes free
+    now[0] += 1.0
+    assert w.idle_timeout() == 0.0  # one pass for anything held meanwhile
+    assert w.idle_timeout() == 30
+    assert await w.run_once() == 0
+    assert w.idle_timeout() == 30
+    await enqueue(db, "channel:A", 2)
+    await w.drain()
+    assert handler.calls == [[1], [2]]  # the key was forgotten, not lost: it goes at once
