@@ -88,6 +88,13 @@ def rss_bytes(pid: int | str = "self") -> int:
     return int(process.memory_info().rss)
 
 
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 # --- statistics and the table ------------------------------------------------------------
 
 

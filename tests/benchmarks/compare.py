@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
@@ -33,6 +32,7 @@ from tests.benchmarks.common import (
     ServerProcess,
     Table,
     banner,
+    cpu_seconds,
     declare_one,
     failures,
     has_note,
@@ -49,13 +49,6 @@ from tests.benchmarks.common import (
 from tests.benchmarks.common import emulator as slack_emulator
 
 FIGURES = ("p50", "p95", "p99", "max", "cpu")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc/<pid>/stat)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def sender(
