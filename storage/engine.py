@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # SQLite moves the write-ahead log into the database file (a checkpoint, with an fsync)
@@ -30,9 +29,6 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 # (a CLI command, a stalled process): 10,000 pages, about 40 MB of log.
 SQLITE_AUTOCHECKPOINT_PAGES = 10_000
 CHECKPOINT_SECONDS = 1.0
-# Threads (each with its own connection) that run `Database.read` on a SQLite file: two,
-# so one long read (a digest, an export) does not hold up an answer's follow-up.
-SQLITE_READ_THREADS = 2
 
 T = TypeVar("T")
 
@@ -114,9 +110,6 @@ class Database:
         self._batch_thread: ThreadPoolExecutor | None = None
         self._checkpoint_engine: Engine | None = None
         self._checkpointing = asyncio.Lock()
-        self._read_engine: Engine | None = None
-        self._read_sessions: sessionmaker[Session] | None = None
-        self._read_threads: ThreadPoolExecutor | None = None
         if _sqlite_file(url):
             self._batch_engine = create_sync_engine(
                 make_url(url).set(drivername="sqlite+pysqlite"),
@@ -135,18 +128,6 @@ class Database:
                 pool_reset_on_return=None,
             )
             event.listen(self._checkpoint_engine, "connect", _sqlite_pragmas)
-            self._read_engine = create_sync_engine(
-                make_url(url).set(drivername="sqlite+pysqlite"),
-                connect_args={
-                    "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
-                    "check_same_thread": False,
-                },
-                pool_size=SQLITE_READ_THREADS,
-                max_overflow=0,
-                pool_reset_on_return=None,
-            )
-            event.listen(self._read_engine, "connect", _sqlite_pragmas)
-            self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def session(
@@ -162,33 +143,6 @@ class Database:
         else:
             async with self.sessions() as session, session.begin():
                 yield session
-
-    async def read(self, work: Callable[[Session], T]) -> T:
-        """Run `work(session)` — synchronous ORM or Core reads — and return what it
-        returns; it should return plain values or domain objects, not rows to load later.
-
-        For reads on the answers' follow-ups and in loops that run all the time. On a
-        SQLite file `work` runs whole on a reader thread with a synchronous connection:
-        one hand-off instead of aiosqlite's thread round trip for every step of every
-        statement (begin, execute, fetch, close), which cost a click's follow-up about
-        1 ms of CPU alone and 2.4 ms with ten in flight (docs/performance.md). Elsewhere
-        it runs through `AsyncSession.run_sync`.
-        """
-        if self._read_sessions is None:
-            async with self.sessions() as session, session.begin():
-                return await session.run_sync(work)
-        if self._read_threads is None:
-            self._read_threads = ThreadPoolExecutor(
-                SQLITE_READ_THREADS, thread_name_prefix="sqlite-read"
-            )
-        return await asyncio.get_running_loop().run_in_executor(
-            self._read_threads, self._run_read, work
-        )
-
-    def _run_read(self, work: Callable[[Session], T]) -> T:
-        assert self._read_sessions is not None
-        with self._read_sessions() as session, session.begin():
-            return work(session)
 
     async def write_batch(
         self, work: Callable[[Connection], T], *, background: bool | None = None
@@ -266,11 +220,6 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self._read_engine is not None:
-            threads, self._read_threads = self._read_threads, None
-            if threads is not None:
-                await asyncio.to_thread(threads.shutdown)
-            self._read_engine.dispose()
         if self._checkpoint_engine is not None:
             async with self._checkpointing:
                 await asyncio.to_thread(self._checkpoint_engine.dispose)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from bot.domain.incident import (
 from bot.domain.policy import Policy
 from bot.domain.timeline import EntryKind, TimelineEntry
 from bot.services import effects
-from storage import reads
 from storage.engine import Database
 from storage.models import IncidentRow
 from storage.outbox import OutboxRepository
@@ -358,10 +356,11 @@ class IncidentService:
     # --- facts reported by the delivery layer ---------------------------------------
 
     async def get(self, incident_id: int) -> Incident:
-        found = await self.db.read(functools.partial(reads.incident, incident_id=incident_id))
-        if found is None:
-            raise IncidentNotFound(reference(incident_id))
-        return found
+        async with self.db.session(write=False) as session:
+            row = await IncidentRepository(session).get(incident_id)
+            if row is None:
+                raise IncidentNotFound(reference(incident_id))
+            return incident_from_row(row)
 
     async def by_channel(self, channel_id: str) -> Incident | None:
         async with self.db.session(write=False) as session:
