@@ -76,3 +76,19 @@ def test_benchmark_runs_at_ci_size(runs: dict[str, tuple[int, str]], name: str) 
     lines = [line for line in output.splitlines() if NOT_AVAILABLE in line]
     # /incident note exists now: the storm must really run.
     assert not (name == "bench_storm" and lines), lines
+
+
+async def test_a_run_can_keep_its_server_logs_but_not_its_databases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.benchmarks.common import workdir
+
+    monkeypatch.setenv("BENCH_KEEP_LOGS", str(tmp_path / "kept"))
+    async with workdir("fw-keep-") as scratch:
+        (scratch / "firewatch.log").write_text("a log line\n")
+        (scratch / "firewatch.db").write_bytes(b"db")
+        (scratch / "firewatch.db-wal").write_bytes(b"wal")
+    assert not scratch.exists()
+    [kept] = (tmp_path / "kept").iterdir()
+    assert sorted(p.name for p in kept.iterdir()) == ["firewatch.log"]
+    assert (kept / "firewatch.log").read_text() == "a log line\n"

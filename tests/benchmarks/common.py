@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import socket
 import sys
@@ -496,8 +497,17 @@ async def emulator(latency_ms: float = 0.0) -> AsyncIterator[SlackEmulator]:
 
 @asynccontextmanager
 async def workdir(prefix: str) -> AsyncIterator[Path]:
+    """A scratch directory for a run's databases and server logs, removed at the end;
+    with BENCH_KEEP_LOGS=DIR set, its logs (not its databases) are copied to DIR first."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
-        yield Path(tmp)
+        try:
+            yield Path(tmp)
+        finally:
+            keep = os.environ.get("BENCH_KEEP_LOGS")
+            if keep:
+                target = Path(keep) / Path(tmp).name
+                shutil.copytree(tmp, target, ignore=shutil.ignore_patterns("*.db", "*.db-*"))
+                print(f"  logs kept in {target}", flush=True)
 
 
 @asynccontextmanager
