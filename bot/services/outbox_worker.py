@@ -154,7 +154,6 @@ class OutboxWorker:
         self.pacing = {kind: s for kind, s in (pacing or {}).items() if s > 0}
         self._monotonic = monotonic
         self._paced: dict[str, float] = {}  # ordering key -> when it may go again
-        self._next_paced: float | None = None
 
     def wake(self) -> None:
         """Called after a use case commits rows, so delivery does not wait for the poll."""
@@ -236,26 +235,22 @@ class OutboxWorker:
         expired = [key for key, free_at in self._paced.items() if free_at <= now]
         for key in expired:
             del self._paced[key]
-        self._next_paced = min(self._paced.values(), default=None)
         if expired:
             return 0.0  # one pass now for what waited on them; then they are gone
-        if self._next_paced is None:
+        if not self._paced:
             return self.poll_seconds
-        return min(self.poll_seconds, self._next_paced - now + 0.001)
+        return min(self.poll_seconds, min(self._paced.values()) - now + 0.001)
 
     def _held(self, kind: str, key: str) -> bool:
-        """Is this paced kind's key waiting out its interval? Notes the earliest release."""
+        """Is this paced kind's key waiting out its interval?"""
         if kind not in self.pacing:
             return False
         free_at = self._paced.get(key)
         if free_at is None:
             return False
-        now = self._monotonic()
-        if free_at <= now:
+        if free_at <= self._monotonic():
             del self._paced[key]
-            self._next_paced = min(self._paced.values(), default=None)
             return False
-        self._next_paced = free_at if self._next_paced is None else min(self._next_paced, free_at)
         return True
 
     async def drain(self, *, max_passes: int = 1000) -> None:
@@ -398,10 +393,7 @@ class OutboxWorker:
                 self.observer.delivered(item.kind)
             interval = self.pacing.get(item.kind)
             if interval:
-                free_at = self._monotonic() + interval
-                self._paced[item.ordering_key] = free_at
-                if self._next_paced is None or free_at < self._next_paced:
-                    self._next_paced = free_at
+                self._paced[item.ordering_key] = self._monotonic() + interval
             return
         if item.batch:
             # Only the head carries the failure; the rest go back to waiting behind it.
