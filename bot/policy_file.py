@@ -58,8 +58,10 @@ class LoadedPolicy:
     source: Path | None  # the team's file, or None for the built-in default alone
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads `17:00` as the string "17:00", not 1020 (YAML 1.1 base 60)."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """SafeLoader that reads `17:00` as the string "17:00", not 1020 (YAML 1.1 base 60).
+    On libyaml's parser where PyYAML has it: the pure-Python one took 55 ms to read the
+    built-in policy, at every start and every CLI command."""
 
 
 _Loader.yaml_implicit_resolvers = {
