@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.app import Firewatch
 from bot.clock import Clock
 from bot.config import Settings
+from bot.domain.incident import IncidentReport
 from bot.emulator import (
     SlackEmulator,
     SlackRequestSender,
@@ -206,3 +207,15 @@ async def start_harness(
         await app.stop()
         if own_emulator:
             await slack.stop()
+
+
+def checkout_report() -> IncidentReport:
+    """A complete, valid incident report (checkout failing) for tests that only need one."""
+    return IncidentReport(
+        title="Checkout errors",
+        severity="sev1",
+        nature="HTTP 500",
+        discovery="monitoring_alert",
+        impact="Customers cannot pay",
+        evidence="https://grafana.example.com/d/checkout",
+    )

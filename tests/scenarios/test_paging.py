@@ -22,12 +22,11 @@ from sqlalchemy import select
 from bot.app import Firewatch
 from bot.clock import FrozenClock
 from bot.config import ConfigError
-from bot.domain.incident import IncidentReport
 from bot.emulator import SlackEmulator
 from bot.emulator.state import Message
 from bot.slack.paging_blocks import ACK_ACTION
 from storage.paging_models import BreachRow, PageRow, RoleAssignmentRow
-from tests.support import TOKEN, Harness, make_settings, start_harness
+from tests.support import TOKEN, Harness, checkout_report, make_settings, start_harness
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 ROSTER = """\
@@ -365,14 +364,7 @@ async def test_the_paging_nudge_waits_until_no_request_is_being_answered(
         return await page_incident(incident_id)
 
     harness.app.paging.page_incident = recording  # type: ignore[method-assign]
-    report = IncidentReport(
-        title="Checkout errors",
-        severity="sev1",
-        nature="HTTP 500",
-        discovery="monitoring_alert",
-        impact="Customers cannot pay",
-        evidence="https://grafana.example.com/d/checkout",
-    )
+    report = checkout_report()
     with load.answer():  # a request being answered
         await harness.app.incidents.declare(report, reporter_id="U0ALICE", declare_key="n1")
         for _ in range(50):

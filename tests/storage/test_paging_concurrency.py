@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.clock import FrozenClock
-from bot.domain.incident import IncidentReport
 from bot.domain.policy import Policy
 from bot.policy_file import load_default_policy, merge_policy_data
 from bot.services import paging_effects as fx
@@ -20,7 +19,7 @@ from storage import migrate
 from storage.engine import Database
 from storage.models import OutboxRow, TimelineEntryRow
 from storage.paging_models import BreachRow, PageRow
-from tests.support import PG_ENV
+from tests.support import PG_ENV, checkout_report
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get(PG_ENV), reason=f"needs PostgreSQL: set {PG_ENV}"
@@ -51,14 +50,7 @@ async def test_two_processes_ticking_together_page_and_escalate_once(database_ur
     try:
         await migrate.upgrade(first.engine)
         incidents = IncidentService(first, lambda: policy, clock, broadcast_channel="#incidents")
-        report = IncidentReport(
-            title="Checkout errors",
-            severity="sev1",
-            nature="HTTP 500",
-            discovery="monitoring_alert",
-            impact="Customers cannot pay",
-            evidence="https://grafana.example.com/d/checkout",
-        )
+        report = checkout_report()
         await incidents.declare(report, reporter_id="U0ALICE", declare_key="k1")
         services = [
             PagingService(db, lambda: policy, clock, "#incidents") for db in (first, second)
