@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.sqlite_driver import OneTripDBAPI
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # SQLite moves the write-ahead log into the database file (a checkpoint, with an fsync)
 # inside whichever commit crosses the threshold: by default every 1,000 pages, so about
@@ -59,6 +61,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # transaction itself (Database.session), and on aiosqlite that rollback was one
         # more thread round trip per transaction.
         kwargs.setdefault("pool_reset_on_return", None)
+        if parsed.get_driver_name() == "aiosqlite":
+            kwargs.setdefault("module", OneTripDBAPI())  # one thread round trip a statement
         engine = create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )
