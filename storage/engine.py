@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
@@ -91,6 +92,53 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class WriterLock:
+    """SQLite's one writer, in this process: handed on to a waiting request's transaction
+    before any waiting background one, whenever each started waiting.
+
+    With a first-come lock, background transactions queued behind the one holding the
+    writer (a delivery, the intake's declaration, a paging step) all went before a
+    request that came after them: at 200 declarations a second a submission waited for
+    three of them, 17 ms, instead of one."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._requests: deque[asyncio.Future[None]] = deque()
+        self._background: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def locked(self) -> bool:
+        return self._held
+
+    async def acquire(self, *, background: bool) -> None:
+        if not self._held:  # then nobody is waiting either: release() hands it on
+            self._held = True
+            return
+        queue = self._background if background else self._requests
+        waiter = asyncio.get_running_loop().create_future()
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed over as the task was cancelled: pass it on
+            raise
+        finally:
+            with suppress(ValueError):
+                queue.remove(waiter)
+
+    def release(self) -> None:
+        """Hand the writer to the first waiting request, else the first waiting
+        background transaction, else free it."""
+        for queue in (self._requests, self._background):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self._held = False
+
+
 class Database:
     """Owns the engine; hands out sessions, one per unit of work.
 
@@ -106,9 +154,7 @@ class Database:
         self.engine = create_engine(url, **engine_kwargs)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
-        self._foreground_waiting = 0
-        self._foreground_done = asyncio.Event()
+        self._write_lock = WriterLock() if self.is_sqlite else None
         # SQLite file: a synchronous engine on a thread of its own for `write_batch`.
         self._batch_engine: Engine | None = None
         self._batch_thread: ThreadPoolExecutor | None = None
@@ -203,20 +249,7 @@ class Database:
     @asynccontextmanager
     async def _writer(self, background: bool) -> AsyncIterator[None]:
         assert self._write_lock is not None
-        if background:
-            while self._foreground_waiting:
-                self._foreground_done.clear()
-                await self._foreground_done.wait()
-            async with self._write_lock:
-                yield
-            return
-        self._foreground_waiting += 1
-        try:
-            await self._write_lock.acquire()
-        finally:
-            self._foreground_waiting -= 1
-            if not self._foreground_waiting:
-                self._foreground_done.set()
+        await self._write_lock.acquire(background=background)
         try:
             yield
         finally:

@@ -87,3 +87,57 @@ async def test_tasks_started_under_background_writes_are_background_too(db: Data
     release.set()
     await asyncio.gather(first, waiting, nudge, late)
     assert order == ["request 1", "request 2", "nudge"]
+
+
+async def test_a_request_goes_before_background_work_that_was_already_queued(
+    db: Database,
+) -> None:
+    """Background transactions queued behind one another (a delivery, the intake, a
+    paging step) all wait for a request that comes after them: the request waits for
+    the transaction holding the writer, not for the whole queue."""
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def write(name: str, hold: asyncio.Event | None = None) -> None:
+        async with db.session():
+            order.append(name)
+            if hold is not None:
+                await hold.wait()
+
+    with background_writes():
+        tasks = [asyncio.create_task(write("delivery 1", release))]
+        await settle()
+        tasks += [asyncio.create_task(write(f"delivery {n}")) for n in (2, 3)]
+    await settle()
+    tasks.append(asyncio.create_task(write("request")))
+    await settle()
+    release.set()
+    await asyncio.gather(*tasks)
+    assert order == ["delivery 1", "request", "delivery 2", "delivery 3"]
+
+
+async def test_a_cancelled_waiter_does_not_keep_the_writer(db: Database) -> None:
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def write(name: str, hold: asyncio.Event | None = None) -> None:
+        async with db.session():
+            order.append(name)
+            if hold is not None:
+                await hold.wait()
+
+    first = asyncio.create_task(write("holder", release))
+    await settle()
+    with background_writes():
+        gone = asyncio.create_task(write("cancelled"))
+    request = asyncio.create_task(write("request"))
+    await settle()
+    request.cancel()
+    gone.cancel()
+    later = asyncio.create_task(write("later"))
+    await settle()
+    release.set()
+    await asyncio.wait_for(asyncio.gather(first, later), 5)
+    assert order == ["holder", "later"]
+    assert gone.cancelled()
+    assert request.cancelled()
