@@ -213,33 +213,10 @@ class OutboxRepository:
     async def claim_head(
         self, row_id: int, *, seen_attempts: int, worker: str, now: datetime, lease: timedelta
     ) -> ClaimedRow | None:
-        """Claim a row read by `ready_heads`, in one statement that returns what the
-        attempt needs; None when it changed since (another worker tried it meanwhile: its
-        attempts moved) or is taken or settled."""
-        c = _outbox.c
+        """Claim a row read by `ready_heads` (see `claim_head_in`)."""
         conn = await self.session.connection()
-        result = await conn.execute(
-            update(_outbox)
-            .where(c.id == row_id)
-            .where(c.status == PENDING)
-            .where(c.attempts == seen_attempts)
-            .where(_lease_free(now))
-            .values(_lease(worker, now, lease))
-            .returning(
-                c.id, c.kind, c.ordering_key, c.payload, c.attempts, c.progress, c.incident_id
-            )
-        )
-        row = result.first()
-        if row is None:
-            return None
-        return ClaimedRow(
-            id=row.id,
-            kind=row.kind,
-            ordering_key=row.ordering_key,
-            payload=dict(row.payload or {}),
-            attempts=row.attempts,
-            progress=dict(row.progress or {}),
-            incident_id=row.incident_id,
+        return await conn.run_sync(
+            claim_head_in, row_id, seen_attempts=seen_attempts, worker=worker, now=now, lease=lease
         )
 
     async def claim(self, row_id: int, *, worker: str, now: datetime, lease: timedelta) -> bool:
@@ -251,20 +228,8 @@ class OutboxRepository:
         """Claim several rows in one statement; returns the ids this worker now holds."""
         if not row_ids:
             return set()
-        # Core, with the ids as one expanding parameter: a storm's echo claims hundreds
-        # of rows, and the ORM's bulk-update path cost milliseconds of the event loop.
-        c = _outbox.c
         conn = await self.session.connection()
-        result = await conn.execute(
-            update(_outbox)
-            .where(c.id.in_(bindparam("ids", expanding=True)))
-            .where(c.status == PENDING)
-            .where(_lease_free(now))
-            .values(_lease(worker, now, lease))
-            .returning(c.id),
-            {"ids": list(row_ids)},
-        )
-        return set(result.scalars().all())
+        return await conn.run_sync(claim_many_in, row_ids, worker=worker, now=now, lease=lease)
 
     async def get(self, row_id: int) -> OutboxRow | None:
         return await self.session.get(OutboxRow, row_id, populate_existing=True)
@@ -273,13 +238,9 @@ class OutboxRepository:
         self, row_ids: Sequence[int], *, now: datetime, result: dict[str, Any]
     ) -> None:
         """Several rows delivered by one call (a grouped message): one statement."""
-        if not row_ids:
-            return
-        conn = await self.session.connection()
-        await conn.execute(
-            _SETTLE_DONE_MANY,
-            {"ids": list(row_ids), "now": now, "result": result},
-        )
+        if row_ids:
+            conn = await self.session.connection()
+            await conn.run_sync(settle_delivered_in, row_ids, (), now=now, result=result)
 
     async def settle_retry(
         self, row_id: int, *, error: str, next_attempt_at: datetime, outcome_unknown: bool
@@ -315,10 +276,9 @@ class OutboxRepository:
 
     async def release(self, row_ids: list[int]) -> None:
         """Give claimed rows back untouched: the attempt they were part of did not count."""
-        if not row_ids:
-            return
-        conn = await self.session.connection()
-        await conn.execute(_RELEASE, {"ids": list(row_ids)})
+        if row_ids:
+            conn = await self.session.connection()
+            await conn.run_sync(release_in, row_ids)
 
     async def uncount_attempt(self, row_id: int) -> None:
         """A row that was only waiting (NotReady) does not use up an attempt."""
@@ -433,3 +393,100 @@ def _new_rows(
         }
         for kind, key, payload, incident_id in effects
     ]
+
+
+# Claims and settlements as plain functions of a synchronous connection: the outbox
+# worker runs them through `Database.write_batch` (on SQLite, one hand-off to a thread
+# instead of a transaction that holds the writer across several event-loop turns while
+# requests wait for it); the repository's methods run the same through `run_sync`.
+
+
+def claim_head_in(
+    conn: Connection,
+    row_id: int,
+    *,
+    seen_attempts: int,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+) -> ClaimedRow | None:
+    """Claim a row read by `ready_heads`, in one statement that returns what the attempt
+    needs; None when it changed since (another worker tried it meanwhile: its attempts
+    moved) or is taken or settled."""
+    c = _outbox.c
+    row = conn.execute(
+        update(_outbox)
+        .where(c.id == row_id)
+        .where(c.status == PENDING)
+        .where(c.attempts == seen_attempts)
+        .where(_lease_free(now))
+        .values(_lease(worker, now, lease))
+        .returning(c.id, c.kind, c.ordering_key, c.payload, c.attempts, c.progress, c.incident_id)
+    ).first()
+    if row is None:
+        return None
+    return ClaimedRow(
+        id=row.id,
+        kind=row.kind,
+        ordering_key=row.ordering_key,
+        payload=dict(row.payload or {}),
+        attempts=row.attempts,
+        progress=dict(row.progress or {}),
+        incident_id=row.incident_id,
+    )
+
+
+def claim_many_in(
+    conn: Connection, row_ids: Sequence[int], *, worker: str, now: datetime, lease: timedelta
+) -> set[int]:
+    """Claim several rows in one statement; returns the ids this worker now holds."""
+    if not row_ids:
+        return set()
+    # Core, with the ids as one expanding parameter: a storm's echo claims hundreds of
+    # rows, and the ORM's bulk-update path cost milliseconds of the event loop.
+    c = _outbox.c
+    result = conn.execute(
+        update(_outbox)
+        .where(c.id.in_(bindparam("ids", expanding=True)))
+        .where(c.status == PENDING)
+        .where(_lease_free(now))
+        .values(_lease(worker, now, lease))
+        .returning(c.id),
+        {"ids": list(row_ids)},
+    )
+    return set(result.scalars().all())
+
+
+def claim_run_in(
+    conn: Connection, row_ids: Sequence[int], *, worker: str, now: datetime, lease: timedelta
+) -> list[int]:
+    """Claim the rows of a run, in order, up to the first one another worker holds; the
+    rest of what was claimed is given back. Returns the ids of the run kept."""
+    claimed = claim_many_in(conn, row_ids, worker=worker, now=now, lease=lease)
+    taken: list[int] = []
+    for row_id in row_ids:
+        if row_id not in claimed:  # another worker took it: the run stops here
+            break
+        taken.append(row_id)
+    release_in(conn, sorted(claimed.difference(taken)))
+    return taken
+
+
+def settle_delivered_in(
+    conn: Connection,
+    delivered: Sequence[int],
+    undelivered: Sequence[int],
+    *,
+    now: datetime,
+    result: dict[str, Any],
+) -> None:
+    """Rows delivered by one call settled as done; the others of its group given back."""
+    if delivered:
+        conn.execute(_SETTLE_DONE_MANY, {"ids": list(delivered), "now": now, "result": result})
+    release_in(conn, undelivered)
+
+
+def release_in(conn: Connection, row_ids: Sequence[int]) -> None:
+    """Give claimed rows back untouched: the attempt they were part of did not count."""
+    if row_ids:
+        conn.execute(_RELEASE, {"ids": list(row_ids)})

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from bot.clock import Clock
 from bot.load import RequestLoad, wait_any
+from storage import outbox
 from storage.engine import Database, background_writes
 from storage.outbox import ClaimedRow, OutboxRepository
 from storage.slices import READ_SLICE, between_slices, giving_way
@@ -263,14 +264,17 @@ class OutboxWorker:
         async with self._semaphore:
             await self.load.gap()
             now = self.clock.now()
-            async with self.db.session(background=True) as session:
-                row = await OutboxRepository(session).claim_head(
-                    head.id,
+            row = await self.db.write_batch(
+                functools.partial(
+                    outbox.claim_head_in,
+                    row_id=head.id,
                     seen_attempts=head.attempts,
                     worker=self.worker_id,
                     now=now,
                     lease=self.lease,
-                )
+                ),
+                background=True,
+            )
             if row is None:
                 return  # another worker has it, tried it meanwhile, or it was settled
             item = OutboxItem(
@@ -311,18 +315,17 @@ class OutboxWorker:
             run.append(row)
         if not run:
             return []
-        async with self.db.session(background=True) as session:
-            repo = OutboxRepository(session)
-            claimed = await repo.claim_many(
-                [r.id for r in run], worker=self.worker_id, now=now, lease=self.lease
-            )
-            taken = []
-            for row in run:
-                if row.id not in claimed:  # another worker took it: the run stops here
-                    break
-                taken.append(row)
-            # Claimed beyond a gap: give those back.
-            await repo.release(sorted(claimed - {r.id for r in taken}))
+        kept = await self.db.write_batch(
+            functools.partial(
+                outbox.claim_run_in,
+                row_ids=[r.id for r in run],
+                worker=self.worker_id,
+                now=now,
+                lease=self.lease,
+            ),
+            background=True,
+        )
+        taken = run[: len(kept)]
         followers = []
         for n, row in enumerate(taken, 1):
             if not n % READ_SLICE:
@@ -384,11 +387,16 @@ class OutboxWorker:
         else:
             delivered = set(result.pop("delivered_ids", item.ids))
             await self.load.gap()
-            async with self.db.session(background=True) as session:
-                repo = OutboxRepository(session)
-                done = [i for i in item.ids if i in delivered]
-                await repo.settle_done_many(done, now=self.clock.now(), result=result)
-                await repo.release([i for i in item.ids if i not in delivered])
+            await self.db.write_batch(
+                functools.partial(
+                    outbox.settle_delivered_in,
+                    delivered=[i for i in item.ids if i in delivered],
+                    undelivered=[i for i in item.ids if i not in delivered],
+                    now=self.clock.now(),
+                    result=result,
+                ),
+                background=True,
+            )
             for _ in delivered:
                 self.observer.delivered(item.kind)
             interval = self.pacing.get(item.kind)
