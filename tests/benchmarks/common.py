@@ -34,9 +34,11 @@ from typing import Any
 import aiohttp
 
 from bot.emulator import SlackEmulator, SlackRequestSender, SlackResponse
+from tests.benchmarks import loop_trace
 from tests.support import SECRET, TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
+TRACING = Path(__file__).resolve().parent / "tracing"  # its sitecustomize: loop_trace
 PYTHON = sys.executable
 LOOPBACK = "127.0.0.1"
 REQUEST_TIMEOUT = 10.0
@@ -170,6 +172,7 @@ def banner(name: str, quick: bool) -> None:
 def run_main(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
     """asyncio.run with the exit-code convention: 0 measured (targets may be missed),
     1 the flow broke."""
+    loop_trace.install_in_generator()
     try:
         return asyncio.run(main())
     except FlowError as exc:
@@ -300,7 +303,9 @@ async def open_loop(
             error = None if ok else "unexpected answer"
         except Exception as exc:  # a failed request is a sample, not a crash
             ok, error = False, f"{type(exc).__name__}: {exc}"[:200]
-        samples.append(Sample(i, scheduled, loop.time() - scheduled, ok, error))
+        latency = loop.time() - scheduled
+        samples.append(Sample(i, scheduled, latency, ok, error))
+        loop_trace.record_request("request", i, scheduled, latency)
 
     tasks: list[asyncio.Task[None]] = []
     try:
@@ -410,6 +415,8 @@ def firewatch_env(
             "PYTHONPATH": str(REPO),
         }
     )
+    if loop_trace.threshold_ms() is not None:  # the server traces its event loop too
+        env["PYTHONPATH"] = os.pathsep.join([str(TRACING), str(REPO)])
     env.update(extra or {})
     return env
 
