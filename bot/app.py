@@ -101,6 +101,7 @@ class Firewatch:
         self.socket = SocketState()
         self.metrics = Metrics()
         self.metrics.install_sqlalchemy_timing(self.db.engine)
+        self.db.on_writer_wait = self.metrics.writer_waited
         # Two clients: the outbox's retries are durable (ours); interactive calls such as
         # views.open keep slack_sdk's default connection-error retry.
         self.outbox_client = InstrumentedWebClient(

@@ -236,6 +236,16 @@ class Metrics:
             buckets=DB_BUCKETS,
             registry=reg,
         )
+        self.db_writer_wait = Histogram(
+            "firewatch_db_writer_wait_seconds",
+            "SQLite: how long a write transaction waited for the one writer, by whose it "
+            "was (a request being answered, or background work).",
+            ["work"],
+            buckets=DB_BUCKETS,
+            registry=reg,
+        )
+        for work in ("request", "background"):
+            self.db_writer_wait.labels(work)
         self._timed_engines: weakref.WeakSet[Any] = weakref.WeakSet()
 
         # --- the process itself --------------------------------------------------------
@@ -429,6 +439,10 @@ class Metrics:
             self._timed_engines.discard(sync_engine)
 
         return uninstall
+
+    def writer_waited(self, background: bool, seconds: float) -> None:
+        """`Database.on_writer_wait`: one SQLite write transaction's wait for the writer."""
+        self.db_writer_wait.labels("background" if background else "request").observe(seconds)
 
     # --- scraping ----------------------------------------------------------------------
 

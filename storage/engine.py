@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -155,6 +156,9 @@ class Database:
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write_lock = WriterLock() if self.is_sqlite else None
+        # Told how long each SQLite write transaction waited for the writer, and whether
+        # it was background work (the metrics' firewatch_db_writer_wait_seconds).
+        self.on_writer_wait: Callable[[bool, float], None] | None = None
         # SQLite file: a synchronous engine on a thread of its own for `write_batch`.
         self._batch_engine: Engine | None = None
         self._batch_thread: ThreadPoolExecutor | None = None
@@ -249,7 +253,10 @@ class Database:
     @asynccontextmanager
     async def _writer(self, background: bool) -> AsyncIterator[None]:
         assert self._write_lock is not None
+        started = time.perf_counter()
         await self._write_lock.acquire(background=background)
+        if self.on_writer_wait is not None:
+            self.on_writer_wait(background, time.perf_counter() - started)
         try:
             yield
         finally:

@@ -45,7 +45,7 @@ from bot.services.outbox_worker import (
 )
 from bot.slack.delivery import call
 from storage import migrate
-from storage.engine import Database
+from storage.engine import Database, background_writes
 from storage.models import IncidentRow
 from storage.outbox import OutboxRepository, OutboxStats
 from tests.support import Harness
@@ -615,6 +615,28 @@ async def test_sqlalchemy_timing_observes_statements(tmp_path: Path) -> None:
         await db.dispose()
 
 
+async def test_writer_waits_are_observed_by_whose_work_waited(tmp_path: Path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'writer.db'}")
+    metrics = Metrics()
+    db.on_writer_wait = metrics.writer_waited
+    try:
+        async with db.session():
+            pass
+        with background_writes():
+            async with db.session():
+                pass
+            await db.write_batch(lambda _conn: None)
+        exposition = scrape(metrics)
+        count = "firewatch_db_writer_wait_seconds_count"
+        assert value(exposition, count, work="request") == 1
+        assert value(exposition, count, work="background") == 2
+        async with db.session(write=False):  # reads take no writer
+            pass
+        assert value(scrape(metrics), count, work="request") == 1
+    finally:
+        await db.dispose()
+
+
 # --- isolation ---------------------------------------------------------------------------
 
 
@@ -669,3 +691,9 @@ async def test_a_running_firewatch_serves_its_metrics(harness: Harness) -> None:
     assert total("firewatch_incidents") == 1
     assert total("firewatch_db_query_seconds_count") > 0
     assert total("firewatch_slack_auth_ok") == 1
+    waits = "firewatch_db_writer_wait_seconds_count"
+    if harness.app.db.is_sqlite:  # one writer: every write transaction's wait is observed
+        assert total(waits, work="request") >= 1  # the submission's intake row
+        assert total(waits, work="background") >= 1  # the declaration, the deliveries
+    else:  # PostgreSQL has no writer lock to wait for
+        assert total(waits) == 0

@@ -141,3 +141,24 @@ async def test_a_cancelled_waiter_does_not_keep_the_writer(db: Database) -> None
     assert order == ["holder", "later"]
     assert gone.cancelled()
     assert request.cancelled()
+
+
+async def test_each_write_transaction_reports_its_wait_for_the_writer(db: Database) -> None:
+    waits: list[tuple[bool, float]] = []
+    db.on_writer_wait = lambda background, seconds: waits.append((background, seconds))
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        with background_writes():
+            async with db.session():
+                await release.wait()
+
+    held = asyncio.create_task(holder())
+    await settle()
+    request = asyncio.create_task(db.write_batch(lambda _conn: None))
+    await settle()
+    release.set()
+    await asyncio.gather(held, request)
+    assert [background for background, _ in waits] == [True, False]
+    assert all(seconds >= 0 for _, seconds in waits)
+    assert waits[1][1] > waits[0][1]  # the request waited for the holder; the holder did not
