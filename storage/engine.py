@@ -107,10 +107,6 @@ class WriterLock:
         self._requests: deque[asyncio.Future[None]] = deque()
         self._background: deque[asyncio.Future[None]] = deque()
 
-    @property
-    def locked(self) -> bool:
-        return self._held
-
     async def acquire(self, *, background: bool) -> None:
         if not self._held:  # then nobody is waiting either: release() hands it on
             self._held = True
@@ -255,9 +251,9 @@ class Database:
         assert self._write_lock is not None
         started = time.perf_counter()
         await self._write_lock.acquire(background=background)
-        if self.on_writer_wait is not None:
-            self.on_writer_wait(background, time.perf_counter() - started)
         try:
+            if self.on_writer_wait is not None:
+                self.on_writer_wait(background, time.perf_counter() - started)
             yield
         finally:
             self._write_lock.release()
