@@ -60,8 +60,8 @@ class LoadedPolicy:
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """SafeLoader that reads `17:00` as the string "17:00", not 1020 (YAML 1.1 base 60).
-    On libyaml's parser where PyYAML has it: the pure-Python one took 55 ms to read the
-    built-in policy, at every start and every CLI command."""
+    On libyaml's parser where PyYAML has it: the pure-Python one took 25 ms to read the
+    built-in policy against libyaml's 5 ms, at every start and every CLI command."""
 
 
 _Loader.yaml_implicit_resolvers = {

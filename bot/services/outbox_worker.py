@@ -405,8 +405,10 @@ class OutboxWorker:
             return
         if item.batch:
             # Only the head carries the failure; the rest go back to waiting behind it.
-            async with self.db.session(background=True) as session:
-                await OutboxRepository(session).release([i.id for i in item.batch])
+            await self.db.write_batch(
+                functools.partial(outbox.release_in, row_ids=[i.id for i in item.batch]),
+                background=True,
+            )
 
     async def _retry(
         self, item: OutboxItem, reason: str, delay: float, *, unknown: bool, count: bool
