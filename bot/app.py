@@ -15,14 +15,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings
+from bot.domain.clock import Clock, SystemClock
 from bot.domain.paging import UnknownPerson
 from bot.domain.policy import Policy
-from bot.load import RequestLoad
-from bot.metrics import InstrumentedWebClient, Metrics
-from bot.policy_holder import PolicyHolder, load_policy_or_fail
-from bot.scheduler import Scheduler
+from bot.policy.holder import PolicyHolder, load_policy_or_fail
+from bot.runtime.load import RequestLoad
+from bot.runtime.metrics import InstrumentedWebClient, Metrics
+from bot.runtime.scheduler import Scheduler
 from bot.services import effects
 from bot.services.changes import ChangeService
 from bot.services.digest import DigestService
@@ -37,14 +37,14 @@ from bot.services.postmortems import PostmortemService
 from bot.services.roster import RosterKeeper
 from bot.services.timeline import TimelineService
 from bot.slack.bolt_app import build_bolt_app
-from bot.slack.delivery import SlackEffects
+from bot.slack.delivery.digest import DigestEffects
+from bot.slack.delivery.incidents import SlackEffects
+from bot.slack.delivery.paging import ExternalPaging, PagingEffects, SlackDirectory
+from bot.slack.delivery.postmortems import PostmortemEffects
+from bot.slack.delivery.timeline import TimelineEffects
 from bot.slack.deps import ListenerDeps
-from bot.slack.digest_delivery import DigestEffects
 from bot.slack.follow_ups import FollowUps
-from bot.slack.paging_delivery import ExternalPaging, PagingEffects, SlackDirectory
-from bot.slack.postmortem_delivery import PostmortemEffects
 from bot.slack.server import build_web_app
-from bot.slack.timeline_delivery import TimelineEffects
 from storage import migrate
 from storage.engine import CHECKPOINT_SECONDS, Database, background_writes
 from storage.outbox import OutboxRepository

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.app import Firewatch
-from bot.clock import Clock
 from bot.config import Settings
+from bot.domain.clock import Clock
 from bot.domain.incident import IncidentReport
 from bot.emulator import (
     SlackEmulator,

@@ -17,11 +17,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 PROGRAM = textwrap.dedent(
     """
-    import asyncio, sys, time
+    import asyncio, gc, sys, time
     from pathlib import Path
     from tests.benchmarks import loop_trace
 
     loop_trace.install(Path(sys.argv[1]), 5.0)
+    gc.disable()  # a collection over 5 ms on a busy machine would be traced too
 
     async def main():
         loop = asyncio.get_running_loop()

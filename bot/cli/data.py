@@ -1,5 +1,5 @@
 """`firewatch` commands for the data lifecycle: purge, export-user, forget-user, backup,
-restore. Registered on the main parser by `bot.cli.build_parser`."""
+restore. Registered on the main parser by `bot.cli.main.build_parser`."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def _purge(args: argparse.Namespace) -> int:
     settings = load_settings()
 
     async def go() -> int:
-        from bot.cli import _offline
+        from bot.cli.main import _offline
         from bot.services.lifecycle import LifecycleService
 
         app = await _offline(settings)
@@ -119,7 +119,7 @@ def _export_user(args: argparse.Namespace) -> int:
     user = _user(args.user)
 
     async def go() -> int:
-        from bot.cli import _offline
+        from bot.cli.main import _offline
         from bot.services.lifecycle import LifecycleService
 
         app = await _offline(settings)
@@ -146,7 +146,7 @@ def _forget_user(args: argparse.Namespace) -> int:
     user = _user(args.user)
 
     async def go() -> int:
-        from bot.cli import _offline
+        from bot.cli.main import _offline
         from bot.services.lifecycle import ChainBroken, ForgetReport, LifecycleService
 
         app = await _offline(settings)

@@ -18,10 +18,10 @@ from typing import Any
 from bot.app import Firewatch
 from bot.config import Settings
 from bot.emulator import SlackEmulator, SlackRequestSender, input_values
-from bot.logs import configure_logging
-from bot.slack import paging_blocks
+from bot.runtime.logs import configure_logging
+from bot.slack.blocks import paging as paging_blocks
+from bot.slack.blocks.postmortems import PmIds
 from bot.slack.ids import Block, Callback
-from bot.slack.postmortem_blocks import PmIds
 from storage.outbox import OutboxRepository
 
 DEMO_TIMEOUT = 15.0

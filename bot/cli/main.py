@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.logs import configure_logging
+from bot.runtime.logs import configure_logging
 
 log = logging.getLogger("firewatch")
 
@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     digest.set_defaults(handler=_digest)
 
     # Operational commands (data lifecycle, backups) live in their own module.
-    from bot.cli_data import add_data_commands
+    from bot.cli.data import add_data_commands
 
     add_data_commands(sub)
 
@@ -152,8 +152,8 @@ def _migrate(_: argparse.Namespace) -> int:
 
 
 def _check_config(_: argparse.Namespace) -> int:
-    from bot.policy_holder import load_policy_or_fail
-    from bot.scheduler import triggers
+    from bot.policy.holder import load_policy_or_fail
+    from bot.runtime.scheduler import triggers
 
     settings = _settings()
     holder = load_policy_or_fail(settings)
@@ -178,8 +178,8 @@ def _check_config(_: argparse.Namespace) -> int:
 
 
 def _policy_show(_: argparse.Namespace) -> int:
-    from bot.policy_file import dump_policy
-    from bot.policy_holder import load_policy_or_fail
+    from bot.policy.holder import load_policy_or_fail
+    from bot.policy.loader import dump_policy
 
     holder = load_policy_or_fail(_settings())
     sys.stdout.write(dump_policy(holder.policy))
@@ -190,7 +190,7 @@ def _outbox(args: argparse.Namespace) -> int:
     settings = _settings()
 
     async def go() -> int:
-        from bot.clock import SystemClock
+        from bot.domain.clock import SystemClock
         from storage.engine import Database
         from storage.outbox import OutboxRepository
 
@@ -350,8 +350,8 @@ class _Offline:
     """What CLI commands need without Slack: database, policy, clock."""
 
     def __init__(self, settings: Settings) -> None:
-        from bot.clock import SystemClock
-        from bot.policy_holder import load_policy_or_fail
+        from bot.domain.clock import SystemClock
+        from bot.policy.holder import load_policy_or_fail
         from storage.engine import Database
 
         self.db = Database(settings.effective_database_url)
@@ -370,7 +370,7 @@ async def _offline(settings: Settings) -> _Offline:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.cli.demo import run_demo
 
     return asyncio.run(run_demo(quiet=args.quiet))
 

@@ -2,7 +2,7 @@
 
 A `Policy` is validated as a whole: unknown keys are errors, and names that refer to other
 parts (roles in `page_roles` and `raci`, a role's `stand_in`) must exist. The YAML file
-and its merging over the built-in default live in `bot.policy_file`; this module never
+and its merging over the built-in default live in `bot.policy.loader`; this module never
 reads files.
 """
 

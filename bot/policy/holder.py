@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from bot.config import ConfigError, Settings
 from bot.domain.policy import Policy
-from bot.policy_file import PolicyError, load_policy
+from bot.policy.loader import PolicyError, load_policy
 
 
 @dataclass

@@ -102,7 +102,7 @@ class _Document:
 
 def default_policy_text() -> str:
     """The built-in default policy, as YAML."""
-    return resources.files("bot.domain").joinpath(DEFAULT_POLICY_NAME).read_text("utf-8")
+    return resources.files("bot.policy").joinpath(DEFAULT_POLICY_NAME).read_text("utf-8")
 
 
 @cache

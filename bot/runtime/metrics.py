@@ -527,7 +527,7 @@ class InstrumentedWebClient(AsyncWebClient):
     """An AsyncWebClient that reports each Web API call (and Slack's error) to `metrics`.
 
     Every call made through it goes through `api_call`, including those of
-    bot.slack.delivery.call(). Retries slack_sdk makes inside one call count once.
+    bot.slack.delivery.incidents.call(). Retries slack_sdk makes inside one call count once.
     """
 
     def __init__(self, *args: Any, metrics: Metrics, **kwargs: Any) -> None:

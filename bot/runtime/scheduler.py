@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.clock import Clock
 from bot.config import ConfigError
+from bot.domain.clock import Clock
 from bot.domain.policy import Policy
 from bot.services.jobs import JOBS, JobRunner, schedule_of
 from storage.engine import background_writes

@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.clock import Clock
 from bot.domain.changes import (
     DECISIONS,
     ChangeStatus,
@@ -18,6 +17,7 @@ from bot.domain.changes import (
     advance,
     change_reference,
 )
+from bot.domain.clock import Clock
 from bot.domain.incident import ChannelStatus, reference
 from bot.domain.policy import Policy
 from bot.domain.timeline import EntryKind

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
+from bot.domain.clock import Clock
 from bot.domain.digest import (
     Digest,
     OverdueItem,

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.clock import Clock
 from bot.domain import business_time
 from bot.domain.checklist import Verdict, evaluate
+from bot.domain.clock import Clock
 from bot.domain.incident import (
     ChannelStatus,
     Incident,

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from bot.clock import Clock
+from bot.domain.clock import Clock
 from bot.domain.incident import IncidentReport, Kind
-from bot.load import RequestLoad, wait_any
+from bot.runtime.load import RequestLoad, wait_any
 from bot.services.group_commit import GroupCommit
 from bot.services.incidents import DeclareOutcome, IncidentService, InvalidReport
 from storage import intake

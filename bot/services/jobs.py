@@ -21,7 +21,7 @@ from enum import StrEnum
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
+from bot.domain.clock import Clock
 from bot.domain.policy import Policy, Schedule
 from bot.services import effects
 from bot.services.digest import (

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from bot.clock import Clock
+from bot.domain.clock import Clock
 from bot.domain.incident import Status, reference
 from bot.domain.policy import Policy
 from bot.domain.retention import (

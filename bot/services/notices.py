@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.clock import Clock
+from bot.domain.clock import Clock
 from bot.services import effects
 from storage.engine import Database
 from storage.outbox import OutboxRepository

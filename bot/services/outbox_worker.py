@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.clock import Clock
-from bot.load import RequestLoad, wait_any
+from bot.domain.clock import Clock
+from bot.runtime.load import RequestLoad, wait_any
 from storage import outbox
 from storage.engine import Database, background_writes
 from storage.outbox import ClaimedRow, OutboxRepository

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.clock import Clock
+from bot.domain.clock import Clock
 from bot.domain.incident import Incident, Kind, Status
 from bot.domain.paging import (
     Page,

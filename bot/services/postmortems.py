@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
+from bot.domain.clock import Clock
 from bot.domain.incident import ChannelStatus, Incident, Status, reference
 from bot.domain.policy import Policy
 from bot.domain.postmortem import (

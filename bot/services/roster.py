@@ -15,7 +15,7 @@ from typing import Protocol
 
 from bot.domain.paging import UnknownPerson, roster_emails, with_user_ids
 from bot.domain.policy import Policy
-from bot.policy_file import PolicyError, load_policy
+from bot.policy.loader import PolicyError, load_policy
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class PeopleDirectory(Protocol):
 
 
 class PolicySlot(Protocol):
-    """Where the policy in use lives (bot.policy_holder.PolicyHolder)."""
+    """Where the policy in use lives (bot.policy.holder.PolicyHolder)."""
 
     policy: Policy
     listeners: list[Callable[[Policy], None]]

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
+from bot.domain.clock import Clock
 from bot.domain.incident import ChannelStatus, Incident, Kind, Status, reference
 from bot.domain.policy import Policy
 from bot.domain.retention import chain_problem

@@ -7,7 +7,8 @@ scope that no call needs any more. Nothing imports this module at run time.
 The call forms it recognises, anywhere under `bot/` except the Slack emulator (which
 serves the Web API rather than calling it):
 
-* ``call(client, "chat.postMessage", ...)``: `bot.slack.delivery.call`, the outbox's wrapper;
+* ``call(client, "chat.postMessage", ...)``: `bot.slack.delivery.incidents.call`,
+  the outbox's wrapper;
 * ``client.api_call("chat.postMessage", ...)`` (or ``api_method="..."``);
 * slack_sdk's convenience methods, ``client.views_open(...)`` → ``views.open``, resolved
   from slack_sdk's own source (so ``files_upload_v2`` counts as the methods it calls);

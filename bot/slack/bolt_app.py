@@ -9,10 +9,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clock import Clock
-from bot.slack import digest, middleware, paging, postmortems, timeline
+from bot.domain.clock import Clock
+from bot.slack import middleware
 from bot.slack.deps import ListenerDeps
-from bot.slack.listeners import actions, commands, shortcuts, views
+from bot.slack.listeners import actions, commands, digest, paging, postmortems, shortcuts, timeline
+from bot.slack.listeners import declare as views
 from bot.slack.subcommands import Subcommand
 from storage.engine import Database
 

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from bot.load import RequestLoad
+from bot.runtime.load import RequestLoad
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import logs
-from bot.clock import Clock
+from bot.domain.clock import Clock
+from bot.runtime import logs
 from storage.engine import Database
 from storage.repositories import SlackEventRepository
 

@@ -15,7 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.load import RequestLoad
+from bot.runtime.load import RequestLoad
 from bot.slack.errors import new_error_ref
 
 log = logging.getLogger(__name__)

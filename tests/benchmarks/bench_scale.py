@@ -26,11 +26,11 @@ from typing import Any
 
 from sqlalchemy import create_engine, insert, text
 
-from bot.clock import SystemClock
+from bot.domain.clock import SystemClock
 from bot.domain.incident import Kind, Status
-from bot.policy_file import load_policy
+from bot.policy.loader import load_policy
 from bot.services.incidents import IncidentService
-from bot.slack import blocks
+from bot.slack.blocks import incident as blocks
 from storage import migrate
 from storage.engine import Database
 from storage.models import IncidentRow, TimelineEntryRow
@@ -156,7 +156,7 @@ async def time_digest(db: Database, policy: Any, end: datetime, runs: int) -> li
     from zoneinfo import ZoneInfo
 
     from bot.services.digest import DigestService
-    from bot.slack.digest_blocks import digest_message
+    from bot.slack.blocks.digest import digest_message
 
     service = DigestService(db, lambda: policy, SystemClock())
     start = end - timedelta(days=7)
@@ -218,7 +218,7 @@ def time_export_cli(url: str, number: int, directory: Path, runs: int) -> list[f
 
 
 def feature_present(name: str) -> bool:
-    from bot.cli import build_parser
+    from bot.cli.main import build_parser
 
     actions = [a for a in build_parser()._actions if a.dest == "command"]
     return any(name in getattr(a, "choices", {}) for a in actions)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from bot.domain.checklist import ChecklistGroup, ChecklistLeaf, evaluate, leaves
-from bot.policy_file import load_default_policy
+from bot.policy.loader import load_default_policy
 
 SEED_CHECKLIST = load_default_policy().checklist
 ALL_TICKED = {entry.leaf.key for entry in leaves(SEED_CHECKLIST)}

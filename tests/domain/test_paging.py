@@ -20,7 +20,7 @@ from bot.domain.paging import (
     with_user_ids,
 )
 from bot.domain.policy import Policy
-from bot.policy_file import load_default_policy, merge_policy_data
+from bot.policy.loader import load_default_policy, merge_policy_data
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 

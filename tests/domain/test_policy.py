@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from bot.domain.checklist import ChecklistGroup, ChecklistLeaf, ConsistencyError
 from bot.domain.durations import Duration
 from bot.domain.policy import Policy, Templates, UnknownPolicyKey
-from bot.policy_file import load_default_policy
+from bot.policy.loader import load_default_policy
 
 DEFAULT = load_default_policy()
 

@@ -21,7 +21,7 @@ from bot.domain.retention import (
     timeline_tombstone,
 )
 from bot.domain.timeline import GENESIS_HASH, TimelineEntry
-from bot.policy_file import PolicyError, load_default_policy, load_policy
+from bot.policy.loader import PolicyError, load_default_policy, load_policy
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 KEY = b"a-key-of-at-least-sixteen-bytes"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bot.domain.policy import Policy
-from bot.policy_file import (
+from bot.policy.loader import (
     DEFAULT_POLICY_NAME,
     PolicyError,
     default_policy_text,

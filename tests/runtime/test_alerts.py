@@ -11,7 +11,7 @@ import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from bot.metrics import Metrics
+from bot.runtime.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 ALERTS = ROOT / "docs" / "operations" / "alerts.yaml"

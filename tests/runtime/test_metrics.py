@@ -1,5 +1,5 @@
-"""bot.metrics: the Slack request middleware on a real aiohttp server, the /metrics endpoint,
-the outbox observer, Web API call counting, SQLAlchemy timing and registry isolation."""
+"""bot.runtime.metrics: the Slack request middleware on a real aiohttp server, the /metrics
+endpoint, the outbox observer, Web API call counting, SQLAlchemy timing and registry isolation."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ from apscheduler.events import (
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from bot.clock import FrozenClock
+from bot.domain.clock import FrozenClock
 from bot.emulator import SlackRequestSender
-from bot.metrics import (
+from bot.runtime.metrics import (
     ACK_BUCKETS,
     InstrumentedWebClient,
     Metrics,
@@ -43,7 +43,7 @@ from bot.services.outbox_worker import (
     PermanentFailure,
     RetryLater,
 )
-from bot.slack.delivery import call
+from bot.slack.delivery.incidents import call
 from storage import migrate
 from storage.engine import Database, background_writes
 from storage.models import IncidentRow

@@ -17,7 +17,7 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
+from bot.domain.clock import FrozenClock
 from bot.services.intake import DeclarationIntake
 from bot.slack.ids import Block
 from storage import intake, migrate

@@ -20,11 +20,11 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.app import Firewatch
-from bot.clock import FrozenClock
 from bot.config import ConfigError
+from bot.domain.clock import FrozenClock
 from bot.emulator import SlackEmulator
 from bot.emulator.state import Message
-from bot.slack.paging_blocks import ACK_ACTION
+from bot.slack.blocks.paging import ACK_ACTION
 from storage.paging_models import BreachRow, PageRow, RoleAssignmentRow
 from tests.support import TOKEN, Harness, checkout_report, make_settings, start_harness
 

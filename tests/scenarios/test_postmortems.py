@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
+from bot.domain.clock import FrozenClock
 from bot.emulator import input_values
+from bot.slack.blocks.postmortems import PmIds
 from bot.slack.ids import Action
-from bot.slack.postmortem_blocks import PmIds
 from storage.models import OutboxRow
 from storage.postmortem_models import ActionItemRow, PostmortemRow
 from tests.support import Harness, start_harness

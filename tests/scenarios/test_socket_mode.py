@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FrozenClock
+from bot.domain.clock import FrozenClock
 from bot.emulator import SocketModeSender, input_values
 from bot.slack.ids import Block, Callback
 from storage.models import SlackEventRow

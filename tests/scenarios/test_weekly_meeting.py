@@ -18,15 +18,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
 from bot.config import ConfigError
+from bot.domain.clock import FrozenClock
 from bot.domain.policy import Schedule
 from bot.emulator import SlackEmulator
-from bot.policy_file import load_policy
-from bot.scheduler import Scheduler, triggers
+from bot.policy.loader import load_policy
+from bot.runtime.scheduler import Scheduler, triggers
 from bot.services.digest import POST_DIGEST, DigestService
 from bot.services.jobs import JobRunner, Outcome
-from bot.slack.digest_blocks import MAX_BLOCKS, meeting_block_id
+from bot.slack.blocks.digest import MAX_BLOCKS, meeting_block_id
 from bot.slack.ids import Action
 from storage import migrate
 from storage.engine import Database
@@ -566,7 +566,7 @@ async def test_digest_service_periods_follow_the_meeting(database_url: str) -> N
 def test_firewatch_digest_prints_and_posts(
     database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.cli import main
+    from bot.cli.main import main
 
     async def prepare() -> None:
         db = Database(database_url)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.load import RequestLoad
+from bot.runtime.load import RequestLoad
 from bot.services.group_commit import GroupCommit
 
 

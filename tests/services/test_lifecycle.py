@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from bot.clock import FrozenClock
+from bot.domain.clock import FrozenClock
 from bot.domain.retention import REMOVED_TEXT, pseudonym
 from bot.services.lifecycle import LifecycleService, run_purge
 from bot.services.timeline import TimelineService

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.clock import FrozenClock
-from bot.load import RequestLoad
+from bot.domain.clock import FrozenClock
+from bot.runtime.load import RequestLoad
 from bot.services.outbox_worker import (
     NotReady,
     OutboxItem,

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FrozenClock
+from bot.domain.clock import FrozenClock
 from bot.domain.policy import Policy
-from bot.policy_file import load_default_policy, merge_policy_data
+from bot.policy.loader import load_default_policy, merge_policy_data
 from bot.services import paging_effects as fx
 from bot.services.incidents import IncidentService
 from bot.services.paging import PagingService

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.clock import FrozenClock
-from bot.policy_file import load_policy
+from bot.domain.clock import FrozenClock
+from bot.policy.loader import load_policy
 from bot.services.jobs import PURGE_JOB, JobRunner
 from storage import migrate
 from storage.engine import Database

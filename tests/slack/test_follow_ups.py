@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from bot.load import RequestLoad
+from bot.runtime.load import RequestLoad
 from bot.slack.follow_ups import FollowUps
 
 

@@ -3,7 +3,7 @@
 What the code registers is read from the real Bolt app: `Firewatch(settings)` builds it
 while AsyncApp's public registration methods (`command`, `shortcut`, `event`, ...) are
 wrapped to record their arguments. The Web API methods the code calls are read from the
-source by `bot.slack.web_api`; the scopes each method accepts come from Slack's own method
+source by `bot.slack.api_usage`; the scopes each method accepts come from Slack's own method
 reference in `shared/slack-reference/slack-methods/`.
 
 The reference data lives in `shared/` beside the repository (`<dir>/main` and
@@ -29,8 +29,8 @@ from slack_bolt.async_app import AsyncApp
 from bot.app import Firewatch
 from bot.config import Settings
 from bot.slack import ids
+from bot.slack.api_usage import find_web_api_calls, slack_sdk_methods
 from bot.slack.server import EVENTS_PATH
-from bot.slack.web_api import find_web_api_calls, slack_sdk_methods
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / "manifest.yaml"

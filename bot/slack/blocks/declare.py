@@ -23,7 +23,7 @@ from bot.domain.checklist import ChecklistGroup, LeafEntry, Verdict, leaves
 from bot.domain.incident import TEXT_MAX, TITLE_MAX, Incident
 from bot.domain.policy import Policy
 from bot.services.incidents import required_report_fields
-from bot.slack.blocks import clip, escape
+from bot.slack.blocks.incident import clip, escape
 from bot.slack.ids import CHECKLIST_BLOCK_PREFIX, VALUE, Block, Callback, Decision
 
 SLACK_OPTION_TEXT_MAX = 75

@@ -16,7 +16,7 @@ from bot.domain.digest import Digest, OverdueItem, OwedPostmortem, PostmortemFac
 from bot.domain.incident import reference
 from bot.domain.policy import Policy, Prompt
 from bot.domain.postmortem import format_duration
-from bot.slack.blocks import slack_date
+from bot.slack.blocks.incident import slack_date
 from bot.slack.ids import Action
 
 MAX_BLOCKS = 50

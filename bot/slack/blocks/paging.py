@@ -8,7 +8,7 @@ from bot.domain.incident import Incident
 from bot.domain.paging import Page, PageStatus
 from bot.domain.paging import Roster as RosterView
 from bot.domain.policy import Policy
-from bot.slack.blocks import clip, escape, slack_date
+from bot.slack.blocks.incident import clip, escape, slack_date
 
 # The Acknowledge button, on the DM and on the channel message; its value is the page id.
 ACK_ACTION = "firewatch_page_ack"

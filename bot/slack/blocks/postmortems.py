@@ -29,7 +29,7 @@ from bot.domain.incident import Incident
 from bot.domain.policy import Policy
 from bot.domain.postmortem import format_duration
 from bot.services.postmortems import Facts, Postmortem
-from bot.slack.blocks import clip, escape, slack_date
+from bot.slack.blocks.incident import clip, escape, slack_date
 from bot.slack.ids import VALUE, Action
 
 ITEM_ROWS = 3

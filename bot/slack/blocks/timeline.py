@@ -26,7 +26,7 @@ from bot.domain.policy import Policy
 from bot.domain.status import LABELS, allowed_targets
 from bot.domain.timeline import TimelineEntry
 from bot.services.changes import Change
-from bot.slack.blocks import clip, escape, slack_date
+from bot.slack.blocks.incident import clip, escape, slack_date
 from bot.slack.ids import VALUE
 
 PAGE_SIZE = 15

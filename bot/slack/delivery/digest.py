@@ -16,8 +16,8 @@ from bot.services.digest import (
     DigestService,
 )
 from bot.services.outbox_worker import EffectHandler, OutboxItem
-from bot.slack import digest_blocks
-from bot.slack.delivery import Handler, SlackEffects
+from bot.slack.blocks import digest as digest_blocks
+from bot.slack.delivery.incidents import Handler, SlackEffects
 
 
 def _when(value: Any) -> datetime | None:

@@ -28,7 +28,8 @@ from bot.services.outbox_worker import (
     PermanentFailure,
     RetryLater,
 )
-from bot.slack import blocks, messages
+from bot.slack import messages
+from bot.slack.blocks import incident as blocks
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from bot.services.outbox_worker import (
     RetryLater,
 )
 from bot.services.paging import PagingService
-from bot.slack import paging_blocks as ui
-from bot.slack.delivery import METADATA_EVENT, call, slack_error, update_message
+from bot.slack.blocks import paging as ui
+from bot.slack.delivery.incidents import METADATA_EVENT, call, slack_error, update_message
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from bot.services import effects
 from bot.services.changes import ChangeService
 from bot.services.outbox_worker import EffectHandler, NotReady, OutboxItem, PermanentFailure
 from bot.services.postmortems import PostmortemService
-from bot.slack import postmortem_blocks
-from bot.slack.delivery import Handler, SlackEffects, call, slack_error
+from bot.slack.blocks import postmortems as postmortem_blocks
+from bot.slack.delivery.incidents import Handler, SlackEffects, call, slack_error
 
 
 class PostmortemEffects:

@@ -7,8 +7,8 @@ from typing import Any
 from bot.services import effects
 from bot.services.changes import ChangeService
 from bot.services.outbox_worker import EffectHandler, NotReady, OutboxItem, PermanentFailure
-from bot.slack import timeline_blocks
-from bot.slack.delivery import Handler, SlackEffects, call, slack_error, update_message
+from bot.slack.blocks import timeline as timeline_blocks
+from bot.slack.delivery.incidents import Handler, SlackEffects, call, slack_error, update_message
 
 
 class TimelineEffects:

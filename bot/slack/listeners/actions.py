@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services.incidents import IncidentNotFound
-from bot.slack import modals
+from bot.slack.blocks import declare as modals
 from bot.slack.deps import ListenerDeps
 from bot.slack.ids import Action
 

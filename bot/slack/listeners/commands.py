@@ -13,7 +13,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import blocks, messages, modals
+from bot.slack import messages
+from bot.slack.blocks import declare as modals
+from bot.slack.blocks import incident as blocks
 from bot.slack.deps import ListenerDeps
 from bot.slack.errors import answer_errors
 from bot.slack.follow_ups import FollowUps

@@ -18,7 +18,8 @@ from bot.services.incidents import (
     InvalidReport,
     NotAnIncident,
 )
-from bot.slack import messages, modals
+from bot.slack import messages
+from bot.slack.blocks import declare as modals
 from bot.slack.deps import ListenerDeps
 from bot.slack.errors import answer_errors
 from bot.slack.ids import CHECKLIST_BLOCK_PREFIX, VALUE, Block, Callback, Decision

@@ -12,7 +12,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.slack import digest_blocks
+from bot.slack.blocks import digest as digest_blocks
 from bot.slack.deps import ListenerDeps
 from bot.slack.ids import Action
 from bot.slack.subcommands import Subcommand, ephemeral

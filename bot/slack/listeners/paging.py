@@ -14,8 +14,8 @@ from bot.domain.incident import Incident
 from bot.domain.paging import BadWhen, parse_person, parse_until
 from bot.services.paging import PagingError
 from bot.slack import messages
-from bot.slack import paging_blocks as ui
-from bot.slack.blocks import slack_date
+from bot.slack.blocks import paging as ui
+from bot.slack.blocks.incident import slack_date
 from bot.slack.deps import ListenerDeps
 from bot.slack.subcommands import Subcommand, ephemeral
 

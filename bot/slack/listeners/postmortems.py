@@ -15,17 +15,17 @@ from bot.services.incidents import IncidentNotFound, InvalidChange
 from bot.services.postmortems import PostmortemNotFound
 from bot.services.raci import NotAccountable
 from bot.slack import messages
-from bot.slack.deps import ListenerDeps
-from bot.slack.errors import answer_errors
-from bot.slack.ids import VALUE, Action
-from bot.slack.listeners.views import metadata, read_value, state_values
-from bot.slack.postmortem_blocks import (
+from bot.slack.blocks.postmortems import (
     ITEM_ROWS,
     PmIds,
     followups_list,
     postmortem_modal,
     resolve_modal,
 )
+from bot.slack.deps import ListenerDeps
+from bot.slack.errors import answer_errors
+from bot.slack.ids import VALUE, Action
+from bot.slack.listeners.declare import metadata, read_value, state_values
 from bot.slack.subcommands import Subcommand, ephemeral
 
 NO_POSTMORTEM_YET = "There is no post-mortem yet: it is asked for when the incident is resolved."

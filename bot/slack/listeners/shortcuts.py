@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack import modals
+from bot.slack.blocks import declare as modals
 from bot.slack.deps import ListenerDeps
 from bot.slack.ids import Callback
 

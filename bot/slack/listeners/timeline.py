@@ -21,18 +21,18 @@ from bot.services.incidents import IncidentNotFound, InvalidChange
 from bot.services.raci import NotAccountable
 from bot.services.timeline import Captured, timeline_page
 from bot.slack import messages
-from bot.slack.deps import ListenerDeps
-from bot.slack.errors import answer_errors
-from bot.slack.listeners.views import metadata, read_value, state_values
-from bot.slack.subcommands import Subcommand, ephemeral
-from bot.slack.timeline_blocks import (
+from bot.slack.blocks.timeline import (
     PAGE_SIZE,
     TimelineIds,
     capture_modal,
     change_modal,
     status_modal,
 )
-from bot.slack.timeline_blocks import timeline_page as render_page
+from bot.slack.blocks.timeline import timeline_page as render_page
+from bot.slack.deps import ListenerDeps
+from bot.slack.errors import answer_errors
+from bot.slack.listeners.declare import metadata, read_value, state_values
+from bot.slack.subcommands import Subcommand, ephemeral
 
 
 def permalink(team_domain: str | None, channel: str, ts: str) -> str:
