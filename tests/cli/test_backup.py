@@ -17,7 +17,7 @@ from storage.engine import Database
 from storage.models import IncidentRow, OutboxRow, TimelineEntryRow
 from tests.support import start_harness
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def firewatch(*args: str, database_url: str) -> tuple[int, str, str]:

@@ -13,7 +13,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from bot.runtime.metrics import Metrics
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "docs" / "operations" / "alerts.yaml"
 RUNBOOKS = ROOT / "docs" / "operations" / "runbooks"
 SECTIONS = ("Symptom", "Investigation", "Causes", "Resolution", "Escalation")

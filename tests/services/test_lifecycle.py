@@ -47,7 +47,7 @@ def cli(
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
         stdin=subprocess.DEVNULL,
     )
 

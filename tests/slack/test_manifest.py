@@ -32,7 +32,7 @@ from bot.slack import ids
 from bot.slack.api_usage import find_web_api_calls, slack_sdk_methods
 from bot.slack.server import EVENTS_PATH
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "manifest.yaml"
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
