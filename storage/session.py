@@ -17,4 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 Session: TypeAlias = AsyncSession
 Connection: TypeAlias = _Connection
 
-__all__ = ["Connection", "Session"]
+
+class Repository:
+    """Queries over one open transaction: a repository lives as long as the block that
+    opened its session, and never commits (the session's owner does)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+
+__all__ = ["Connection", "Repository", "Session"]
