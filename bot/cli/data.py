@@ -8,13 +8,15 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import URL, make_url
 
+from bot.cli.offline import EXIT_CONFIG, Offline, offline
 from bot.config import ConfigError, Settings, load_settings
 
-EXIT_CONFIG = 2
+if TYPE_CHECKING:
+    from bot.services.lifecycle import LifecycleService
 
 
 def add_data_commands(sub: Any) -> None:
@@ -47,6 +49,13 @@ def add_data_commands(sub: Any) -> None:
     restore.set_defaults(handler=_restore)
 
 
+def _lifecycle(app: Offline, settings: Settings) -> LifecycleService:
+    """The data-lifecycle use cases over the offline parts, signing with the audit key."""
+    from bot.services.lifecycle import LifecycleService
+
+    return LifecycleService(app.db, app.policy, app.clock, audit_key=settings.audit_key_bytes)
+
+
 # --- purge ----------------------------------------------------------------------------
 
 
@@ -54,17 +63,8 @@ def _purge(args: argparse.Namespace) -> int:
     settings = load_settings()
 
     async def go() -> int:
-        from bot.cli.main import _offline
-        from bot.services.lifecycle import LifecycleService
-
-        app = await _offline(settings)
-        try:
-            service = LifecycleService(
-                app.db, app.policy, app.clock, audit_key=settings.audit_key_bytes
-            )
-            report = await service.purge(dry_run=args.dry_run)
-        finally:
-            await app.db.dispose()
+        async with offline(settings) as app:
+            report = await _lifecycle(app, settings).purge(dry_run=args.dry_run)
         retention = app.policy().retention
         print(
             "dry run: nothing deleted; this is what `firewatch purge` would remove"
@@ -119,16 +119,8 @@ def _export_user(args: argparse.Namespace) -> int:
     user = _user(args.user)
 
     async def go() -> int:
-        from bot.cli.main import _offline
-        from bot.services.lifecycle import LifecycleService
-
-        app = await _offline(settings)
-        try:
-            data = await LifecycleService(
-                app.db, app.policy, app.clock, audit_key=settings.audit_key_bytes
-            ).export_user(user)
-        finally:
-            await app.db.dispose()
+        async with offline(settings) as app:
+            data = await _lifecycle(app, settings).export_user(user)
         text = json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
         if args.output:
             await asyncio.to_thread(Path(args.output).write_text, text, encoding="utf-8")
@@ -146,14 +138,10 @@ def _forget_user(args: argparse.Namespace) -> int:
     user = _user(args.user)
 
     async def go() -> int:
-        from bot.cli.main import _offline
-        from bot.services.lifecycle import ChainBroken, ForgetReport, LifecycleService
+        from bot.services.lifecycle import ChainBroken, ForgetReport
 
-        app = await _offline(settings)
-        try:
-            service = LifecycleService(
-                app.db, app.policy, app.clock, audit_key=settings.audit_key_bytes
-            )
+        async with offline(settings) as app:
+            service = _lifecycle(app, settings)
 
             def describe(r: ForgetReport) -> str:
                 tables = {**r.rows_changed}
@@ -188,8 +176,6 @@ def _forget_user(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 1
-        finally:
-            await app.db.dispose()
         print(f"forgotten: {describe(done)}")
         print("Slack keeps its own copies of messages; delete those in Slack if required.")
         return 0

@@ -12,6 +12,7 @@ import re
 import secrets
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,18 @@ roles:
   dl: {primary: U0CAROL}
   om: {primary: U0DAVE}
 """
+DEMO_REPORT: dict[str, Any] = {
+    Block.TITLE: "Checkout errors",
+    Block.SEVERITY: "sev1",
+    Block.NATURE: "HTTP 500 on /checkout for about a third of requests since 14:02 UTC.",
+    Block.DISCOVERY: "monitoring_alert",
+    Block.IMPACT: "Customers cannot pay; orders are lost.",
+    Block.EVIDENCE: "https://grafana.example.com/d/checkout",
+    Block.SERVICE: "checkout-api",
+    "checklist__incident": ["production", "user_access"],
+    "checklist__severe": ["cannot_access_assets", "feature_downtime"],
+    "checklist__urgent": ["ongoing", "no_workaround", "cannot_wait"],
+}
 NAMES = {
     "U0ALICE": "alice",
     "U0BOB": "bob",
@@ -107,87 +120,22 @@ async def run_demo(*, quiet: bool = False) -> int:
                 await bot.stop()
 
 
+class DemoFailed(Exception):
+    """Slack answered, but not as it should have; the reason is the exception's text."""
+
+
 async def _play(bot: Firewatch, slack: SlackEmulator, secret: str, out: Transcript) -> int:
     url = f"http://127.0.0.1:{bot.port}/slack/events"
     async with SlackRequestSender(url, secret, response_url_base=slack.hooks_url) as sender:
         out.say("Firewatch demo — the Slack emulator and the bot run on 127.0.0.1\n")
-
-        out.say("1. alice types: /incident declare Checkout errors")
-        answer = await sender.slash_command("declare Checkout errors", user_id="U0ALICE")
-        if answer.status != 200:
-            return _fail(f"/incident answered HTTP {answer.status}")
-        views = await slack.wait_for(
-            lambda: slack.opened_views(Callback.DECLARE_MODAL), DEMO_TIMEOUT
-        )
-        view = views[-1]
-        report: dict[str, Any] = {
-            Block.TITLE: "Checkout errors",
-            Block.SEVERITY: "sev1",
-            Block.NATURE: "HTTP 500 on /checkout for about a third of requests since 14:02 UTC.",
-            Block.DISCOVERY: "monitoring_alert",
-            Block.IMPACT: "Customers cannot pay; orders are lost.",
-            Block.EVIDENCE: "https://grafana.example.com/d/checkout",
-            Block.SERVICE: "checkout-api",
-            "checklist__incident": ["production", "user_access"],
-            "checklist__severe": ["cannot_access_assets", "feature_downtime"],
-            "checklist__urgent": ["ongoing", "no_workaround", "cannot_wait"],
-        }
-        out.say(f"   Firewatch opens “{view['title']['text']}”; alice fills in the report and")
-        out.say("   ticks the checklist (production, users' access, severe, urgent) → Declare")
-        submitted = await sender.view_submission(
-            view, input_values(view, report), user_id="U0ALICE"
-        )
-        if submitted.status != 200 or submitted.text.strip() not in ("", "{}"):
-            return _fail(f"the form was refused: HTTP {submitted.status} {submitted.text}")
-
-        def paged() -> Any:
-            channel = slack.channel_by_name("inc-1-checkout-errors")
-            dms = [m for m in slack.messages("U0BOB") if "paged" in m.text.lower()]
-            return channel and slack.pins(channel.id) and slack.messages("#incidents") and dms
-
-        await slack.wait_for(paged, DEMO_TIMEOUT)
-        channel = slack.channel_by_name("inc-1-checkout-errors")
-        assert channel is not None
-        out.say("   → channel #inc-1-checkout-errors, report pinned, announcement in #incidents,")
-        out.say("     the PM, Development Lead and Operations Lead paged by DM\n")
-
-        page_dm = next(m for m in slack.messages("U0BOB") if "paged" in m.text.lower())
-        out.say("2. bob (Product Manager) presses Acknowledge in his DM")
-        await sender.block_action(
-            paging_blocks.ACK_ACTION,
-            value=_button_value(page_dm, paging_blocks.ACK_ACTION),
-            user_id="U0BOB",
-            channel_id=page_dm.channel,
-            message=page_dm.as_dict(),
-        )
-        out.say("3. alice: /incident note Rolled back checkout to v41")
-        await sender.slash_command(
-            "note Rolled back checkout to v41",
-            user_id="U0ALICE",
-            channel_id=channel.id,
-            channel_name=channel.name,
-        )
-        out.say("4. alice: /incident status monitoring Error rate back to normal")
-        await sender.slash_command(
-            "status monitoring Error rate back to normal",
-            user_id="U0ALICE",
-            channel_id=channel.id,
-            channel_name=channel.name,
-        )
-        out.say("5. alice: /incident resolve → “Rolled back v42; fix to follow in v43”")
-        await sender.slash_command(
-            "resolve", user_id="U0ALICE", channel_id=channel.id, channel_name=channel.name
-        )
-        [resolve] = await slack.wait_for(
-            lambda: slack.opened_views(PmIds.RESOLVE_MODAL), DEMO_TIMEOUT
-        )
-        values = input_values(resolve, {PmIds.SUMMARY: "Rolled back v42; fix to follow in v43"})
-        await sender.view_submission(resolve, values, user_id="U0ALICE")
-
-        def postmortem_asked() -> Any:
-            return [m for m in slack.messages("U0BOB") if "post-mortem" in m.text]
-
-        await slack.wait_for(postmortem_asked, DEMO_TIMEOUT)
+        people = _People(slack, sender, out)
+        try:
+            channel = await people.declare()
+        except DemoFailed as exc:
+            return _fail(str(exc))
+        await people.acknowledge()
+        await people.work_in(channel)
+        await slack.wait_for(people.postmortem_asked, DEMO_TIMEOUT)
         await _settled(bot)
         incident = await bot.incidents.get(1)
         out.say(
@@ -201,6 +149,86 @@ async def _play(bot: Firewatch, slack: SlackEmulator, secret: str, out: Transcri
             "demo OK: INC-1 declared, paged, acknowledged, noted, resolved; post-mortem requested"
         )
         return 0
+
+
+@dataclass
+class _People:
+    """The demo's people at work: what they type and press, and what they are told."""
+
+    slack: SlackEmulator
+    sender: SlackRequestSender
+    out: Transcript
+
+    async def declare(self) -> Any:
+        """Alice declares with the form; returns the incident's channel once paged."""
+        slack, out = self.slack, self.out
+        out.say("1. alice types: /incident declare Checkout errors")
+        answer = await self.sender.slash_command("declare Checkout errors", user_id="U0ALICE")
+        if answer.status != 200:
+            raise DemoFailed(f"/incident answered HTTP {answer.status}")
+        views = await slack.wait_for(
+            lambda: slack.opened_views(Callback.DECLARE_MODAL), DEMO_TIMEOUT
+        )
+        view = views[-1]
+        out.say(f"   Firewatch opens “{view['title']['text']}”; alice fills in the report and")
+        out.say("   ticks the checklist (production, users' access, severe, urgent) → Declare")
+        submitted = await self.sender.view_submission(
+            view, input_values(view, DEMO_REPORT), user_id="U0ALICE"
+        )
+        if submitted.status != 200 or submitted.text.strip() not in ("", "{}"):
+            raise DemoFailed(f"the form was refused: HTTP {submitted.status} {submitted.text}")
+        await slack.wait_for(self.paged, DEMO_TIMEOUT)
+        channel = slack.channel_by_name("inc-1-checkout-errors")
+        assert channel is not None
+        out.say("   → channel #inc-1-checkout-errors, report pinned, announcement in #incidents,")
+        out.say("     the PM, Development Lead and Operations Lead paged by DM\n")
+        return channel
+
+    def paged(self) -> Any:
+        """Truthy once the channel, its pin, the announcement and bob's page are there."""
+        slack = self.slack
+        channel = slack.channel_by_name("inc-1-checkout-errors")
+        dms = [m for m in slack.messages("U0BOB") if "paged" in m.text.lower()]
+        return channel and slack.pins(channel.id) and slack.messages("#incidents") and dms
+
+    def postmortem_asked(self) -> Any:
+        """Truthy once bob is asked for the post-mortem."""
+        return [m for m in self.slack.messages("U0BOB") if "post-mortem" in m.text]
+
+    async def acknowledge(self) -> None:
+        page_dm = next(m for m in self.slack.messages("U0BOB") if "paged" in m.text.lower())
+        self.out.say("2. bob (Product Manager) presses Acknowledge in his DM")
+        await self.sender.block_action(
+            paging_blocks.ACK_ACTION,
+            value=_button_value(page_dm, paging_blocks.ACK_ACTION),
+            user_id="U0BOB",
+            channel_id=page_dm.channel,
+            message=page_dm.as_dict(),
+        )
+
+    async def work_in(self, channel: Any) -> None:
+        """Alice notes, sets the status and resolves, in the incident's channel."""
+        steps = (
+            (
+                "3. alice: /incident note Rolled back checkout to v41",
+                "note Rolled back checkout to v41",
+            ),
+            (
+                "4. alice: /incident status monitoring Error rate back to normal",
+                "status monitoring Error rate back to normal",
+            ),
+            ("5. alice: /incident resolve → “Rolled back v42; fix to follow in v43”", "resolve"),
+        )
+        for told, typed in steps:
+            self.out.say(told)
+            await self.sender.slash_command(
+                typed, user_id="U0ALICE", channel_id=channel.id, channel_name=channel.name
+            )
+        [resolve] = await self.slack.wait_for(
+            lambda: self.slack.opened_views(PmIds.RESOLVE_MODAL), DEMO_TIMEOUT
+        )
+        values = input_values(resolve, {PmIds.SUMMARY: "Rolled back v42; fix to follow in v43"})
+        await self.sender.view_submission(resolve, values, user_id="U0ALICE")
 
 
 async def _settled(bot: Firewatch) -> None:

@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
+from bot.cli.offline import EXIT_CONFIG, UsageError, incident_number, offline
 from bot.config import ConfigError, Settings, load_settings
 from bot.runtime.logs import configure_logging
 
 log = logging.getLogger("firewatch")
-
-EXIT_CONFIG = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,6 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return result
     except ConfigError as exc:
         print(f"firewatch: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except UsageError:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
@@ -221,15 +222,8 @@ def _outbox(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from bot.domain.incident import parse_reference
-
     settings = _settings()
-    number = parse_reference(args.incident)
-    if number is None:
-        print(
-            f"firewatch: {args.incident!r} is not an incident reference (INC-42)", file=sys.stderr
-        )
-        return EXIT_CONFIG
+    number = incident_number(args.incident)
 
     async def go() -> int:
         from bot.services.changes import ChangeService
@@ -238,8 +232,7 @@ def _export(args: argparse.Namespace) -> int:
         from bot.services.postmortems import PostmortemService
         from bot.services.timeline import TimelineService
 
-        app = await _offline(settings)
-        try:
+        async with offline(settings) as app:
             incidents = IncidentService(app.db, app.policy, app.clock, broadcast_channel=None)
             try:
                 incident = await incidents.get(number)
@@ -256,8 +249,6 @@ def _export(args: argparse.Namespace) -> int:
             ).get_for_incident(number)
             record = incident_record(incident, entries, changes, postmortem)
             text = to_json(record) if args.format == "json" else to_markdown(record)
-        finally:
-            await app.db.dispose()
         if args.output:
             await asyncio.to_thread(Path(args.output).write_text, text, encoding="utf-8")
         else:
@@ -268,21 +259,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from bot.domain.incident import parse_reference
-
     settings = _settings()
-    number = parse_reference(args.incident) if args.incident else None
-    if args.incident and number is None:
-        print(
-            f"firewatch: {args.incident!r} is not an incident reference (INC-42)", file=sys.stderr
-        )
-        return EXIT_CONFIG
+    number = incident_number(args.incident) if args.incident else None
 
     async def go() -> int:
         from bot.services.timeline import TimelineService
 
-        app = await _offline(settings)
-        try:
+        async with offline(settings) as app:
             problems = await TimelineService(
                 app.db,
                 app.policy,
@@ -290,8 +273,6 @@ def _verify(args: argparse.Namespace) -> int:
                 broadcast_channel=None,
                 audit_key=settings.audit_key_bytes,
             ).verify(number)
-        finally:
-            await app.db.dispose()
         for p in problems:
             print(f"{p.incident_ref}: chain broken at entry #{p.seq} ({p.at.isoformat()})")
         if problems:
@@ -316,8 +297,7 @@ def _digest(args: argparse.Namespace) -> int:
     async def go() -> int:
         from bot.services.digest import DigestService, as_text
 
-        app = await _offline(settings)
-        try:
+        async with offline(settings) as app:
             service = DigestService(app.db, app.policy, app.clock, timezone=settings.timezone)
             if args.date_from or args.date_to:
                 last = args.date_to or service.today(app.clock.now())
@@ -340,33 +320,8 @@ def _digest(args: argparse.Namespace) -> int:
             built = await service.build(period.start, period.end)
             sys.stdout.write(as_text(built, app.policy(), service.zone))
             return 0
-        finally:
-            await app.db.dispose()
 
     return asyncio.run(go())
-
-
-class _Offline:
-    """What CLI commands need without Slack: database, policy, clock."""
-
-    def __init__(self, settings: Settings) -> None:
-        from bot.domain.clock import SystemClock
-        from bot.policy.holder import load_policy_or_fail
-        from storage.engine import Database
-
-        self.db = Database(settings.effective_database_url)
-        self.policy = load_policy_or_fail(settings)
-        self.clock = SystemClock()
-
-
-async def _offline(settings: Settings) -> _Offline:
-    from storage import migrate
-
-    app = _Offline(settings)
-    if not await migrate.is_current(app.db.engine):
-        await app.db.dispose()
-        raise ConfigError("the database schema is not current: run `firewatch migrate`")
-    return app
 
 
 def _demo(args: argparse.Namespace) -> int:
