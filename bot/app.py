@@ -26,6 +26,7 @@ from bot.runtime.scheduler import Scheduler
 from bot.services import effects
 from bot.services.changes import ChangeService
 from bot.services.digest import DigestService
+from bot.services.events import EventLog
 from bot.services.incidents import IncidentService
 from bot.services.intake import DeclarationIntake
 from bot.services.jobs import JobRunner
@@ -295,7 +296,7 @@ class Firewatch:
                 paging=self.paging,
                 digest=self.digest,
             ),
-            db=self.db,
+            events=EventLog(self.db),
             clock=self.clock,
             verify_requests=secret is not None,
             # Firewatch's own client: one keep-alive session, and its calls are counted.

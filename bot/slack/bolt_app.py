@@ -10,12 +10,12 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.clock import Clock
+from bot.services.events import EventLog
 from bot.slack import middleware
 from bot.slack.deps import ListenerDeps
 from bot.slack.listeners import actions, commands, digest, paging, postmortems, shortcuts, timeline
 from bot.slack.listeners import declare as views
 from bot.slack.subcommands import Subcommand
-from storage.engine import Database
 
 
 class Feature(Protocol):
@@ -33,7 +33,7 @@ def build_bolt_app(
     authorize: Callable[..., Awaitable[AuthorizeResult]],
     verify_requests: bool,
     deps: ListenerDeps,
-    db: Database,
+    events: EventLog,
     clock: Clock,
     listener_client: AsyncWebClient | None = None,
 ) -> AsyncApp:
@@ -49,7 +49,7 @@ def build_bolt_app(
         request_verification_enabled=verify_requests,
         raise_error_for_unhandled_request=False,
     )
-    middleware.install(app, db, clock, listener_client)
+    middleware.install(app, events, clock, listener_client)
     # Bolt tries listeners in registration order: the busiest requests (/incident, the
     # core buttons and forms) are matched first.
     subcommands = commands.core_subcommands(deps)

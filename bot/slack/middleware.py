@@ -15,8 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.clock import Clock
 from bot.runtime import logs
-from storage.engine import Database
-from storage.repositories import SlackEventRepository
+from bot.services.events import EventLog
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +28,15 @@ class FirewatchMiddleware(AsyncMiddleware):
     * request context for the logs (team id, a request id);
     * `client`: the Web API client listeners get instead of the one Bolt makes for each
       request (and each lazy listener), so their calls share one keep-alive HTTP session;
-    * Slack re-sends an event it thinks we missed (X-Slack-Retry-Num): handle it once.
+    * Slack re-sends an event it thinks we missed (X-Slack-Retry-Num): handle it once
+      (`EventLog`).
 
     A subclass of Bolt's `AsyncMiddleware` rather than three decorated functions: Bolt
     inspects a function middleware's signature and builds its arguments on every request,
     which cost a note's answer about a tenth of its CPU (docs/performance.md)."""
 
-    def __init__(self, db: Database, clock: Clock, client: AsyncWebClient | None) -> None:
-        self._db = db
+    def __init__(self, events: EventLog, clock: Clock, client: AsyncWebClient | None) -> None:
+        self._events = events
         self._clock = clock
         self._client = client
 
@@ -61,19 +61,14 @@ class FirewatchMiddleware(AsyncMiddleware):
         if self._client is not None:
             req.context["client"] = self._client
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id:
-            async with self._db.session() as session:
-                first = await SlackEventRepository(session).first_time(
-                    str(event_id), self._clock.now()
-                )
-            if not first:
-                log.info("duplicate event skipped", extra={"event_id": event_id})
-                return BoltResponse(status=200, body="")
+        if event_id and not await self._events.first_delivery(str(event_id), self._clock.now()):
+            log.info("duplicate event skipped", extra={"event_id": event_id})
+            return BoltResponse(status=200, body="")
         return await next()
 
 
 def install(
-    app: AsyncApp, db: Database, clock: Clock, client: AsyncWebClient | None = None
+    app: AsyncApp, events: EventLog, clock: Clock, client: AsyncWebClient | None = None
 ) -> None:
     """`client`: see `FirewatchMiddleware`."""
-    app.middleware(FirewatchMiddleware(db, clock, client))
+    app.middleware(FirewatchMiddleware(events, clock, client))
