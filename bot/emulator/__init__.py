@@ -8,7 +8,7 @@ from bot.emulator.signer import (
     input_values,
     sign,
 )
-from bot.emulator.socket_mode import SocketModeSender
+from bot.emulator.socket_sender import SocketModeSender
 
 __all__ = [
     "RecordedCall",

@@ -21,11 +21,11 @@ import random
 import socket
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from aiohttp import web
 
+from bot.emulator.closing import AsyncContext
 from bot.emulator.faults import Chaos, Fault, RateLimit, error_for
 from bot.emulator.methods import APP_TOKEN_METHODS, METHODS, dispatch
 from bot.emulator.socket_mode import SocketAck, SocketConnection, SocketModeHub
@@ -37,7 +37,14 @@ __all__ = ["RecordedCall", "ResponseUrlPost", "SlackEmulator"]
 T = TypeVar("T")
 
 
-class SlackEmulator:
+class ChannelOptions(TypedDict, total=False):
+    """How :meth:`SlackEmulator.add_channel` seeds a channel, passed on to the workspace."""
+
+    channel_id: str | None
+    is_private: bool
+
+
+class SlackEmulator(AsyncContext):
     """Slack's Web API on ``127.0.0.1``; see the module docstring and ``docs`` of each helper."""
 
     def __init__(
@@ -97,16 +104,10 @@ class SlackEmulator:
             await self._socket.close()
             await runner.cleanup()
 
-    async def __aenter__(self) -> SlackEmulator:
+    async def _enter(self) -> None:
         await self.start()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def _exit(self) -> None:
         await self.stop()
 
     @property
@@ -135,15 +136,12 @@ class SlackEmulator:
         self,
         name: str,
         *,
-        channel_id: str | None = None,
-        is_private: bool = False,
         members: Sequence[str] = (),
         bot_is_member: bool = True,
+        **options: Unpack[ChannelOptions],
     ) -> Channel:
         everyone = [*members, self.state.bot_user_id] if bot_is_member else list(members)
-        channel = self.state.add_channel(
-            name, channel_id=channel_id, is_private=is_private, members=everyone
-        )
+        channel = self.state.add_channel(name, members=everyone, **options)
         self._notify()
         return channel
 

@@ -9,7 +9,7 @@ Every request carries ``X-Slack-Request-Timestamp`` and ``X-Slack-Signature`` =
 ``v0=HMAC_SHA256(secret, "v0:{ts}:{raw_body}")``.
 
 :class:`SlackPayloads` builds the same payloads without sending them (Socket Mode envelopes carry
-them as JSON: see :mod:`bot.emulator.socket_mode`); the sender is a :class:`SlackPayloads`.
+them as JSON: see :mod:`bot.emulator.socket_sender`); the sender is a :class:`SlackPayloads`.
 """
 
 from __future__ import annotations
@@ -20,21 +20,23 @@ import itertools
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from types import TracebackType
-from typing import Any
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Concatenate, ParamSpec
 from urllib.parse import urlencode
 
 import aiohttp
 from multidict import CIMultiDict
 
+from bot.emulator.closing import AsyncContext
 from bot.emulator.view_state import find_element, input_values
 
 __all__ = ["SlackPayloads", "SlackRequestSender", "SlackResponse", "input_values", "sign"]
 
 FORM = "application/x-www-form-urlencoded"
 USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
+
+P = ParamSpec("P")
 
 
 def sign(signing_secret: str, timestamp: str, body: str) -> str:
@@ -59,30 +61,25 @@ def _name_of(some_id: str) -> str:
     return some_id[2:].lower() if some_id[1:2] == "0" else some_id.lower()
 
 
+@dataclass(kw_only=True, eq=False)
 class SlackPayloads:
     """Builds Slack-shaped payloads (slash command fields, interactivity payloads, Events API
     envelopes) for one workspace and app; transport-free, shared by HTTP and Socket Mode."""
 
-    def __init__(
-        self,
-        *,
-        team_id: str = "T0FIREWTCH",
-        team_domain: str = "firewatch-demo",
-        api_app_id: str = "A0FIREWTCH",
-        bot_user_id: str = "U0FIREBOT",
-        verification_token: str = "verification_token",
-        response_url_base: str | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.team_id = team_id
-        self.team_domain = team_domain
-        self.api_app_id = api_app_id
-        self.bot_user_id = bot_user_id
-        self.verification_token = verification_token
-        #: e.g. ``emulator.hooks_url``; default: Slack's real (unreachable) hooks host.
-        self.response_url_base = response_url_base or "https://hooks.slack.com/"
-        self.clock = clock
-        self._counter = itertools.count(1)
+    team_id: str = "T0FIREWTCH"
+    team_domain: str = "firewatch-demo"
+    api_app_id: str = "A0FIREWTCH"
+    bot_user_id: str = "U0FIREBOT"
+    verification_token: str = "verification_token"
+    #: e.g. ``emulator.hooks_url``; default (None): Slack's real (unreachable) hooks host.
+    response_url_base: str | None = None
+    clock: Callable[[], float] = time.time
+    _counter: itertools.count[int] = field(
+        default_factory=lambda: itertools.count(1), init=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        self.response_url_base = self.response_url_base or "https://hooks.slack.com/"
 
     # -- ids ----------------------------------------------------------------------------------
 
@@ -285,134 +282,57 @@ class SlackPayloads:
         }
 
 
-class SlackRequestSender(SlackPayloads):
-    """Signs and posts Slack-shaped requests to the bot's events URL."""
+def _posted(
+    build: Callable[Concatenate[SlackPayloads, P], dict[str, Any]], *, form: bool = False
+) -> Callable[Concatenate[SlackRequestSender, P], Coroutine[Any, Any, SlackResponse]]:
+    """A sender method that posts what ``build`` makes, with ``build``'s arguments: one
+    signature per payload, written once in :class:`SlackPayloads`.
 
-    def __init__(
-        self,
-        events_url: str,
-        signing_secret: str,
-        *,
-        team_id: str = "T0FIREWTCH",
-        team_domain: str = "firewatch-demo",
-        api_app_id: str = "A0FIREWTCH",
-        bot_user_id: str = "U0FIREBOT",
-        verification_token: str = "verification_token",
-        response_url_base: str | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(
-            team_id=team_id,
-            team_domain=team_domain,
-            api_app_id=api_app_id,
-            bot_user_id=bot_user_id,
-            verification_token=verification_token,
-            response_url_base=response_url_base,
-            clock=clock,
-        )
-        self.events_url = events_url
-        self.signing_secret = signing_secret
-        self._session: aiohttp.ClientSession | None = None
+    ``form``: the payload's fields are the form (slash commands); otherwise it is one
+    interactivity payload (``payload=<url-encoded JSON>``).
+    """
+
+    async def post(self: SlackRequestSender, /, *args: P.args, **kwargs: P.kwargs) -> SlackResponse:
+        payload = build(self, *args, **kwargs)
+        if form:
+            return await self.post_raw(urlencode(payload), content_type=FORM)
+        return await self.interactive(payload)
+
+    post.__name__ = build.__name__.removesuffix("_payload").removesuffix("_fields")
+    post.__doc__ = f"Post :meth:`SlackPayloads.{build.__name__}` (same arguments)."
+    return post
+
+
+@dataclass(eq=False)
+class SlackRequestSender(SlackPayloads, AsyncContext):
+    """Signs and posts Slack-shaped requests to the bot's events URL (the workspace's
+    keyword arguments are :class:`SlackPayloads`'s)."""
+
+    events_url: str
+    signing_secret: str
+    _session: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
 
     async def close(self) -> None:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
 
-    async def __aenter__(self) -> SlackRequestSender:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def _exit(self) -> None:
         await self.close()
 
     # -- slash commands and interactivity -----------------------------------------------------
 
-    async def slash_command(
-        self,
-        text: str = "",
-        *,
-        command: str = "/incident",
-        user_id: str = "U0ALICE",
-        user_name: str = "alice",
-        channel_id: str = "C0INCIDENTS",
-        channel_name: str = "incidents",
-    ) -> SlackResponse:
-        fields = self.slash_command_fields(
-            text,
-            command=command,
-            user_id=user_id,
-            user_name=user_name,
-            channel_id=channel_id,
-            channel_name=channel_name,
-        )
-        return await self.post_raw(urlencode(fields), content_type=FORM)
+    slash_command = _posted(SlackPayloads.slash_command_fields, form=True)
+    block_action = _posted(SlackPayloads.block_action_payload)
+    view_submission = _posted(SlackPayloads.view_submission_payload)
+    view_closed = _posted(SlackPayloads.view_closed_payload)
+    global_shortcut = _posted(SlackPayloads.global_shortcut_payload)
+    message_shortcut = _posted(SlackPayloads.message_shortcut_payload)
 
     async def interactive(self, payload: Mapping[str, Any]) -> SlackResponse:
         """Post any interactivity payload as Slack does (``payload=<url-encoded JSON>``)."""
         body = urlencode({"payload": json.dumps(payload, separators=(",", ":"))})
         return await self.post_raw(body, content_type=FORM)
-
-    async def block_action(
-        self,
-        action_id: str,
-        *,
-        value: str | None = None,
-        block_id: str = "b",
-        user_id: str = "U0ALICE",
-        channel_id: str | None = None,
-        message: Mapping[str, Any] | None = None,
-        view: Mapping[str, Any] | None = None,
-        selected_option: Mapping[str, Any] | None = None,
-    ) -> SlackResponse:
-        """Post :meth:`block_action_payload` (same arguments)."""
-        payload = self.block_action_payload(
-            action_id,
-            value=value,
-            block_id=block_id,
-            user_id=user_id,
-            channel_id=channel_id,
-            message=message,
-            view=view,
-            selected_option=selected_option,
-        )
-        return await self.interactive(payload)
-
-    async def view_submission(
-        self,
-        view: Mapping[str, Any],
-        values: Mapping[str, Mapping[str, Any]],
-        *,
-        user_id: str = "U0ALICE",
-    ) -> SlackResponse:
-        """Submit ``view`` (as the emulator recorded it) with ``values`` as ``state.values``."""
-        return await self.interactive(self.view_submission_payload(view, values, user_id=user_id))
-
-    async def view_closed(
-        self, view: Mapping[str, Any], *, user_id: str = "U0ALICE", is_cleared: bool = False
-    ) -> SlackResponse:
-        payload = self.view_closed_payload(view, user_id=user_id, is_cleared=is_cleared)
-        return await self.interactive(payload)
-
-    async def global_shortcut(self, callback_id: str, *, user_id: str = "U0ALICE") -> SlackResponse:
-        return await self.interactive(self.global_shortcut_payload(callback_id, user_id=user_id))
-
-    async def message_shortcut(
-        self,
-        callback_id: str,
-        *,
-        message: Mapping[str, Any],
-        channel_id: str,
-        user_id: str = "U0ALICE",
-    ) -> SlackResponse:
-        payload = self.message_shortcut_payload(
-            callback_id, message=message, channel_id=channel_id, user_id=user_id
-        )
-        return await self.interactive(payload)
 
     # -- Events API ---------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ on the socket (see ``slack-reference/payloads/socket_mode_envelopes.sdk.json``).
 
 :class:`SocketModeHub` is that server side; :class:`~bot.emulator.server.SlackEmulator` exposes it
 as ``socket_send``, ``socket_connected``, ``socket_disconnect`` and ``socket_connections``.
-:class:`SocketModeSender` pushes the same payloads :class:`~bot.emulator.signer.SlackRequestSender`
-posts over HTTP.
+The app's side in the tests, :class:`~bot.emulator.socket_sender.SocketModeSender`, lives in its
+own module: it drives the emulator, which holds this hub.
 """
 
 from __future__ import annotations
@@ -19,18 +19,14 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from bot.emulator.api_base import SlackError
-from bot.emulator.signer import SlackPayloads
 from bot.emulator.state import JSON
 
-if TYPE_CHECKING:
-    from bot.emulator.server import SlackEmulator
-
-__all__ = ["ENVELOPE_TYPES", "SocketAck", "SocketConnection", "SocketModeHub", "SocketModeSender"]
+__all__ = ["ENVELOPE_TYPES", "SocketAck", "SocketConnection", "SocketModeHub"]
 
 ENVELOPE_TYPES = ("slash_commands", "interactive", "events_api")
 #: Interactivity payloads whose ack may carry a response (``response_action``, options).
@@ -247,52 +243,3 @@ class SocketModeHub:
         for _, future in self._pending.values():
             future.cancel()
         self._pending.clear()
-
-
-class SocketModeSender:
-    """Pushes Slack-shaped payloads to the app over the emulator's socket and returns the ack's
-    payload; the Socket Mode twin of :class:`~bot.emulator.signer.SlackRequestSender`."""
-
-    def __init__(self, emulator: SlackEmulator, payloads: SlackPayloads | None = None) -> None:
-        self.emulator = emulator
-        self.payloads = payloads or SlackPayloads(
-            team_id=emulator.state.team_id,
-            team_domain=emulator.state.team_domain,
-            bot_user_id=emulator.state.bot_user_id,
-            response_url_base=emulator.hooks_url,
-            clock=emulator.clock,
-        )
-
-    async def slash_command(self, text: str = "", **fields: Any) -> JSON:
-        payload = self.payloads.slash_command_fields(text, **fields)
-        return await self.emulator.socket_send(type="slash_commands", payload=payload)
-
-    async def view_submission(
-        self,
-        view: Mapping[str, Any],
-        values: Mapping[str, Mapping[str, Any]],
-        *,
-        user_id: str = "U0ALICE",
-    ) -> JSON:
-        payload = self.payloads.view_submission_payload(view, values, user_id=user_id)
-        return await self.emulator.socket_send(type="interactive", payload=payload)
-
-    async def block_action(self, action_id: str, **kwargs: Any) -> JSON:
-        payload = self.payloads.block_action_payload(action_id, **kwargs)
-        return await self.emulator.socket_send(type="interactive", payload=payload)
-
-    async def event(
-        self,
-        event: Mapping[str, Any],
-        *,
-        event_id: str | None = None,
-        retry_attempt: int = 0,
-        retry_reason: str = "",
-    ) -> JSON:
-        payload = self.payloads.event_envelope(event, event_id=event_id)
-        return await self.emulator.socket_send(
-            type="events_api",
-            payload=payload,
-            retry_attempt=retry_attempt,
-            retry_reason=retry_reason,
-        )
