@@ -149,9 +149,11 @@ def _ordered_severities(order: Sequence[str], seen: Iterable[str]) -> list[str]:
     return keys
 
 
-def _response_means(
-    incidents: Iterable[IncidentFacts], start: datetime, end: datetime
-) -> dict[str, tuple[timedelta | None, timedelta | None, int, int]]:
+# Per severity: MTTA, MTTR, and how many incidents each is taken over.
+_Means = dict[str, tuple[timedelta | None, timedelta | None, int, int]]
+
+
+def _response_means(incidents: Iterable[IncidentFacts], start: datetime, end: datetime) -> _Means:
     """Per severity: MTTA over incidents declared in the period, MTTR over incidents
     resolved in it."""
     acks: dict[str, list[timedelta]] = {}
@@ -204,24 +206,61 @@ def build_digest(
     """
     today = today or now.date()
     in_period = [i for i in incidents if _within(i.declared_at, period_start, period_end)]
-    declared = sorted(
-        (i for i in in_period if i.kind == INCIDENT), key=lambda i: (i.declared_at, i.id)
+    by_severity = _by_severity(in_period, severity_order)
+    prev_start, prev_end = previous_period(period_start, period_end)
+    return Digest(
+        period_start=period_start,
+        period_end=period_end,
+        by_severity=by_severity,
+        to_review=sorted(
+            (p for p in postmortems if p.status == PostmortemStatus.SUBMITTED),
+            key=lambda p: (p.submitted_at or p.due_at, p.id),
+        ),
+        owed=_owed_postmortems(
+            incidents, postmortems, (period_start, period_end), now, default_owner
+        ),
+        non_incidents=_oldest_first(i for i in in_period if i.kind == NON_INCIDENT),
+        breaches=sorted(
+            (b for b in breaches if _within(b.recorded_at, period_start, period_end)),
+            key=lambda b: (b.recorded_at, b.incident_id),
+        ),
+        response_times=_response_times(
+            _response_means(incidents, period_start, period_end),
+            _response_means(previous_incidents, prev_start, prev_end),
+            severity_order,
+        ),
+        overdue_items=_overdue_items(action_items, today),
+        generated_at=now,
+        severity_counts={s: len(listed) for s, listed in by_severity.items()},
     )
+
+
+def _oldest_first(incidents: Iterable[IncidentFacts]) -> list[IncidentFacts]:
+    return sorted(incidents, key=lambda i: (i.declared_at, i.id))
+
+
+def _by_severity(
+    in_period: Iterable[IncidentFacts], severity_order: Sequence[str]
+) -> dict[str, list[IncidentFacts]]:
+    """The incidents declared in the period by severity, every policy severity listed
+    (most severe first, then any other seen), each oldest first."""
+    declared = _oldest_first(i for i in in_period if i.kind == INCIDENT)
     severities = _ordered_severities(severity_order, (i.severity for i in declared))
     by_severity: dict[str, list[IncidentFacts]] = {s: [] for s in severities}
     for incident in declared:
         by_severity[incident.severity].append(incident)
-    counts = {s: len(by_severity[s]) for s in severities}
+    return by_severity
 
-    non_incidents = sorted(
-        (i for i in in_period if i.kind == NON_INCIDENT), key=lambda i: (i.declared_at, i.id)
-    )
 
-    to_review = sorted(
-        (p for p in postmortems if p.status == PostmortemStatus.SUBMITTED),
-        key=lambda p: (p.submitted_at or p.due_at, p.id),
-    )
-
+def _owed_postmortems(
+    incidents: Iterable[IncidentFacts],
+    postmortems: Sequence[PostmortemFacts],
+    period: tuple[datetime, datetime],
+    now: datetime,
+    default_owner: str | None,
+) -> list[OwedPostmortem]:
+    """Outstanding post-mortems, and those never requested for incidents resolved in the
+    period (owed by `default_owner`, else the reporter); soonest due first, missing last."""
     by_incident = {p.incident_id: p for p in postmortems}
     owed: dict[int, OwedPostmortem] = {}
     outstanding = {s.value for s in OUTSTANDING}
@@ -240,7 +279,7 @@ def build_digest(
     for incident in incidents:
         if (
             incident.kind == INCIDENT
-            and _within(incident.resolved_at, period_start, period_end)
+            and _within(incident.resolved_at, *period)
             and incident.id not in by_incident
         ):
             owed[incident.id] = OwedPostmortem(
@@ -253,19 +292,16 @@ def build_digest(
                 status=None,
                 overdue=False,
             )
-    owed_list = sorted(
+    return sorted(
         owed.values(),
         key=lambda o: (o.due_at is None, o.due_at or now, o.incident_id),
     )
 
-    period_breaches = sorted(
-        (b for b in breaches if _within(b.recorded_at, period_start, period_end)),
-        key=lambda b: (b.recorded_at, b.incident_id),
-    )
 
-    prev_start, prev_end = previous_period(period_start, period_end)
-    current = _response_means(incidents, period_start, period_end)
-    previous = _response_means(previous_incidents, prev_start, prev_end)
+def _response_times(
+    current: _Means, previous: _Means, severity_order: Sequence[str]
+) -> list[ResponseTimes]:
+    """One line per severity with a mean in either period, in the policy's order."""
     response_times = []
     for severity in _ordered_severities(severity_order, set(current) | set(previous)):
         if severity not in current and severity not in previous:
@@ -275,28 +311,18 @@ def build_digest(
         response_times.append(
             ResponseTimes(severity, now_ack, now_fix, before_ack, before_fix, acked, fixed)
         )
+    return response_times
 
-    overdue = sorted(
+
+def _overdue_items(action_items: Iterable[ActionItemFacts], today: date) -> list[OverdueItem]:
+    """Open action items due before `today`, the longest overdue first."""
+    return sorted(
         (
             OverdueItem(item, (today - item.due_on).days)
             for item in action_items
             if item.status == OPEN and item.due_on < today
         ),
         key=lambda o: (o.item.due_on, o.item.id),
-    )
-
-    return Digest(
-        period_start=period_start,
-        period_end=period_end,
-        by_severity=by_severity,
-        to_review=to_review,
-        owed=owed_list,
-        non_incidents=non_incidents,
-        breaches=period_breaches,
-        response_times=response_times,
-        overdue_items=overdue,
-        generated_at=now,
-        severity_counts=counts,
     )
 
 

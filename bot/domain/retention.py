@@ -29,8 +29,8 @@ from bot.domain.timeline import (
     GENESIS_HASH,
     EntryKind,
     TimelineEntry,
-    entry_hash,
     first_broken_link,
+    linked_hash,
 )
 
 REMOVED_TEXT = "[removed at the person's request]"
@@ -330,16 +330,7 @@ def rechain(entries: Iterable[TimelineEntry], prev_hash: str) -> list[TimelineEn
     out = []
     prev = prev_hash
     for e in entries:
-        digest = entry_hash(
-            incident_id=e.incident_id,
-            seq=e.seq,
-            at=e.at,
-            kind=e.kind,
-            actor=e.actor,
-            text=e.text,
-            data=e.data,
-            prev_hash=prev,
-        )
+        digest = linked_hash(e, prev)
         out.append(replace(e, prev_hash=prev, hash=digest))
         prev = digest
     return out

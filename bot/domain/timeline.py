@@ -76,6 +76,20 @@ def entry_hash(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def linked_hash(entry: TimelineEntry, prev_hash: str) -> str:
+    """The hash `entry` has when it links to `prev_hash` (its stored hash is not read)."""
+    return entry_hash(
+        incident_id=entry.incident_id,
+        seq=entry.seq,
+        at=entry.at,
+        kind=entry.kind,
+        actor=entry.actor,
+        text=entry.text,
+        data=entry.data,
+        prev_hash=prev_hash,
+    )
+
+
 def first_broken_link(
     entries: list[TimelineEntry], *, start_hash: str = GENESIS_HASH
 ) -> TimelineEntry | None:
@@ -86,16 +100,7 @@ def first_broken_link(
     """
     prev = start_hash
     for entry in entries:
-        expected = entry_hash(
-            incident_id=entry.incident_id,
-            seq=entry.seq,
-            at=entry.at,
-            kind=entry.kind,
-            actor=entry.actor,
-            text=entry.text,
-            data=entry.data,
-            prev_hash=prev,
-        )
+        expected = linked_hash(entry, prev)
         if entry.prev_hash != prev or entry.hash != expected:
             return entry
         prev = entry.hash
