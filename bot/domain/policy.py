@@ -12,7 +12,8 @@ between them. Import any of them from here.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
+from typing import TypeVar
 
 from pydantic import BaseModel, field_validator, model_validator
 
@@ -103,22 +104,13 @@ class Policy(BaseModel):
         return tuple(self.severities)
 
     def severity(self, key: str) -> Severity:
-        try:
-            return self.severities[key]
-        except KeyError:
-            raise UnknownPolicyKey("severity", key, self.severities) from None
+        return _known("severity", self.severities, key)
 
     def role(self, key: str) -> Role:
-        try:
-            return self.roles[key]
-        except KeyError:
-            raise UnknownPolicyKey("role", key, self.roles) from None
+        return _known("role", self.roles, key)
 
     def task(self, key: str) -> RaciTask:
-        try:
-            return self.raci[key]
-        except KeyError:
-            raise UnknownPolicyKey("RACI task", key, self.raci) from None
+        return _known("RACI task", self.raci, key)
 
     def accountable(self, task: str) -> str:
         """The one party accountable for `task`: a role key or "reporter"."""
@@ -213,6 +205,17 @@ class Policy(BaseModel):
                     f"{task.accountable!r} cannot be accountable: name one role "
                     f"({', '.join(sorted(roles))}) or 'reporter'",
                 )
+
+
+T = TypeVar("T")
+
+
+def _known(kind: str, table: Mapping[str, T], key: str) -> T:
+    """`table[key]`, or `UnknownPolicyKey` naming the `kind` and the keys there are."""
+    try:
+        return table[key]
+    except KeyError:
+        raise UnknownPolicyKey(kind, key, table) from None
 
 
 def _unknown_role(name: str, roles: Collection[str]) -> str:
