@@ -54,3 +54,46 @@ def announcement_text(incident: Incident, policy: Policy, *, mrkdwn: bool = Fals
 def escape(text: str) -> str:
     """Slack's mrkdwn escaping: user text must not become links or mentions."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --- answers of the /incident subcommands, buttons and forms (bot/slack/listeners) ------
+
+HELP_INTRO = "*Firewatch* — incident response, by your team's policy."
+HELP_LINE = "• `/incident {usage}` — {help}"
+HELP_SELF = "• `/incident help` — this list"
+OPEN_INCIDENTS = "{count} open incidents"
+RACI_CHART = "RACI chart"
+
+NOTED = "Noted on {ref}'s timeline."
+NOTED_AS = "Noted on {ref}'s timeline as entry #{seq}."
+NOT_A_STATUS = "`{word}` is not a status. Use one of: {valid}."
+STATUS_NOW = "{ref} is now {status}."
+NO_SUCH_INCIDENT = "There is no {ref}."
+TIMELINE_OF = "Timeline of {ref}"
+CAPTURED = "Added to {ref}'s timeline."
+ALREADY_CAPTURED = "Already on {ref}'s timeline."
+NO_OPEN_INCIDENT = "There is no open incident."
+CHANGE_GONE = "That change no longer exists."
+
+INCIDENT_ROLES = "Incident roles"
+AWAY_USAGE = (
+    "Say until when: `/incident away until 17:00` (or `tomorrow`, `monday`, `3d`); "
+    "`/incident away off` when you are back."
+)
+WELCOME_BACK = "Welcome back: you will be paged again for your roles."
+AWAY_UNTIL = "You are away until {until}: pages for your roles go to your backup."
+PAGE_USAGE = "Page whom? `/incident page <role or @person> [message]`"
+PAGING = "Paging <@{person}>."
+ASSIGN_USAGE = "Usage: `/incident assign <role> @person`"
+ASSIGNED = "<@{person}> now holds the role for this incident and is being paged."
+
+ALREADY_STATUS = "{ref} is already {status}."
+NO_POSTMORTEM_YET = "There is no post-mortem yet: it is asked for when the incident is resolved."
+ITEM_OWNER_MISSING = "Who owns this action?"
+ITEM_DUE_MISSING = "When is it due?"
+POSTMORTEM_GONE = "That post-mortem no longer exists."
+POSTMORTEM_APPROVED = "The post-mortem of {ref} is approved."
+POSTMORTEM_SENT_BACK = "The post-mortem of {ref} is sent back for changes."
+OPEN_ACTION_ITEMS = "{count} open action items"
+ITEM_DONE = "Marked done."
+ITEM_ALREADY_DONE = "That action item is already done."
