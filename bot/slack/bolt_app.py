@@ -13,8 +13,7 @@ from bot.domain.clock import Clock
 from bot.services.events import EventLog
 from bot.slack import middleware
 from bot.slack.deps import ListenerDeps
-from bot.slack.listeners import actions, commands, digest, paging, postmortems, shortcuts, timeline
-from bot.slack.listeners import declare as views
+from bot.slack.listeners import commands, declare, digest, paging, postmortems, timeline
 from bot.slack.subcommands import Subcommand
 
 
@@ -41,7 +40,7 @@ def build_bolt_app(
         client=client,
         signing_secret=signing_secret,
         # Listeners answer from the request itself (ack within a few ms); anything that
-        # talks to Slack runs after the answer in a lazy listener or via the outbox.
+        # talks to Slack runs after the answer in a follow-up, a lazy listener or the outbox.
         process_before_response=True,
         # Answers from Firewatch's cached identity: no auth.test on a request's path.
         authorize=authorize,
@@ -54,8 +53,7 @@ def build_bolt_app(
     # core buttons and forms) are matched first.
     subcommands = commands.core_subcommands(deps)
     commands.register(app, subcommands, deps.follow_ups)
-    for module in (shortcuts, actions, views):
-        module.register(app, deps)
+    declare.register(app, deps)
     # Feature modules: each registers its listeners and contributes subcommands.
     for feature in FEATURES:
         subcommands += feature.register(app, deps)

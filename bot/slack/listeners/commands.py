@@ -1,4 +1,4 @@
-"""`/incident` and its subcommands.
+"""`/incident`: the router, and the core subcommands (declaring and the policy).
 
 Each feature module contributes `Subcommand`s (bot/slack/subcommands.py). Answers that
 need only the database go back in the acknowledgement itself; anything that calls Slack
@@ -20,7 +20,8 @@ from bot.slack.deps import ListenerDeps
 from bot.slack.errors import answer_errors
 from bot.slack.follow_ups import FollowUps
 from bot.slack.ids import COMMAND
-from bot.slack.subcommands import Subcommand, ack_only, ephemeral, help_text
+from bot.slack.listeners.declare import open_severity_modal
+from bot.slack.subcommands import Subcommand, ack_only, ephemeral, help_text, incident_here
 
 
 def split_command(text: str) -> tuple[str, str]:
@@ -29,47 +30,53 @@ def split_command(text: str) -> tuple[str, str]:
     return head.lower(), rest.strip()
 
 
-def core_subcommands(deps: ListenerDeps) -> list[Subcommand]:
-    """Declaring and the policy: declare, checklist, list, severity, raci."""
+class CoreCommands:
+    """declare, checklist, list, severity, raci: an `answer` and a `follow_up` each."""
 
-    async def open_declare(command: dict[str, Any], client: AsyncWebClient, rest: str) -> None:
+    def __init__(self, deps: ListenerDeps) -> None:
+        self.deps = deps
+
+    async def open_declare(
+        self, command: dict[str, Any], client: AsyncWebClient, rest: str
+    ) -> None:
         view = modals.declare_modal(
-            deps.policy(), title=rest, origin_channel=command.get("channel_id")
+            self.deps.policy(), title=rest, origin_channel=command.get("channel_id")
         )
         await client.views_open(trigger_id=command["trigger_id"], view=view)
 
-    async def open_checklist(command: dict[str, Any], client: AsyncWebClient, _: str) -> None:
-        await client.views_open(
-            trigger_id=command["trigger_id"], view=modals.checklist_modal(deps.policy())
-        )
+    async def open_checklist(self, command: dict[str, Any], client: AsyncWebClient, _: str) -> None:
+        view = modals.checklist_modal(self.deps.policy())
+        await client.views_open(trigger_id=command["trigger_id"], view=view)
 
-    async def answer_list(ack: AsyncAck, _command: dict[str, Any], _rest: str) -> None:
-        incidents = await deps.incidents.list_open()
-        body = blocks.incident_list(incidents, deps.policy(), deps.incidents.clock.now())
-        await ephemeral(ack, f"{len(incidents)} open incidents", body)
+    async def answer_list(self, ack: AsyncAck, _command: dict[str, Any], _rest: str) -> None:
+        incidents = self.deps.incidents
+        found = await incidents.list_open()
+        body = blocks.incident_list(found, self.deps.policy(), incidents.clock.now())
+        await ephemeral(ack, messages.OPEN_INCIDENTS.format(count=len(found)), body)
 
-    async def answer_raci(ack: AsyncAck, _command: dict[str, Any], _rest: str) -> None:
-        await ephemeral(ack, "RACI chart", blocks.raci_chart(deps.policy()))
+    async def answer_raci(self, ack: AsyncAck, _command: dict[str, Any], _rest: str) -> None:
+        await ephemeral(ack, messages.RACI_CHART, blocks.raci_chart(self.deps.policy()))
 
-    async def answer_severity(ack: AsyncAck, command: dict[str, Any], _rest: str) -> None:
-        if await deps.incidents.by_channel(command.get("channel_id", "")) is None:
-            await ephemeral(ack, messages.NOT_AN_INCIDENT_CHANNEL.format(command="severity"))
-        else:
+    async def answer_severity(self, ack: AsyncAck, command: dict[str, Any], _rest: str) -> None:
+        if await incident_here(self.deps.incidents, ack, command, "severity") is not None:
             await ack()
 
-    async def open_severity(command: dict[str, Any], client: AsyncWebClient, _: str) -> None:
-        incident = await deps.incidents.by_channel(command.get("channel_id", ""))
+    async def open_severity(self, command: dict[str, Any], client: AsyncWebClient, _: str) -> None:
+        incident = await self.deps.incidents.by_channel(command.get("channel_id", ""))
         if incident is not None:
-            view = modals.severity_modal(incident, deps.policy())
-            await client.views_open(trigger_id=command["trigger_id"], view=view)
+            await open_severity_modal(self.deps, incident, command["trigger_id"], client)
 
+
+def core_subcommands(deps: ListenerDeps) -> list[Subcommand]:
+    """Declaring and the policy, first in the help."""
+    core = CoreCommands(deps)
     return [
         Subcommand(
             "declare",
             "declare [title]",
             "declare an incident (a form with the checklist)",
             ack_only,
-            open_declare,
+            core.open_declare,
             aliases=("",),
         ),
         Subcommand(
@@ -77,52 +84,62 @@ def core_subcommands(deps: ListenerDeps) -> list[Subcommand]:
             "checklist",
             "is it an incident? Runs the checklist alone; records nothing",
             ack_only,
-            open_checklist,
+            core.open_checklist,
         ),
         Subcommand(
             "list",
             "list",
             "open incidents with severity, status, age and time to the deadline",
-            answer_list,
+            core.answer_list,
         ),
         Subcommand(
             "severity",
             "severity",
             "change the severity (in an incident channel)",
-            answer_severity,
-            open_severity,
+            core.answer_severity,
+            core.open_severity,
         ),
-        Subcommand("raci", "raci", "who is responsible and accountable for what", answer_raci),
+        Subcommand("raci", "raci", "who is responsible and accountable for what", core.answer_raci),
     ]
 
 
-def register(app: AsyncApp, subcommands: list[Subcommand], follow_ups: FollowUps) -> None:
-    """`subcommands` may still grow until the first request: Bolt tries listeners in
-    the order they were registered, so `/incident` is registered before the features
-    that contribute its subcommands (matching a note took a tenth of its CPU)."""
-    table: dict[str, Subcommand] = {}
+class IncidentCommand:
+    """The `/incident` listener: finds the subcommand, answers, then starts its follow-up.
 
-    def lookup(name: str) -> Subcommand | None:
-        if not table:
-            for sub in subcommands:
+    `subcommands` may still grow until the first request (the table is built then): Bolt
+    tries listeners in the order they were registered, so `/incident` is registered
+    before the features that contribute its subcommands (matching a note took a tenth of
+    its CPU)."""
+
+    def __init__(self, subcommands: list[Subcommand], follow_ups: FollowUps) -> None:
+        self.subcommands = subcommands
+        self.follow_ups = follow_ups
+        self._table: dict[str, Subcommand] = {}
+
+    def lookup(self, name: str) -> Subcommand | None:
+        if not self._table:
+            for sub in self.subcommands:
                 for alias in (sub.name, *sub.aliases):
-                    table[alias] = sub
-        return table.get(name)
+                    self._table[alias] = sub
+        return self._table.get(name)
 
     @answer_errors
-    async def answer(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
+    async def answer(self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         name, rest = split_command(command.get("text", ""))
-        sub = lookup(name)
-        if sub is not None:
-            await sub.answer(ack, command, rest)
-            # Whatever calls Slack (views.open) runs after the answer has gone out.
-            if sub.follow_up is not None:
-                follow_ups.start(
-                    functools.partial(sub.follow_up, command, client, rest),
-                    name=f"/incident {name}",
-                )
+        sub = self.lookup(name)
+        if sub is None:
+            await self.answer_help(ack, name)
             return
-        help_message = help_text(subcommands) + "\n• `/incident help` — this list"
+        await sub.answer(ack, command, rest)
+        # Whatever calls Slack (views.open) runs after the answer has gone out.
+        if sub.follow_up is not None:
+            self.follow_ups.start(
+                functools.partial(sub.follow_up, command, client, rest), name=f"/incident {name}"
+            )
+
+    async def answer_help(self, ack: AsyncAck, name: str) -> None:
+        """`/incident help`, or an unknown subcommand: the list of subcommands."""
+        help_message = help_text(self.subcommands) + "\n" + messages.HELP_SELF
         if name == "help":
             await ephemeral(ack, help_message)
         else:
@@ -130,4 +147,7 @@ def register(app: AsyncApp, subcommands: list[Subcommand], follow_ups: FollowUps
                 ack, messages.UNKNOWN_SUBCOMMAND.format(sub=name[:40], help=help_message)
             )
 
-    app.command(COMMAND)(answer)
+
+def register(app: AsyncApp, subcommands: list[Subcommand], follow_ups: FollowUps) -> None:
+    """`/incident` first of all listeners; see `IncidentCommand`."""
+    app.command(COMMAND)(IncidentCommand(subcommands, follow_ups).answer)

@@ -1,16 +1,21 @@
-"""Modal submissions. Each one is validated, stored, and only then acknowledged."""
+"""Declaring and the severity: the declare shortcut, the severity button, and the forms
+(declare, "not an incident", checklist, severity).
+
+Each form is validated, stored, and only then acknowledged. The shortcut and the button
+open their modal after the acknowledgement (bot/slack/follow_ups.py).
+"""
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Set
+import functools
+from collections.abc import Awaitable, Callable, Set
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.checklist import leaves
-from bot.domain.incident import IncidentReport, Kind
+from bot.domain.incident import Incident, IncidentReport, Kind
 from bot.services.incidents import (
     DeclareAnywayNotAllowed,
     IncidentNotFound,
@@ -22,33 +27,20 @@ from bot.slack import messages
 from bot.slack.blocks import declare as modals
 from bot.slack.deps import ListenerDeps
 from bot.slack.errors import answer_errors
-from bot.slack.ids import CHECKLIST_BLOCK_PREFIX, VALUE, Block, Callback, Decision
+from bot.slack.ids import CHECKLIST_BLOCK_PREFIX, VALUE, Action, Block, Callback, Decision
+from bot.slack.listeners.forms import (
+    answering,
+    errors,
+    first_action,
+    metadata,
+    option_values,
+    read_value,
+    state_values,
+    view_key,
+)
 
-log = logging.getLogger(__name__)
-
-
-def read_value(values: dict[str, Any], block: str) -> str:
-    """The value of a modal input, whatever kind of element it is ("" when empty)."""
-    element = (values.get(block) or {}).get(VALUE) or {}
-    if not isinstance(element, dict):
-        return ""
-    if element.get("selected_option"):
-        return str(element["selected_option"].get("value") or "")
-    value = element.get("value")
-    return str(value) if value is not None else ""
-
-
-def state_values(view: dict[str, Any]) -> dict[str, Any]:
-    values = (view.get("state") or {}).get("values") or {}
-    return values if isinstance(values, dict) else {}
-
-
-def metadata(view: dict[str, Any]) -> dict[str, Any]:
-    try:
-        data = json.loads(view.get("private_metadata") or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+# A follow-up that opens a modal for a shortcut or a button.
+OpenModal = Callable[[dict[str, Any], AsyncWebClient], Awaitable[None]]
 
 
 def report_from_view(view: dict[str, Any]) -> IncidentReport:
@@ -70,41 +62,83 @@ def checklist_answers(view: dict[str, Any], known: Set[str]) -> set[str]:
     for block_id, elements in state_values(view).items():
         if not str(block_id).startswith(CHECKLIST_BLOCK_PREFIX) or not isinstance(elements, dict):
             continue
-        element = elements.get(VALUE) or {}
-        for option in element.get("selected_options") or []:
-            value = option.get("value") if isinstance(option, dict) else None
-            if value in known:
-                ticked.add(str(value))
+        ticked |= option_values((elements.get(VALUE) or {}).get("selected_options")) & known
     return ticked
 
 
-def register(app: AsyncApp, deps: ListenerDeps) -> None:
-    incidents = deps.incidents
+async def open_severity_modal(
+    deps: ListenerDeps, incident: Incident, trigger_id: str, client: AsyncWebClient
+) -> None:
+    """The severity form, from `/incident severity` or the button."""
+    view = modals.severity_modal(incident, deps.policy())
+    await client.views_open(trigger_id=trigger_id, view=view)
 
-    known: dict[int, tuple[object, frozenset[str]]] = {}
 
-    def leaf_keys() -> frozenset[str]:
+class DeclareListeners:
+    def __init__(self, deps: ListenerDeps) -> None:
+        self.deps = deps
+        self.incidents = deps.incidents
+        self._leaf_keys: tuple[object, frozenset[str]] | None = None
+
+    def leaf_keys(self) -> frozenset[str]:
         """The checklist's leaf keys, computed once per policy (a reload replaces it)."""
-        checklist = deps.policy().checklist
-        cached = known.get(id(checklist))
+        checklist = self.deps.policy().checklist
+        cached = self._leaf_keys
         if cached is None or cached[0] is not checklist:
-            known.clear()
-            cached = known[id(checklist)] = (
-                checklist,
-                frozenset(e.leaf.key for e in leaves(checklist)),
-            )
+            keys = frozenset(e.leaf.key for e in leaves(checklist))
+            cached = self._leaf_keys = (checklist, keys)
         return cached[1]
 
-    @app.view(Callback.DECLARE_MODAL.value)
+    # --- the shortcut and the button: the modal opens after the answer --------------------
+
+    async def declare_shortcut(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await self.open_after_answer(ack, self.open_declare_modal, body, client, "declare-modal")
+
+    async def open_declare_modal(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        view = modals.declare_modal(self.deps.policy())
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    async def severity_clicked(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await self.open_after_answer(
+            ack, self.open_clicked_severity, body, client, "severity-modal"
+        )
+
+    async def open_after_answer(
+        self,
+        ack: AsyncAck,
+        open_modal: OpenModal,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        name: str,
+    ) -> None:
+        """Answer at once; `open_modal` calls views.open in a follow-up."""
+        await ack()
+        self.deps.follow_ups.start(functools.partial(open_modal, body, client), name=name)
+
+    async def open_clicked_severity(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        try:
+            incident = await self.incidents.get(int(first_action(body).get("value", "")))
+        except (ValueError, IncidentNotFound):
+            return
+        await open_severity_modal(self.deps, incident, body["trigger_id"], client)
+
+    # --- the forms ------------------------------------------------------------------------
+
     @answer_errors
-    async def declare_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def declare_submitted(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
         report = report_from_view(view)
-        answers = checklist_answers(view, leaf_keys())
-        key = f"view:{view['id']}"
+        answers = checklist_answers(view, self.leaf_keys())
+        key = view_key(view)
         try:
             # Stored before Slack hears back; the view id makes a retried or
             # double-clicked submission find the same submission and incident.
-            await deps.intake.submit(
+            await self.deps.intake.submit(
                 report, reporter_id=body["user"]["id"], declare_key=key, checklist_answers=answers
             )
         except InvalidReport as exc:
@@ -112,8 +146,8 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             return
         except NotAnIncident as exc:
             origin = metadata(view).get("origin_channel")
-            await incidents.save_draft(key, report, answers, origin)
-            allow = deps.policy().declare.allow_declare_anyway
+            await self.incidents.save_draft(key, report, answers, origin)
+            allow = self.deps.policy().declare.allow_declare_anyway
             await ack(
                 response_action="push",
                 view=modals.not_an_incident_modal(exc.verdict, allow_anyway=allow, draft=key),
@@ -121,26 +155,25 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
             return
         await ack()
 
-    @app.view(Callback.NOT_AN_INCIDENT_MODAL.value)
     @answer_errors
     async def not_an_incident_submitted(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
     ) -> None:
         values = state_values(view)
         decision = read_value(values, Block.DECISION)
         reason = read_value(values, Block.REASON).strip()
         key = str(metadata(view).get("draft") or "")
-        draft = await incidents.load_draft(key) if key else None
+        draft = await self.incidents.load_draft(key) if key else None
         if draft is None:
-            await ack(response_action="errors", errors={Block.DECISION: messages.DRAFT_EXPIRED})
+            await errors(ack, Block.DECISION, messages.DRAFT_EXPIRED)
             return
         report, answers = draft
         if decision == Decision.DECLARE_ANYWAY and not reason:
-            await ack(response_action="errors", errors={Block.REASON: messages.REASON_REQUIRED})
+            await errors(ack, Block.REASON, messages.REASON_REQUIRED)
             return
         kind = Kind.INCIDENT if decision == Decision.DECLARE_ANYWAY else Kind.NON_INCIDENT
         try:
-            await incidents.declare(
+            await self.incidents.declare(
                 report,
                 reporter_id=body["user"]["id"],
                 declare_key=key,
@@ -149,34 +182,35 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
                 kind=kind,
             )
         except DeclareAnywayNotAllowed:
-            await ack(
-                response_action="errors", errors={Block.DECISION: messages.ANYWAY_NOT_ALLOWED}
-            )
+            await errors(ack, Block.DECISION, messages.ANYWAY_NOT_ALLOWED)
             return
         await ack(response_action="clear")
 
-    @app.view(Callback.CHECKLIST_MODAL.value)
     @answer_errors
-    async def checklist_submitted(ack: AsyncAck, view: dict[str, Any]) -> None:
-        verdict = incidents.evaluate_checklist(checklist_answers(view, leaf_keys()))
+    async def checklist_submitted(self, ack: AsyncAck, view: dict[str, Any]) -> None:
+        verdict = self.incidents.evaluate_checklist(checklist_answers(view, self.leaf_keys()))
         await ack(response_action="update", view=modals.checklist_verdict_modal(verdict))
 
-    @app.view(Callback.SEVERITY_MODAL.value)
     @answer_errors
-    async def severity_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def severity_submitted(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
         values = state_values(view)
-        try:
-            incident_id = int(metadata(view).get("incident_id", ""))
-            await incidents.change_severity(
-                incident_id,
+        async with answering(ack, Block.NEW_SEVERITY, refused=(InvalidChange,)):
+            await self.incidents.change_severity(
+                int(metadata(view).get("incident_id", "")),
                 read_value(values, Block.NEW_SEVERITY),
                 actor=body["user"]["id"],
                 reason=read_value(values, Block.REASON),
             )
-        except (ValueError, IncidentNotFound):
-            await ack(response_action="errors", errors={Block.NEW_SEVERITY: messages.INCIDENT_GONE})
-            return
-        except InvalidChange as exc:
-            await ack(response_action="errors", errors={Block.NEW_SEVERITY: str(exc)})
-            return
-        await ack()
+
+
+def register(app: AsyncApp, deps: ListenerDeps) -> None:
+    """Right after `/incident`, in this order: the shortcut, the button, the forms."""
+    listeners = DeclareListeners(deps)
+    app.shortcut(Callback.DECLARE_SHORTCUT.value)(listeners.declare_shortcut)
+    app.action(Action.CHANGE_SEVERITY.value)(listeners.severity_clicked)
+    app.view(Callback.DECLARE_MODAL.value)(listeners.declare_submitted)
+    app.view(Callback.NOT_AN_INCIDENT_MODAL.value)(listeners.not_an_incident_submitted)
+    app.view(Callback.CHECKLIST_MODAL.value)(listeners.checklist_submitted)
+    app.view(Callback.SEVERITY_MODAL.value)(listeners.severity_submitted)
