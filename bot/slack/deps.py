@@ -27,6 +27,5 @@ class ListenerDeps:
     postmortems: PostmortemService
     intake: DeclarationIntake  # declarations are answered once stored
     follow_ups: FollowUps  # Slack calls after the answer
-    paging: PagingService | None = None
-
-    digest: DigestService | None = None
+    paging: PagingService | None = None  # None: the feature is not registered
+    digest: DigestService | None = None  # None: the feature is not registered
