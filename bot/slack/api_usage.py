@@ -7,7 +7,7 @@ scope that no call needs any more. Nothing imports this module at run time.
 The call forms it recognises, anywhere under `bot/` except the Slack emulator (which
 serves the Web API rather than calling it):
 
-* ``call(client, "chat.postMessage", ...)``: `bot.slack.delivery.incidents.call`,
+* ``call(client, "chat.postMessage", ...)``: `bot.slack.delivery.web_api.call`,
   the outbox's wrapper;
 * ``client.api_call("chat.postMessage", ...)`` (or ``api_method="..."``);
 * slack_sdk's convenience methods, ``client.views_open(...)`` → ``views.open``, resolved

@@ -6,6 +6,7 @@ reminder was queued is not chased, and a reminder with nothing left is skipped.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,17 +18,20 @@ from bot.services.digest import (
 )
 from bot.services.outbox_worker import EffectHandler, OutboxItem
 from bot.slack.blocks import digest as digest_blocks
-from bot.slack.delivery.incidents import Handler, SlackEffects
+from bot.slack.delivery.handler import Handler
+from bot.slack.delivery.incidents import IncidentEffects
 
 
 def _when(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
+@dataclass
 class DigestEffects:
-    def __init__(self, base: SlackEffects, digest: DigestService) -> None:
-        self.base = base
-        self.digest = digest
+    """Builds the outbox handlers of the weekly meeting's messages."""
+
+    base: IncidentEffects
+    digest: DigestService
 
     def handlers(self) -> dict[str, EffectHandler]:
         return {
@@ -53,7 +57,7 @@ class DigestEffects:
             answers=answers,
         )
         channel = await self.base.resolve_channel(p["channel"])
-        ts, channel = await self.base.post_with_channel(item, channel, text, blocks)
+        ts, channel, _ = await self.base.post(item, channel, text, blocks)
         return {"channel": channel, "ts": ts, "meeting": meeting}
 
     async def postmortem_reminder(self, item: OutboxItem) -> dict[str, Any]:
@@ -66,7 +70,7 @@ class DigestEffects:
         text, blocks = digest_blocks.postmortem_reminder(
             owed, meeting_at=_when(p.get("meeting_at")), zone=self.digest.zone, note=p.get("note")
         )
-        ts, channel = await self.base.post_with_channel(item, p["user"], text, blocks)
+        ts, channel, _ = await self.base.post(item, p["user"], text, blocks)
         return {"channel": channel, "ts": ts, "postmortems": len(owed)}
 
     async def followup_reminder(self, item: OutboxItem) -> dict[str, Any]:
@@ -77,5 +81,5 @@ class DigestEffects:
         text, blocks = digest_blocks.followup_reminder(
             items, zone=self.digest.zone, note=p.get("note")
         )
-        ts, channel = await self.base.post_with_channel(item, p["user"], text, blocks)
+        ts, channel, _ = await self.base.post(item, p["user"], text, blocks)
         return {"channel": channel, "ts": ts, "items": len(items)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -29,7 +29,14 @@ from bot.services.outbox_worker import (
 )
 from bot.services.paging import PagingService
 from bot.slack.blocks import paging as ui
-from bot.slack.delivery.incidents import METADATA_EVENT, call, slack_error, update_message
+from bot.slack.delivery.handler import Deliver, Handler
+from bot.slack.delivery.web_api import (
+    SlackPoster,
+    call,
+    invite_users,
+    slack_error,
+    update_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,32 +74,47 @@ class SlackDirectory:
         return self._cache[key]
 
 
+class PagePoster(SlackPoster):
+    """Posts pages as they always were: the metadata holds the one outbox id, and a retry
+    looks for it among the last 50 messages, a person's in the bot's DM with them."""
+
+    lookup_limit = 50
+    open_dm = True
+
+    def event_payload(self, item: OutboxItem) -> dict[str, Any]:
+        return {"outbox_id": item.id}
+
+
+async def _gave_up(item: OutboxItem, error: str) -> None:
+    """A page's message that could not be delivered is logged; its page is left as it is."""
+    log.error("page delivery %s (%s) gave up: %s", item.id, item.kind, error)
+
+
+@dataclass
 class PagingEffects:
-    def __init__(
-        self,
-        client: AsyncWebClient,
-        paging: PagingService,
-        policy: Callable[[], Policy],
-        resolve_channel: Callable[[str], Awaitable[str]],
-        external: ExternalPaging | None = None,
-    ) -> None:
-        self.client = client
-        self.paging = paging
-        self.policy = policy
-        self.resolve_channel = resolve_channel
-        self.external = external or ExternalPaging()
+    """Builds the outbox handlers of pages: in Slack, to PagerDuty and to the webhook."""
+
+    client: AsyncWebClient
+    paging: PagingService
+    policy: Callable[[], Policy]
+    resolve_channel: Callable[[str], Awaitable[str]]
+    external: ExternalPaging = field(default_factory=ExternalPaging)
+
+    def __post_init__(self) -> None:
+        self.slack = PagePoster(self.client)
 
     def handlers(self) -> dict[str, EffectHandler]:
-        return {
-            fx.PAGE_DM: _Handler(self.post_dm),
-            fx.PAGE_POST: _Handler(self.post_in_channel),
-            fx.PAGE_INVITE: _Handler(self.invite),
-            fx.PAGE_UPDATE_DM: _Handler(self.update_dm),
-            fx.PAGE_UPDATE_POST: _Handler(self.update_post),
-            fx.PAGE_BROADCAST: _Handler(self.broadcast),
-            fx.PAGERDUTY: _Handler(self.pagerduty),
-            fx.WEBHOOK: _Handler(self.webhook),
+        deliveries: dict[str, Deliver] = {
+            fx.PAGE_DM: self.post_dm,
+            fx.PAGE_POST: self.post_in_channel,
+            fx.PAGE_INVITE: self.invite,
+            fx.PAGE_UPDATE_DM: self.update_dm,
+            fx.PAGE_UPDATE_POST: self.update_post,
+            fx.PAGE_BROADCAST: self.broadcast,
+            fx.PAGERDUTY: self.pagerduty,
+            fx.WEBHOOK: self.webhook,
         }
+        return {kind: Handler(deliver, _gave_up) for kind, deliver in deliveries.items()}
 
     # --- Slack ----------------------------------------------------------------------
 
@@ -106,7 +128,7 @@ class PagingEffects:
         page, incident = await self._view(item)
         text, body = ui.page_dm(page, incident, self.policy())
         # chat.postMessage to a user id posts in the bot's DM with them (Slack opens it).
-        ts, channel = await self._post(item, page.person, text, body)
+        ts, channel, _ = await self.slack.post(item, page.person, text, body)
         await self.paging.dm_posted(page.id, channel, ts)
         return {"channel": channel, "ts": ts}
 
@@ -116,7 +138,7 @@ class PagingEffects:
         if channel is None:
             return {"skipped": "no incident channel"}
         text, body = ui.page_post(page, incident, self.policy())
-        ts, _ = await self._post(item, channel, text, body)
+        ts, _, _ = await self.slack.post(item, channel, text, body)
         await self.paging.channel_posted(page.id, ts)
         return {"channel": channel, "ts": ts}
 
@@ -125,33 +147,37 @@ class PagingEffects:
         channel = self._channel_of(incident)
         if channel is None:
             return {"skipped": "no incident channel"}
-        try:
-            await call(
-                self.client,
-                "conversations.invite",
-                channel=channel,
-                users=",".join(item.payload["users"]),
-            )
-        except PermanentFailure as exc:
-            if slack_error(exc) not in {"already_in_channel", "cant_invite_self"}:
-                raise
+        await invite_users(self.client, channel, item.payload["users"])
         return {"invited": item.payload["users"]}
 
     async def update_dm(self, item: OutboxItem) -> dict[str, Any]:
-        page, incident = await self._view(item)
-        if not (page.dm_channel and page.dm_ts):
-            return {"skipped": "the DM was never posted"}
-        text, body = ui.page_dm(page, incident, self.policy())
-        await update_message(self.client, page.dm_channel, page.dm_ts, text, body)
-        return {"ts": page.dm_ts}
+        return await self._update(
+            item, ui.page_dm, lambda page, _: (page.dm_channel, page.dm_ts), "the DM"
+        )
 
     async def update_post(self, item: OutboxItem) -> dict[str, Any]:
+        return await self._update(
+            item,
+            ui.page_post,
+            lambda page, incident: (incident.channel_id, page.channel_ts),
+            "the channel message",
+        )
+
+    async def _update(
+        self,
+        item: OutboxItem,
+        render: Render,
+        where: Callable[[Page, Incident], tuple[str | None, str | None]],
+        what: str,
+    ) -> dict[str, Any]:
+        """chat.update a page's message (found by `where`) to show the page as it is now."""
         page, incident = await self._view(item)
-        if not (incident.channel_id and page.channel_ts):
-            return {"skipped": "the channel message was never posted"}
-        text, body = ui.page_post(page, incident, self.policy())
-        await update_message(self.client, incident.channel_id, page.channel_ts, text, body)
-        return {"ts": page.channel_ts}
+        channel, ts = where(page, incident)
+        if not (channel and ts):
+            return {"skipped": f"{what} was never posted"}
+        text, body = render(page, incident, self.policy())
+        await update_message(self.client, channel, ts, text, body)
+        return {"ts": ts}
 
     async def broadcast(self, item: OutboxItem) -> dict[str, Any]:
         incident = await self.paging_incident(item)
@@ -161,7 +187,7 @@ class PagingEffects:
         else:
             text, body = ui.unanswered(incident, policy, str(item.payload.get("role", "")))
         channel = await self.resolve_channel(str(item.payload["channel"]))
-        ts, _ = await self._post(item, channel, text, body)
+        ts, _, _ = await self.slack.post(item, channel, text, body)
         return {"channel": channel, "ts": ts}
 
     async def paging_incident(self, item: OutboxItem) -> Incident:
@@ -174,49 +200,6 @@ class PagingEffects:
         if not incident.channel_id:
             raise NotReady("incident channel not created yet")
         return incident.channel_id
-
-    async def _post(
-        self, item: OutboxItem, channel: str, text: str, body: list[dict[str, Any]]
-    ) -> tuple[str, str]:
-        if item.outcome_unknown:
-            found = await self._find_posted(item, channel)
-            if found:
-                return found
-        data = await call(
-            self.client,
-            "chat.postMessage",
-            channel=channel,
-            text=text,
-            blocks=body,
-            unfurl_links=False,
-            metadata={"event_type": METADATA_EVENT, "event_payload": {"outbox_id": item.id}},
-        )
-        return str(data["ts"]), str(data["channel"])
-
-    async def _find_posted(self, item: OutboxItem, channel: str) -> tuple[str, str] | None:
-        """After an attempt with no answer: did Slack post it anyway?"""
-        try:
-            if channel[:1] in {"U", "W"}:  # history needs the DM's channel id
-                opened = await call(self.client, "conversations.open", users=channel)
-                channel = str(opened["channel"]["id"])
-            data = await call(
-                self.client,
-                "conversations.history",
-                channel=channel,
-                limit=50,
-                include_all_metadata=True,
-            )
-        except PermanentFailure as exc:
-            log.warning("could not look for an earlier delivery of row %s: %s", item.id, exc)
-            return None
-        for message in data.get("messages", []):
-            meta = message.get("metadata") or {}
-            if (
-                meta.get("event_type") == METADATA_EVENT
-                and (meta.get("event_payload") or {}).get("outbox_id") == item.id
-            ):
-                return str(message["ts"]), channel
-        return None
 
     # --- PagerDuty and the webhook --------------------------------------------------
 
@@ -298,14 +281,3 @@ class PagingEffects:
             raise RetryLater(f"{what}: HTTP {status}")
         if status >= 400:
             raise PermanentFailure(f"{what}: HTTP {status} {text}")
-
-
-class _Handler:
-    def __init__(self, deliver: Callable[[OutboxItem], Awaitable[dict[str, Any]]]) -> None:
-        self._deliver = deliver
-
-    async def deliver(self, item: OutboxItem) -> dict[str, Any]:
-        return await self._deliver(item)
-
-    async def gave_up(self, item: OutboxItem, error: str) -> None:
-        log.error("page delivery %s (%s) gave up: %s", item.id, item.kind, error)

@@ -1,28 +1,68 @@
-"""Outbox handlers for status broadcasts and emergency-change messages."""
+"""Outbox handlers for the timeline in Slack: entries echoed in the incident channel,
+status broadcasts, emergency-change messages, and private notices."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.services import effects
 from bot.services.changes import ChangeService
-from bot.services.outbox_worker import EffectHandler, NotReady, OutboxItem, PermanentFailure
+from bot.services.outbox_worker import EffectHandler, OutboxItem, PermanentFailure
+from bot.services.timeline import TimelineService
 from bot.slack.blocks import timeline as timeline_blocks
-from bot.slack.delivery.incidents import Handler, SlackEffects, call, slack_error, update_message
+from bot.slack.delivery.handler import Handler
+from bot.slack.delivery.incidents import IncidentEffects, channel_or_thread
+from bot.slack.delivery.web_api import call, slack_error, update_message
+
+# Timeline entries claimed for one echoed message at most; blocks.timeline_entries
+# packs them into Slack's 50 blocks and carries over what does not fit. Slack posts
+# about one message a second to a channel: in a storm of 300 notes a second, a message
+# must carry a second's notes or more for the channel to keep up (a cap of 200 left a
+# backlog of 30-40 s after a 60-s storm).
+ECHO_BATCH = 1000
 
 
+@dataclass
 class TimelineEffects:
-    def __init__(self, base: SlackEffects, changes: ChangeService) -> None:
-        self.base = base
-        self.changes = changes
+    """Builds the outbox handlers that show the timeline and emergency changes in Slack."""
+
+    base: IncidentEffects
+    changes: ChangeService
+    timeline: TimelineService
 
     def handlers(self) -> dict[str, EffectHandler]:
         return {
+            effects.TIMELINE_ECHO: Handler(self.echo_timeline_entry, batch_limit=ECHO_BATCH),
             effects.STATUS_BROADCAST: Handler(self.status_broadcast),
             effects.POST_CHANGE: Handler(self.post_change),
             effects.UPDATE_CHANGE: Handler(self.update_change),
             effects.EPHEMERAL: Handler(self.ephemeral),
         }
+
+    async def echo_timeline_entry(self, item: OutboxItem) -> dict[str, Any]:
+        """Echo entries in the incident channel. Entries queued together go out as one
+        message, so a storm of notes is not held back by Slack's ~1 message/s per channel."""
+        incident = await self.base.with_channel(item)
+        queued = (item, *item.batch)
+        entries = await self.timeline.entries_by_id([q.payload["entry_id"] for q in queued])
+        if not entries:
+            return {"skipped": "entries purged"}
+        text, body, shown = timeline_blocks.timeline_entries(entries)
+        # Rows whose entries did not fit in one message wait for the next one; rows whose
+        # entries were purged meanwhile are done.
+        shown_ids = {e.id for e in entries[:shown]}
+        stored_ids = {e.id for e in entries}
+        carried = [
+            q
+            for q in queued
+            if q.payload["entry_id"] in shown_ids or q.payload["entry_id"] not in stored_ids
+        ]
+        if len(carried) < len(queued):
+            item = replace(item, batch=[q for q in carried if q.id != item.id])
+        assert incident.channel_id is not None
+        ts, channel, delivered = await self.base.post(item, incident.channel_id, text, body)
+        return {"channel": channel, "ts": ts, "delivered_ids": delivered}
 
     async def ephemeral(self, item: OutboxItem) -> dict[str, Any]:
         """A private notice. Someone clicking in a channel they have not joined gets it
@@ -53,11 +93,11 @@ class TimelineEffects:
     async def status_broadcast(self, item: OutboxItem) -> dict[str, Any]:
         """The stakeholder update, in the thread of the incident's announcement."""
         incident = await self.base.incidents.get(item.payload["incident_id"])
-        entry = await self.base.incidents.timeline_entry(item.payload["entry_id"])
+        entry = await self.timeline.entry(item.payload["entry_id"])
         if entry is None or not (incident.announcement_channel_id and incident.announcement_ts):
             return {"skipped": "no announcement to thread under"}
         text, body = timeline_blocks.status_update(incident, entry)
-        ts, channel = await self.base.post_with_channel(
+        ts, channel, _ = await self.base.post(
             item, incident.announcement_channel_id, text, body, thread_ts=incident.announcement_ts
         )
         return {"channel": channel, "ts": ts}
@@ -66,13 +106,8 @@ class TimelineEffects:
         incident = await self.base.incidents.get(item.payload["incident_id"])
         change = await self.changes.get(item.payload["change_id"])
         text, body = timeline_blocks.change_message(change, incident, self.base.policy())
-        if incident.channel_id:
-            channel, thread = incident.channel_id, None
-        elif incident.announcement_channel_id and incident.announcement_ts:
-            channel, thread = incident.announcement_channel_id, incident.announcement_ts
-        else:
-            raise NotReady("no channel or announcement yet")
-        ts, channel = await self.base.post_with_channel(item, channel, text, body, thread_ts=thread)
+        channel, thread = channel_or_thread(incident, "no channel or announcement yet")
+        ts, channel, _ = await self.base.post(item, channel, text, body, thread_ts=thread)
         await self.changes.message_posted(change.id, channel, ts)
         return {"channel": channel, "ts": ts}
 
