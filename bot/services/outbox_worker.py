@@ -1,8 +1,8 @@
 """Delivers outbox rows: claims the head of each ordering key, retries with back-off.
 
 Knows nothing of Slack: a handler per row kind does the call and reports how it went by
-returning a result or raising one of the exceptions below. Retry state lives in the
-database, so a restart resumes where the last process stopped.
+returning a result or raising one of the exceptions of bot/services/outbox_handlers.py.
+Retry state lives in the database, so a restart resumes where the last process stopped.
 """
 
 from __future__ import annotations
@@ -15,82 +15,40 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from bot.domain.clock import Clock
 from bot.runtime.load import RequestLoad, wait_any
-from storage import outbox
+from bot.services.outbox_handlers import (
+    DeliveryObserver,
+    EffectHandler,
+    NotReady,
+    NullObserver,
+    OutboxItem,
+    PermanentFailure,
+    RetryLater,
+)
+from storage import outbox_claims as claims
 from storage.engine import Database, background_writes
 from storage.outbox import ClaimedRow, OutboxRepository
 from storage.slices import READ_SLICE, between_slices, giving_way
 
+# The handlers' side, imported from here by the delivery modules.
+__all__ = [
+    "DeliveryObserver",
+    "EffectHandler",
+    "NotReady",
+    "OutboxItem",
+    "OutboxWorker",
+    "PermanentFailure",
+    "RetryLater",
+    "default_worker_id",
+]
+
 log = logging.getLogger(__name__)
-
-
-class RetryLater(Exception):
-    """The attempt failed in a way that may pass (429, 5xx, network)."""
-
-    def __init__(
-        self, reason: str, *, retry_after: float | None = None, outcome_unknown: bool = False
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-        self.outcome_unknown = outcome_unknown
-
-
-class PermanentFailure(Exception):
-    """Retrying cannot help (e.g. channel_not_found): the row is marked dead at once."""
-
-
-class NotReady(Exception):
-    """Something this row needs is not there yet; try again soon without counting it."""
-
-
-@dataclass
-class OutboxItem:
-    id: int
-    kind: str
-    ordering_key: str
-    payload: dict[str, Any]
-    attempts: int
-    outcome_unknown: bool
-    progress: dict[str, Any]
-    incident_id: int | None
-    save_progress: Callable[[dict[str, Any]], Awaitable[None]] = field(repr=False)
-    # Rows of the same kind queued right behind this one, delivered together by a
-    # handler that sets `batch_limit` (e.g. timeline echoes when Slack's rate is the limit).
-    batch: list[OutboxItem] = field(default_factory=list)
-
-    @property
-    def ids(self) -> list[int]:
-        return [self.id, *(i.id for i in self.batch)]
-
-
-class EffectHandler(Protocol):
-    async def deliver(self, item: OutboxItem) -> dict[str, Any]: ...
-
-    async def gave_up(self, item: OutboxItem, error: str) -> None: ...
-
-
-class DeliveryObserver(Protocol):
-    def delivered(self, kind: str) -> None: ...
-    def retried(self, kind: str, reason: str) -> None: ...
-    def dead(self, kind: str, reason: str) -> None: ...
-
-
-class _NullObserver:
-    def delivered(self, kind: str) -> None:
-        pass
-
-    def retried(self, kind: str, reason: str) -> None:
-        pass
-
-    def dead(self, kind: str, reason: str) -> None:
-        pass
 
 
 def default_worker_id() -> str:
@@ -144,7 +102,7 @@ class OutboxWorker:
         self.not_ready_delay = not_ready_delay
         self.worker_id = worker_id or default_worker_id()
         self.rng = rng or random.Random()
-        self.observer: DeliveryObserver = observer or _NullObserver()
+        self.observer: DeliveryObserver = observer or NullObserver()
         self._semaphore = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
         self._wake = asyncio.Event()
@@ -266,7 +224,7 @@ class OutboxWorker:
             now = self.clock.now()
             row = await self.db.write_batch(
                 functools.partial(
-                    outbox.claim_head_in,
+                    claims.claim_head_in,
                     row_id=head.id,
                     seen_attempts=head.attempts,
                     worker=self.worker_id,
@@ -277,17 +235,7 @@ class OutboxWorker:
             )
             if row is None:
                 return  # another worker has it, tried it meanwhile, or it was settled
-            item = OutboxItem(
-                id=row.id,
-                kind=row.kind,
-                ordering_key=row.ordering_key,
-                payload=row.payload,
-                attempts=row.attempts,
-                outcome_unknown=head.prior_unknown,
-                progress=row.progress,
-                incident_id=row.incident_id,
-                save_progress=functools.partial(self._save_progress, row.id),
-            )
+            item = self._item(row, row.attempts, outcome_unknown=head.prior_unknown)
             # Long reads (a storm's echo: hundreds of rows) wait between their slices
             # while a request is being answered (storage/slices.py), briefly: when
             # answers overlap without pause (PostgreSQL in a storm), waiting each time
@@ -317,7 +265,7 @@ class OutboxWorker:
             return []
         kept = await self.db.write_batch(
             functools.partial(
-                outbox.claim_run_in,
+                claims.claim_run_in,
                 row_ids=[r.id for r in run],
                 worker=self.worker_id,
                 now=now,
@@ -330,20 +278,23 @@ class OutboxWorker:
         for n, row in enumerate(taken, 1):
             if not n % READ_SLICE:
                 await between_slices()
-            followers.append(
-                OutboxItem(
-                    id=row.id,
-                    kind=row.kind,
-                    ordering_key=row.ordering_key,
-                    payload=dict(row.payload),
-                    attempts=row.attempts + 1,
-                    outcome_unknown=False,
-                    progress=dict(row.progress or {}),
-                    incident_id=row.incident_id,
-                    save_progress=functools.partial(self._save_progress, row.id),
-                )
-            )
+            followers.append(self._item(row, row.attempts + 1, outcome_unknown=False))
         return followers
+
+    def _item(self, row: Any, attempts: int, *, outcome_unknown: bool) -> OutboxItem:
+        """What a handler is given for a claimed row (a claim's `ClaimedRow`, or a row
+        `following` read), its progress saved back through this worker."""
+        return OutboxItem(
+            id=row.id,
+            kind=row.kind,
+            ordering_key=row.ordering_key,
+            payload=dict(row.payload or {}),
+            attempts=attempts,
+            outcome_unknown=outcome_unknown,
+            progress=dict(row.progress or {}),
+            incident_id=row.incident_id,
+            save_progress=functools.partial(self._save_progress, row.id),
+        )
 
     async def _save_progress(self, row_id: int, progress: dict[str, Any]) -> None:
         async with self.db.session(background=True) as session:
@@ -389,7 +340,7 @@ class OutboxWorker:
             await self.load.gap()
             await self.db.write_batch(
                 functools.partial(
-                    outbox.settle_delivered_in,
+                    claims.settle_delivered_in,
                     delivered=[i for i in item.ids if i in delivered],
                     undelivered=[i for i in item.ids if i not in delivered],
                     now=self.clock.now(),
@@ -406,7 +357,7 @@ class OutboxWorker:
         if item.batch:
             # Only the head carries the failure; the rest go back to waiting behind it.
             await self.db.write_batch(
-                functools.partial(outbox.release_in, row_ids=[i.id for i in item.batch]),
+                functools.partial(claims.release_in, row_ids=[i.id for i in item.batch]),
                 background=True,
             )
 
