@@ -1,4 +1,4 @@
-"""Queries for the data lifecycle: retention purges, a person's data, SQLite backups.
+"""Queries for the data lifecycle: retention purges and a person's data.
 
 The person's-data queries are generic: they look at every string and JSON column of
 every table on `Base.metadata`, so a table added later is covered without a change here.
@@ -6,15 +6,12 @@ every table on `Base.metadata`, so a table added later is covered without a chan
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, String, Table, and_, cast, delete, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 import storage.paging_models  # noqa: F401  (registers the paging tables on Base.metadata)
 import storage.postmortem_models  # noqa: F401  (and the post-mortem tables)
@@ -22,8 +19,9 @@ from bot.domain.incident import ChannelStatus, Status
 from bot.domain.retention import PURGED_KEY_PREFIX
 from bot.domain.timeline import TimelineEntry
 from storage.models import Base, IncidentRow, OutboxRow, SlackEventRow, TimelineEntryRow
-from storage.outbox import CANCELLED, DONE
-from storage.repositories import entry_from_row
+from storage.outbox_table import CANCELLED, DONE
+from storage.repositories import TimelineRepository
+from storage.session import Repository
 
 TIMELINE_TABLE = TimelineEntryRow.__tablename__
 # Tables that never hold people's data, or whose rows are handled on their own.
@@ -70,10 +68,7 @@ def _like(user_id: str) -> str:
     return f"%{escaped}%"
 
 
-class LifecycleRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class LifecycleRepository(Repository):
     # --- closed incidents -----------------------------------------------------------
 
     async def closed_before(self, cutoff: datetime) -> list[int]:
@@ -162,14 +157,7 @@ class LifecycleRepository:
         return list((await self.session.execute(stmt)).scalars())
 
     async def chain(self, incident_id: int) -> list[TimelineEntry]:
-        rows = (
-            await self.session.execute(
-                select(TimelineEntryRow)
-                .where(TimelineEntryRow.incident_id == incident_id)
-                .order_by(TimelineEntryRow.seq)
-            )
-        ).scalars()
-        return [entry_from_row(r) for r in rows]
+        return await TimelineRepository(self.session).for_incident(incident_id)
 
     async def replace_prefix(self, tombstone: TimelineEntry) -> int:
         """Delete the chain's entries up to the tombstone's seq and insert the tombstone."""
@@ -320,99 +308,3 @@ def _pk(table: Table, row: dict[str, Any]) -> Any:
 def string_columns(table_name: str) -> list[str]:
     """The string and JSON columns of a table (where a person's id can appear)."""
     return [c.name for c in _text_columns(Base.metadata.tables[table_name])]
-
-
-# --- SQLite files (backup and restore) --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DatabaseFile:
-    """What `firewatch backup` and `restore` report about an SQLite file."""
-
-    integrity: str  # "ok", or SQLite's first complaint
-    revision: str | None  # the Alembic revision, None when the file has none
-    counts: dict[str, int]
-
-
-def inspect_sqlite(path: Path) -> DatabaseFile:
-    """Integrity check, schema revision and row counts of an SQLite file (read only)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        integrity = str(conn.execute("PRAGMA integrity_check").fetchone()[0])
-        tables = [
-            str(r[0])
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            )
-        ]
-        revision = None
-        if "alembic_version" in tables:
-            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-            revision = str(row[0]) if row else None
-        counts = {
-            name: int(conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])  # noqa: S608
-            for name in sorted(tables)
-            if name != "alembic_version"
-        }
-        return DatabaseFile(integrity=integrity, revision=revision, counts=counts)
-    finally:
-        conn.close()
-
-
-def sqlite_backup(source: Path, target: Path) -> None:
-    """Copy a live SQLite database with the online backup API.
-
-    The copy is one read transaction, so it is a consistent snapshot even while Firewatch
-    writes (WAL mode lets writers go on meanwhile). It is written next to `target` and
-    renamed into place only when complete, as a single file (no -wal).
-    """
-    partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
-    try:
-        dst = sqlite3.connect(partial)
-        try:
-            src.backup(dst)
-            dst.execute("PRAGMA journal_mode=DELETE")
-        finally:
-            dst.close()
-    finally:
-        src.close()
-    partial.replace(target)
-
-
-def sqlite_in_use(path: Path) -> bool:
-    """Whether another connection (a running Firewatch) has the database open.
-
-    In WAL mode every open connection holds a shared lock that an exclusive-mode
-    connection cannot get past, so even an idle process is seen.
-    """
-    if not path.exists():
-        return False
-    conn = sqlite3.connect(path, timeout=0)
-    try:
-        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-        conn.execute("BEGIN EXCLUSIVE")
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        conn.rollback()
-        return False
-    except sqlite3.OperationalError:
-        return True
-    finally:
-        conn.close()
-
-
-def sqlite_restore(backup: Path, target: Path) -> None:
-    """Copy a backup over the database at `target` through SQLite (the backup API), so
-    its journal and locks are honoured."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
-    try:
-        dst = sqlite3.connect(target, timeout=30)
-        try:
-            src.backup(dst)
-            dst.execute("PRAGMA journal_mode=WAL")
-        finally:
-            dst.close()
-    finally:
-        src.close()

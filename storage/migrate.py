@@ -55,24 +55,23 @@ async def is_current(engine: AsyncEngine) -> bool:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    def _upgrade(connection: Connection) -> None:
-        from alembic import command
-
-        cfg = alembic_config()
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, revision)
-
-    async with engine.begin() as conn:
-        await conn.run_sync(_upgrade)
+    await _alembic(engine, "upgrade", revision)
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
-    def _downgrade(connection: Connection) -> None:
+    await _alembic(engine, "downgrade", revision)
+
+
+async def _alembic(engine: AsyncEngine, direction: str, revision: str) -> None:
+    """Run Alembic's `upgrade` or `downgrade` command on a connection of `engine`, in one
+    transaction (Alembic itself is loaded only here)."""
+
+    def run(connection: Connection) -> None:
         from alembic import command
 
         cfg = alembic_config()
         cfg.attributes["connection"] = connection
-        command.downgrade(cfg, revision)
+        getattr(command, direction)(cfg, revision)
 
     async with engine.begin() as conn:
-        await conn.run_sync(_downgrade)
+        await conn.run_sync(run)

@@ -208,7 +208,7 @@ def _sqlite_path(settings: Settings, verb: str, path: str) -> Path:
 
 
 def _backup(args: argparse.Namespace) -> int:
-    from storage.lifecycle_repository import inspect_sqlite, sqlite_backup
+    from storage.sqlite_files import inspect_sqlite, sqlite_backup
 
     settings = load_settings()
     source = _sqlite_path(settings, "backup", args.path)
@@ -231,7 +231,7 @@ def _backup(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     from storage import migrate
-    from storage.lifecycle_repository import inspect_sqlite, sqlite_in_use, sqlite_restore
+    from storage.sqlite_files import inspect_sqlite, sqlite_in_use, sqlite_restore
 
     settings = load_settings()
     target = _sqlite_path(settings, "restore", args.path)

@@ -31,6 +31,7 @@ from bot.domain.retention import (
     timeline_tombstone,
 )
 from bot.domain.timeline import EntryKind, TimelineEntry
+from bot.services.base import Service
 from storage.engine import Database
 from storage.lifecycle_repository import LifecycleRepository, string_columns
 from storage.repositories import TimelineRepository
@@ -78,7 +79,7 @@ class ForgetReport:
     rows_deleted: dict[str, int] = field(default_factory=dict)
 
 
-class LifecycleService:
+class LifecycleService(Service):
     def __init__(
         self,
         db: Database,
@@ -87,9 +88,7 @@ class LifecycleService:
         *,
         audit_key: bytes | None = None,
     ) -> None:
-        self.db = db
-        self._policy = policy
-        self.clock = clock
+        super().__init__(db, policy, clock)
         self.audit_key = audit_key
 
     # --- retention --------------------------------------------------------------------
