@@ -13,12 +13,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
 
 from bot.domain.digest import ActionItemFacts, BreachFacts, IncidentFacts, PostmortemFacts
 from storage.models import IncidentRow
 from storage.paging_models import BreachRow
 from storage.postmortem_models import ActionItemRow, JobRunRow, MeetingAnswerRow, PostmortemRow
+from storage.session import Repository
 
 _INCIDENT_COLUMNS = (
     IncidentRow.id,
@@ -52,9 +53,11 @@ def _postmortem(row: Any) -> PostmortemFacts:
     return PostmortemFacts(*row)
 
 
-class DigestRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class RunAlreadyClaimed(Exception):
+    """A scheduled job's run was claimed already: by another process, or before a restart."""
+
+
+class DigestRepository(Repository):
 
     # --- the digest's facts ---------------------------------------------------------------
 
@@ -151,15 +154,18 @@ class DigestRepository:
 
     async def claim_run(
         self, job: str, scheduled_for: datetime, *, outcome: str, at: datetime, worker: str
-    ) -> JobRunRow:
-        """Insert the run's claim; raises IntegrityError when it is already claimed (by
+    ) -> None:
+        """Insert the run's claim; raises RunAlreadyClaimed when it is already claimed (by
         another process, or before a restart). Flushed, so the caller learns it at once."""
-        row = JobRunRow(
-            job=job, scheduled_for=scheduled_for, outcome=outcome, ran_at=at, claimed_by=worker
+        self.session.add(
+            JobRunRow(
+                job=job, scheduled_for=scheduled_for, outcome=outcome, ran_at=at, claimed_by=worker
+            )
         )
-        self.session.add(row)
-        await self.session.flush()
-        return row
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:  # the unique (job, scheduled_for)
+            raise RunAlreadyClaimed(f"{job} at {scheduled_for.isoformat()}") from exc
 
     async def runs(self, job: str | None = None) -> Sequence[JobRunRow]:
         stmt = select(JobRunRow).order_by(JobRunRow.scheduled_for, JobRunRow.id)

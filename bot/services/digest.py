@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.domain.clock import Clock
 from bot.domain.digest import (
     Digest,
@@ -25,10 +23,12 @@ from bot.domain.digest import (
 )
 from bot.domain.policy import Policy
 from bot.domain.postmortem import OUTSTANDING, PostmortemStatus, format_duration
+from bot.services.base import Service
 from bot.services.schedule_times import last_run
 from storage.digest_repository import DigestRepository
 from storage.engine import Database
 from storage.outbox import OutboxRepository
+from storage.session import Session
 
 # Outbox row kinds of the weekly meeting (delivered by bot/slack/digest_delivery.py).
 POST_DIGEST = "digest.post"
@@ -55,7 +55,7 @@ class Period:
     meeting: str | None  # None for a preview or an arbitrary range
 
 
-class DigestService:
+class DigestService(Service):
     def __init__(
         self,
         db: Database,
@@ -65,16 +65,9 @@ class DigestService:
         timezone: str = "UTC",
         on_commit: Callable[[], None] | None = None,
     ) -> None:
-        self.db = db
-        self._policy = policy
-        self.clock = clock
+        super().__init__(db, policy, clock, on_commit)
         self.timezone = timezone
         self.zone = ZoneInfo(timezone)
-        self._on_commit = on_commit or (lambda: None)
-
-    @property
-    def policy(self) -> Policy:
-        return self._policy()
 
     # --- periods --------------------------------------------------------------------------
 
@@ -108,7 +101,7 @@ class DigestService:
             return await self.build_in(session, start, end, self.clock.now())
 
     async def build_in(
-        self, session: AsyncSession, start: datetime, end: datetime, now: datetime
+        self, session: Session, start: datetime, end: datetime, now: datetime
     ) -> Digest:
         repo = DigestRepository(session)
         policy = self.policy
@@ -143,7 +136,7 @@ class DigestService:
 
     async def enqueue_digest(
         self,
-        session: AsyncSession,
+        session: Session,
         period: Period,
         *,
         channel: str,
@@ -169,7 +162,7 @@ class DigestService:
     # --- reminders ------------------------------------------------------------------------
 
     async def owed_by(
-        self, session: AsyncSession, *, since: datetime, now: datetime, owner: str | None = None
+        self, session: Session, *, since: datetime, now: datetime, owner: str | None = None
     ) -> list[OwedPostmortem]:
         """Post-mortems not submitted: requested ones not yet submitted (any age) and
         incidents resolved since `since` without one."""
@@ -211,7 +204,7 @@ class DigestService:
         return sorted(owed, key=lambda o: (o.due_at is None, o.due_at or now, o.incident_id))
 
     async def overdue_for(
-        self, session: AsyncSession, owner: str, now: datetime
+        self, session: Session, owner: str, now: datetime
     ) -> list[OverdueItem]:
         today = self.today(now)
         items = await DigestRepository(session).overdue_action_items(today, owner=owner)
@@ -230,7 +223,7 @@ class DigestService:
         async with self.db.session(write=False) as session:
             return await self.overdue_for(session, owner, now)
 
-    async def overdue_owners(self, session: AsyncSession, now: datetime) -> list[str]:
+    async def overdue_owners(self, session: Session, now: datetime) -> list[str]:
         items = await DigestRepository(session).overdue_action_items(self.today(now))
         return sorted({i.owner_id for i in items})
 

@@ -18,12 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.domain.clock import Clock
 from bot.domain.policy import Policy, Schedule
 from bot.services import effects
+from bot.services.base import Service
 from bot.services.digest import (
     FOLLOWUP_REMINDER,
     POSTMORTEM_REMINDER,
@@ -32,9 +30,10 @@ from bot.services.digest import (
 )
 from bot.services.outbox_worker import default_worker_id
 from bot.services.schedule_times import last_run, next_run
-from storage.digest_repository import DigestRepository
+from storage.digest_repository import DigestRepository, RunAlreadyClaimed
 from storage.engine import Database
 from storage.outbox import OutboxRepository
+from storage.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ def schedule_of(policy: Policy, job: str) -> Schedule:
     return schedule
 
 
-class JobRunner:
+class JobRunner(Service):
     def __init__(
         self,
         db: Database,
@@ -82,19 +81,12 @@ class JobRunner:
         *,
         digest: DigestService | None = None,
     ) -> None:
-        self.db = db
-        self._policy = policy
-        self.clock = clock
+        super().__init__(db, policy, clock, on_commit)
         self.timezone = timezone
         self.worker_id = worker_id or default_worker_id()
-        self._on_commit = on_commit or (lambda: None)
         self.digest = digest or DigestService(db, policy, clock, timezone=timezone)
         # The retention purge, when the composition root gives one (features.purge_job).
         self.purge: Callable[[], Awaitable[object]] | None = None
-
-    @property
-    def policy(self) -> Policy:
-        return self._policy()
 
     def outcome_for(self, scheduled_for: datetime, now: datetime) -> Outcome:
         lateness = now - scheduled_for
@@ -125,7 +117,7 @@ class JobRunner:
                 if outcome in (Outcome.RAN, Outcome.LATE):
                     note = self._late_note(scheduled, now) if outcome is Outcome.LATE else None
                     sent = await self._enqueue(session, job, scheduled, now, note)
-        except IntegrityError:
+        except RunAlreadyClaimed:
             log.debug("job %s at %s already claimed", job, scheduled.isoformat())
             return None
         log.info(
@@ -162,7 +154,7 @@ class JobRunner:
         return f"Posted late: Firewatch was down at {when}"
 
     async def _enqueue(
-        self, session: AsyncSession, job: str, scheduled: datetime, now: datetime, note: str | None
+        self, session: Session, job: str, scheduled: datetime, now: datetime, note: str | None
     ) -> int:
         policy = self.policy
         if job == PURGE_JOB:
