@@ -3,38 +3,33 @@ close the incident; action items tracked until done."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.domain.clock import Clock
 from bot.domain.incident import ChannelStatus, Incident, Status, reference
 from bot.domain.policy import Policy
-from bot.domain.postmortem import (
-    ActionItem,
-    PostmortemStatus,
-    after_decision,
-    after_save,
-    mtta,
-    mttr,
-)
+from bot.domain.postmortem import ActionItem, PostmortemStatus, after_decision, after_save
+from bot.domain.postmortem import mtta, mttr
 from bot.domain.timeline import EntryKind
 from bot.services import effects
+from bot.services.base import IncidentNotFound, Service, locked_incident
 from bot.services.changes import Change
-from bot.services.incidents import IncidentNotFound, InvalidChange
+from bot.services.incidents import InvalidChange
 from bot.services.raci import Raci, RoleHolders
 from bot.services.schedule_times import next_run
 from bot.services.timeline import TimelineService
 from storage.engine import Database
-from storage.models import IncidentRow
 from storage.outbox import OutboxRepository
-from storage.postmortem_models import ActionItemRow, PostmortemRow
-from storage.postmortem_repository import PostmortemRepository
-from storage.repositories import IncidentRepository, TimelineRepository, incident_from_row
+from storage.postmortem_repository import Postmortem, PostmortemRepository, PostmortemState
+from storage.repositories import IncidentRepository, TimelineRepository
+from storage.session import Session
+
+__all__ = ["Facts", "Postmortem", "PostmortemNotFound", "PostmortemService"]
 
 log = logging.getLogger(__name__)
 
@@ -44,23 +39,6 @@ TEXT_MAX = 3000
 
 class PostmortemNotFound(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class Postmortem:
-    id: int
-    incident_id: int
-    status: PostmortemStatus
-    owner_id: str
-    due_at: datetime
-    resolution_summary: str
-    root_cause: str
-    impact: str
-    assessments: dict[str, Any]
-    items: list[dict[str, Any]]
-    submitted_by: str | None
-    decided_by: str | None
-    decision_note: str | None
 
 
 @dataclass(frozen=True)
@@ -78,34 +56,7 @@ class Facts:
     changes: list[Change]
 
 
-def _from_row(row: PostmortemRow, items: list[ActionItemRow]) -> Postmortem:
-    return Postmortem(
-        id=row.id,
-        incident_id=row.incident_id,
-        status=PostmortemStatus(row.status),
-        owner_id=row.owner_id,
-        due_at=row.due_at,
-        resolution_summary=row.resolution_summary,
-        root_cause=row.root_cause,
-        impact=row.impact,
-        assessments=dict(row.assessments or {}),
-        items=[
-            {
-                "id": i.id,
-                "text": i.text,
-                "owner": i.owner_id,
-                "due_on": i.due_on.isoformat(),
-                "status": i.status,
-            }
-            for i in items
-        ],
-        submitted_by=row.submitted_by,
-        decided_by=row.decided_by,
-        decision_note=row.decision_note,
-    )
-
-
-class PostmortemService:
+class PostmortemService(Service):
     def __init__(
         self,
         db: Database,
@@ -117,17 +68,14 @@ class PostmortemService:
         holders: RoleHolders | None = None,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
-        self.db = db
-        self._policy = policy
-        self.clock = clock
+        super().__init__(db, policy, clock, on_commit)
         self.timeline = timeline
         self.timezone = timezone
         self.raci = Raci(policy, holders)
-        self._on_commit = on_commit or (lambda: None)
 
-    async def owner_for(self, incident: IncidentRow) -> str:
+    async def owner_for(self, incident: Incident) -> str:
         """The RACI's responsible role for writing it (its acting holder), else the reporter."""
-        policy = self._policy()
+        policy = self.policy
         task = policy.raci.get(WRITE_TASK)
         roles = policy.expand_parties(task.responsible) if task else ()
         for role in roles:
@@ -138,7 +86,7 @@ class PostmortemService:
 
     def due_date(self, now: datetime) -> datetime:
         """Before the next weekly post-mortem meeting."""
-        return next_run(self._policy().schedules.weekly_digest, self.timezone, now)
+        return next_run(self.policy.schedules.weekly_digest, self.timezone, now)
 
     # --- resolve -----------------------------------------------------------------------
 
@@ -150,7 +98,7 @@ class PostmortemService:
         if not summary:
             raise InvalidChange("Say how it was resolved.")
 
-        async def request(session: AsyncSession, incident: IncidentRow, now: datetime) -> None:
+        async def request(session: Session, incident: Incident, now: datetime) -> None:
             await self._request(session, incident, now, summary=summary)
 
         return await self.timeline.change_status(
@@ -163,14 +111,14 @@ class PostmortemService:
         )
 
     async def _request(
-        self, session: AsyncSession, incident: IncidentRow, now: datetime, *, summary: str
+        self, session: Session, incident: Incident, now: datetime, *, summary: str
     ) -> None:
         repo = PostmortemRepository(session)
-        row = await repo.for_incident(incident.id, for_update=True)
+        current = await repo.lock_for_incident(incident.id)
         owner = await self.owner_for(incident)
         due = self.due_date(now)
-        if row is None:
-            row = PostmortemRow(
+        if current is None:
+            current = await repo.add(
                 incident_id=incident.id,
                 status=PostmortemStatus.REQUESTED.value,
                 owner_id=owner,
@@ -182,46 +130,27 @@ class PostmortemService:
                 assessments={},
                 updated_at=now,
             )
-            session.add(row)
-            await session.flush()
         else:  # resolved again after a reopen: the post-mortem continues
-            row.resolution_summary, row.due_at, row.updated_at = summary, due, now
-            owner = row.owner_id
-        await TimelineRepository(session).append(
-            incident_id=incident.id,
-            at=now,
-            kind=EntryKind.POSTMORTEM,
-            actor=None,
-            text=f"Post-mortem requested from <@{owner}>, due {due:%Y-%m-%d %H:%M} UTC",
-            data={"postmortem": row.id, "owner": owner, "due": due.isoformat()},
-        )
-        await OutboxRepository(session).enqueue(
-            effects.POSTMORTEM_REQUEST,
-            effects.dm_key(owner),
-            {"incident_id": incident.id, "postmortem_id": row.id},
-            now=now,
-            incident_id=incident.id,
-        )
+            await repo.update(current.id, resolution_summary=summary, due_at=due, updated_at=now)
+            owner = current.owner_id
+        text = f"Post-mortem requested from <@{owner}>, due {due:%Y-%m-%d %H:%M} UTC"
+        data = {"postmortem": current.id, "owner": owner, "due": due.isoformat()}
+        await _record(session, incident.id, text, actor=None, at=now, data=data)
+        await _tell(session, current, effects.POSTMORTEM_REQUEST, effects.dm_key(owner), now)
 
     # --- write, submit -------------------------------------------------------------------
 
     async def get_for_incident(self, incident_id: int) -> Postmortem | None:
         async with self.db.session(write=False) as session:
-            repo = PostmortemRepository(session)
-            row = await repo.for_incident(incident_id)
-            return _from_row(row, list(await repo.items(row.id))) if row else None
+            return await PostmortemRepository(session).for_incident(incident_id)
 
     async def get(self, postmortem_id: int) -> Postmortem:
         async with self.db.session(write=False) as session:
-            repo = PostmortemRepository(session)
-            row = await repo.get(postmortem_id)
-            if row is None:
-                raise PostmortemNotFound(str(postmortem_id))
-            return _from_row(row, list(await repo.items(row.id)))
+            return await _found(PostmortemRepository(session), postmortem_id)
 
     async def facts(self, incident_id: int, changes: list[Change]) -> Facts:
         async with self.db.session(write=False) as session:
-            incident = await IncidentRepository(session).get(incident_id)
+            incident = await IncidentRepository(session).find(incident_id)
             if incident is None:
                 raise IncidentNotFound(reference(incident_id))
             pages, escalations = await PostmortemRepository(session).page_counts(incident_id)
@@ -268,49 +197,29 @@ class PostmortemService:
         now = self.clock.now()
         async with self.db.session() as session:
             repo = PostmortemRepository(session)
-            row = await repo.get(postmortem_id, for_update=True)
-            if row is None:
-                raise PostmortemNotFound(str(postmortem_id))
-            new = after_save(PostmortemStatus(row.status), submit=submit)
-            row.root_cause, row.impact = root_cause.strip(), impact.strip()
-            row.assessments = assessments
-            row.status, row.updated_at = new.value, now
-            if submit:
-                row.submitted_by, row.submitted_at = actor, now
-            await repo.replace_open_items(
-                row.id,
-                [
-                    ActionItemRow(
-                        postmortem_id=row.id,
-                        incident_id=row.incident_id,
-                        text=i.text.strip(),
-                        owner_id=i.owner,
-                        due_on=i.due_on,
-                        status="open",
-                        created_at=now,
-                    )
-                    for i in items
-                    if i.text.strip()
-                ],
+            current = await _locked(repo, postmortem_id)
+            new = after_save(current.status, submit=submit)
+            submitted = {"submitted_by": actor, "submitted_at": now} if submit else {}
+            await repo.update(
+                current.id,
+                root_cause=root_cause.strip(),
+                impact=impact.strip(),
+                assessments=assessments,
+                status=new.value,
+                updated_at=now,
+                **submitted,
             )
+            kept = [dataclasses.replace(i, text=i.text.strip()) for i in items if i.text.strip()]
+            await repo.replace_open_items(current.id, current.incident_id, kept, now=now)
             verb = "submitted for approval" if submit else "saved as a draft"
-            await TimelineRepository(session).append(
-                incident_id=row.incident_id,
-                at=now,
-                kind=EntryKind.POSTMORTEM,
-                actor=actor,
-                text=f"Post-mortem {verb}",
-                data={"postmortem": row.id, "status": new.value},
+            data = {"postmortem": current.id, "status": new.value}
+            await _record(
+                session, current.incident_id, f"Post-mortem {verb}", actor=actor, at=now, data=data
             )
             if submit:
-                await OutboxRepository(session).enqueue(
-                    effects.POSTMORTEM_REVIEW,
-                    effects.incident_channel_key(row.incident_id),
-                    {"incident_id": row.incident_id, "postmortem_id": row.id},
-                    now=now,
-                    incident_id=row.incident_id,
-                )
-            result = _from_row(row, list(await repo.items(row.id)))
+                review = effects.incident_channel_key(current.incident_id)
+                await _tell(session, current, effects.POSTMORTEM_REVIEW, review, now)
+            result = await _found(repo, current.id)
         self._on_commit()
         return result
 
@@ -320,78 +229,51 @@ class PostmortemService:
         self, postmortem_id: int, *, approve: bool, actor: str, note: str = ""
     ) -> Postmortem:
         """Approve (closing the incident) or request changes: the accountable role only."""
-        policy = self._policy()
         now = self.clock.now()
         async with self.db.session() as session:
             repo = PostmortemRepository(session)
-            row = await repo.get(postmortem_id, for_update=True)
-            if row is None:
-                raise PostmortemNotFound(str(postmortem_id))
+            current = await _locked(repo, postmortem_id)
             await self.raci.require_accountable(
-                APPROVE_TASK, actor, row.incident_id, doing="review a post-mortem"
+                APPROVE_TASK, actor, current.incident_id, doing="review a post-mortem"
             )
-            new = after_decision(PostmortemStatus(row.status), approve=approve)
-            row.status, row.decided_by, row.decided_at = new.value, actor, now
-            row.decision_note, row.updated_at = note.strip() or None, now
-            incident = await IncidentRepository(session).get(row.incident_id, for_update=True)
-            assert incident is not None
-            outbox = OutboxRepository(session)
-            ids = {"incident_id": incident.id, "postmortem_id": row.id}
+            new = after_decision(current.status, approve=approve)
+            await repo.update(
+                current.id,
+                status=new.value,
+                decided_by=actor,
+                decided_at=now,
+                decision_note=note.strip() or None,
+                updated_at=now,
+            )
+            incident = await locked_incident(session, current.incident_id)
             if approve:
-                incident.status, incident.closed_at, incident.updated_at = (
-                    Status.CLOSED.value,
-                    now,
-                    now,
-                )
-                text = "Post-mortem approved; the incident is closed"
-                await outbox.enqueue(
-                    effects.POSTMORTEM_FINAL,
-                    effects.incident_channel_key(incident.id),
-                    ids,
-                    now=now,
-                    incident_id=incident.id,
-                )
-                await outbox.enqueue(
-                    effects.UPDATE_ANNOUNCEMENT,
-                    effects.BROADCAST_KEY,
-                    ids,
-                    now=now,
-                    incident_id=incident.id,
-                )
-                days = policy.postmortem.archive_channel_after_days
-                if days is not None and incident.channel_status == ChannelStatus.CREATED.value:
-                    # Its own key: a scheduled archive must not hold up the channel's queue.
-                    await outbox.enqueue(
-                        effects.ARCHIVE_CHANNEL,
-                        f"archive:{incident.id}",
-                        ids,
-                        now=now + timedelta(days=days),
-                        incident_id=incident.id,
-                    )
+                text = await self._close(session, incident, current, now)
             else:
-                text = "Changes requested on the post-mortem" + (
-                    f": {note.strip()}" if note.strip() else ""
-                )
-                await outbox.enqueue(
-                    effects.POSTMORTEM_CHANGES,
-                    effects.dm_key(row.owner_id),
-                    ids,
-                    now=now,
-                    incident_id=incident.id,
-                )
-            await TimelineRepository(session).append(
-                incident_id=incident.id,
-                at=now,
-                kind=EntryKind.POSTMORTEM,
-                actor=actor,
-                text=text,
-                data={"postmortem": row.id, "status": new.value},
-            )
-            result = _from_row(row, list(await repo.items(row.id)))
-            closed = incident_from_row(incident)
+                text = await _send_back(session, current, note, now)
+            data = {"postmortem": current.id, "status": new.value}
+            await _record(session, incident.id, text, actor=actor, at=now, data=data)
+            result = await _found(repo, current.id)
         self._on_commit()
-        log.info("post-mortem %s", new.value, extra={"incident": closed.ref})
+        log.info("post-mortem %s", new.value, extra={"incident": incident.ref})
         return result
+
+    async def _close(
+        self, session: Session, incident: Incident, postmortem: PostmortemState, now: datetime
+    ) -> str:
+        """Approved: the incident is closed, the final report posted in its channel and the
+        announcement brought up to date; the channel is archived later if the policy says so."""
+        await IncidentRepository(session).update(
+            incident.id, status=Status.CLOSED.value, closed_at=now, updated_at=now
+        )
+        channel = effects.incident_channel_key(incident.id)
+        await _tell(session, postmortem, effects.POSTMORTEM_FINAL, channel, now)
+        await _tell(session, postmortem, effects.UPDATE_ANNOUNCEMENT, effects.BROADCAST_KEY, now)
+        days = self.policy.postmortem.archive_channel_after_days
+        if days is not None and incident.channel_status == ChannelStatus.CREATED:
+            # Its own key: a scheduled archive must not hold up the channel's queue.
+            archive, when = f"archive:{incident.id}", now + timedelta(days=days)
+            await _tell(session, postmortem, effects.ARCHIVE_CHANNEL, archive, when)
+        return "Post-mortem approved; the incident is closed"
 
     # --- action items --------------------------------------------------------------------
 
@@ -417,17 +299,71 @@ class PostmortemService:
     async def complete_item(self, item_id: int, *, actor: str) -> bool:
         now = self.clock.now()
         async with self.db.session() as session:
-            item = await PostmortemRepository(session).item(item_id, for_update=True)
+            repo = PostmortemRepository(session)
+            item = await repo.item(item_id, lock=True)
             if item is None or item.status != "open":
                 return False
-            item.status, item.done_by, item.done_at = "done", actor, now
-            await TimelineRepository(session).append(
-                incident_id=item.incident_id,
-                at=now,
-                kind=EntryKind.POSTMORTEM,
+            await repo.update_item(item.id, status="done", done_by=actor, done_at=now)
+            await _record(
+                session,
+                item.incident_id,
+                f"Action item done: {item.text}",
                 actor=actor,
-                text=f"Action item done: {item.text}",
+                at=now,
                 data={"action_item": item.id},
                 source_key=f"action-done:{item.id}",
             )
         return True
+
+
+async def _send_back(
+    session: Session, postmortem: PostmortemState, note: str, now: datetime
+) -> str:
+    """Changes requested: its owner is told."""
+    owner = effects.dm_key(postmortem.owner_id)
+    await _tell(session, postmortem, effects.POSTMORTEM_CHANGES, owner, now)
+    return "Changes requested on the post-mortem" + (f": {note.strip()}" if note.strip() else "")
+
+
+async def _locked(repo: PostmortemRepository, postmortem_id: int) -> PostmortemState:
+    current = await repo.lock(postmortem_id)
+    if current is None:
+        raise PostmortemNotFound(str(postmortem_id))
+    return current
+
+
+async def _found(repo: PostmortemRepository, postmortem_id: int) -> Postmortem:
+    postmortem = await repo.get(postmortem_id)
+    if postmortem is None:
+        raise PostmortemNotFound(str(postmortem_id))
+    return postmortem
+
+
+async def _record(
+    session: Session,
+    incident_id: int,
+    text: str,
+    *,
+    actor: str | None,
+    at: datetime,
+    data: dict[str, Any],
+    source_key: str | None = None,
+) -> None:
+    """A post-mortem step on the incident's timeline."""
+    await TimelineRepository(session).append(
+        incident_id,
+        EntryKind.POSTMORTEM,
+        text,
+        at=at,
+        actor=actor,
+        data=data,
+        source_key=source_key,
+    )
+
+
+async def _tell(
+    session: Session, postmortem: PostmortemState, kind: str, key: str, at: datetime
+) -> None:
+    """An outbox row about the post-mortem (its payload names it and its incident), due `at`."""
+    effect = effects.about(kind, key, postmortem.incident_id, postmortem_id=postmortem.id)
+    await OutboxRepository(session).enqueue_many([effect], now=at)
