@@ -8,10 +8,17 @@ in the database makes each scheduled time happen once across processes and resta
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -97,3 +104,29 @@ class Scheduler:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+
+
+class JobObserver(Protocol):
+    """Told of each scheduled run's outcome (bot.runtime.metrics.Metrics is one)."""
+
+    def job_run(self, job_id: str, outcome: str) -> None: ...
+
+    def job_missed(self, job_id: str) -> None: ...
+
+
+def job_listener(observer: JobObserver) -> tuple[Callable[[Any], None], int]:
+    """A listener and event mask for APScheduler 3:
+    `scheduler.add_listener(*job_listener(metrics))`."""
+
+    def listener(job_event: Any) -> None:
+        job_id = str(getattr(job_event, "job_id", "unknown"))
+        code = getattr(job_event, "code", 0)
+        if code in (EVENT_JOB_MISSED, EVENT_JOB_MAX_INSTANCES):
+            observer.job_missed(job_id)
+        elif code == EVENT_JOB_ERROR:
+            observer.job_run(job_id, "error")
+        elif code == EVENT_JOB_EXECUTED:
+            observer.job_run(job_id, "ok")
+
+    mask = EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+    return listener, int(mask)

@@ -1,5 +1,7 @@
-"""bot.runtime.metrics: the Slack request middleware on a real aiohttp server, the /metrics
-endpoint, the outbox observer, Web API call counting, SQLAlchemy timing and registry isolation."""
+"""bot.runtime.metrics and what feeds it: the Slack request middleware on a real aiohttp
+server (bot.slack.instrumentation), the /metrics endpoint, the outbox observer, Web API call
+counting, SQLAlchemy timing (storage.instrumentation), the scheduler's listener and registry
+isolation."""
 
 from __future__ import annotations
 
@@ -29,13 +31,9 @@ from sqlalchemy import text
 
 from bot.domain.clock import FrozenClock
 from bot.emulator import SlackRequestSender
-from bot.runtime.metrics import (
-    ACK_BUCKETS,
-    InstrumentedWebClient,
-    Metrics,
-    classify_request,
-    outcome_for_status,
-)
+from bot.runtime.metric_families import ACK_BUCKETS
+from bot.runtime.metrics import Metrics
+from bot.runtime.scheduler import job_listener
 from bot.services.outbox_worker import (
     DeliveryObserver,
     OutboxItem,
@@ -43,9 +41,12 @@ from bot.services.outbox_worker import (
     PermanentFailure,
     RetryLater,
 )
-from bot.slack.delivery.incidents import call
+from bot.slack.delivery.web_api import call
+from bot.slack.instrumentation import InstrumentedWebClient, outcome_for_status, request_metrics
+from bot.slack.request_kinds import classify_request
 from storage import migrate
 from storage.engine import Database, background_writes
+from storage.instrumentation import time_statements
 from storage.models import IncidentRow
 from storage.outbox import OutboxRepository, OutboxStats
 from tests.support import Harness
@@ -97,7 +98,7 @@ def events_app(metrics: Metrics, seen: Seen, max_size: int = 1024 * 1024) -> web
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    app = web.Application(middlewares=[metrics.aiohttp_middleware()], client_max_size=max_size)
+    app = web.Application(middlewares=[request_metrics(metrics)], client_max_size=max_size)
     app.add_routes([web.post("/slack/events", slack_events), web.get("/health", health)])
     return app
 
@@ -561,7 +562,7 @@ def test_feature_counters_and_scheduler_listener() -> None:
     metrics.acknowledgement()
     metrics.escalation()
     metrics.response_breach()
-    listener, mask = metrics.apscheduler_listener()
+    listener, mask = job_listener(metrics)
     assert mask & EVENT_JOB_MISSED
     assert mask & EVENT_JOB_EXECUTED
     for code, exception in [
@@ -593,8 +594,8 @@ async def test_sqlalchemy_timing_observes_statements(tmp_path: Path) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'timing.db'}")
     metrics = Metrics()
     try:
-        uninstall = metrics.install_sqlalchemy_timing(db.engine)
-        metrics.install_sqlalchemy_timing(db.engine)  # a second install is a no-op
+        uninstall = time_statements(db.engine, metrics.statement_executed)
+        time_statements(db.engine, metrics.statement_executed)  # a second install: a no-op
         async with db.engine.begin() as conn:
             await conn.execute(text("CREATE TABLE t (x INTEGER)"))
             await conn.execute(text("INSERT INTO t VALUES (1)"))
