@@ -1,4 +1,5 @@
-"""The HTTP server: Slack's requests at POST /slack/events, plus health endpoints."""
+"""The HTTP server: Slack's requests at POST /slack/events, plus health endpoints (and any
+extra routes, such as /metrics)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from contextlib import nullcontext
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
+from aiohttp.typedefs import Handler, Middleware
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -36,6 +37,23 @@ def build_web_app(
 ) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024, middlewares=middlewares or [])
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
+    app.add_routes(
+        [
+            web.post(EVENTS_PATH, slack_events_handler(bolt, verifier, load)),
+            web.get("/health", _probe_endpoint(health)),
+            web.get("/health/live", _live),
+            web.get("/health/ready", _probe_endpoint(ready)),
+            *(extra_routes or []),
+        ]
+    )
+    return app
+
+
+def slack_events_handler(
+    bolt: AsyncApp | None, verifier: SignatureVerifier | None, load: RequestLoad | None
+) -> Handler:
+    """POST /slack/events: check the signature, then hand the request to Bolt while
+    `load` counts it as being answered. Without Bolt or a secret (Socket Mode) it is 404."""
 
     async def slack_events(request: web.Request) -> web.Response:
         if bolt is None or verifier is None:
@@ -71,27 +89,41 @@ def build_web_app(
             return web.json_response({"error": "the request could not be handled"}, status=400)
         return await to_aiohttp_response(response)
 
-    async def health_endpoint(_: web.Request) -> web.Response:
-        status, payload = await health()
+    return slack_events
+
+
+def _probe_endpoint(probe: HealthProbe) -> Handler:
+    async def endpoint(_: web.Request) -> web.Response:
+        status, payload = await probe()
         return _json(payload, status)
 
-    async def live(_: web.Request) -> web.Response:
-        return _json({"status": "alive"}, 200)
+    return endpoint
 
-    async def ready_endpoint(_: web.Request) -> web.Response:
-        status, payload = await ready()
-        return _json(payload, status)
 
-    app.add_routes(
-        [
-            web.post(EVENTS_PATH, slack_events),
-            web.get("/health", health_endpoint),
-            web.get("/health/live", live),
-            web.get("/health/ready", ready_endpoint),
-            *(extra_routes or []),
-        ]
-    )
-    return app
+async def _live(_: web.Request) -> web.Response:
+    return _json({"status": "alive"}, 200)
+
+
+class HttpServer:
+    """The aiohttp server on host:port, started and stopped with Firewatch."""
+
+    def __init__(self) -> None:
+        self._runner: web.AppRunner | None = None
+
+    async def start(self, app: web.Application, host: str, port: int) -> int:
+        """Serve `app`; returns the port bound (port 0 asks for any free one)."""
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        return int(sockets[0].getsockname()[1]) if sockets else port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
 
 def _json(payload: dict[str, Any], status: int) -> web.Response:

@@ -1,0 +1,156 @@
+"""Health: GET /health/ready (can this process serve: database reachable, schema current)
+and GET /health (how it is doing: database, outbox, declaration intake, Slack auth, the
+Socket Mode connection). A degraded component makes the report "degraded" (200); a
+database that does not answer makes it "down" (503)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from bot.domain.clock import Clock
+from storage import migrate
+from storage.engine import Database
+from storage.outbox import OutboxRepository, OutboxStats
+
+# A declaration answered this long ago and still not declared makes /health degraded.
+INTAKE_DEGRADED_SECONDS = 60.0
+# The oldest pending outbox row older than this makes /health degraded.
+OUTBOX_DEGRADED_SECONDS = 300
+# How long each database question may take before the database counts as down.
+PROBE_TIMEOUT_SECONDS = 2
+
+Probe = tuple[int, dict[str, Any]]
+
+
+class SlackIdentity(Protocol):
+    """What the last auth.test said (bot.slack.auth.SlackIdentity)."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def team_id(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def checked_at(self) -> datetime | None: ...
+
+
+class SocketConnection(Protocol):
+    """The Socket Mode connection (bot.slack.runtime.SocketMode)."""
+
+    @property
+    def last_message_at(self) -> datetime | None: ...
+    async def connected(self) -> bool: ...
+
+
+@dataclass
+class Health:
+    """`socket` is given only in Socket Mode; `intake_backlog` says how many declarations
+    wait and the oldest one's age in seconds."""
+
+    db: Database
+    clock: Clock
+    intake_backlog: Callable[[], Awaitable[tuple[int, float]]]
+    identity: SlackIdentity
+    socket: SocketConnection | None
+    started_monotonic: float = field(default_factory=time.monotonic)
+
+    async def readiness(self) -> Probe:
+        try:
+            current = await asyncio.wait_for(
+                migrate.current_revision(self.db.engine), timeout=PROBE_TIMEOUT_SECONDS
+            )
+        except Exception as exc:
+            return 503, {
+                "status": "not ready",
+                "reason": f"database unreachable: {type(exc).__name__}",
+            }
+        if current != migrate.head_revision():
+            return 503, {"status": "not ready", "reason": "database schema is not current"}
+        return 200, {"status": "ready"}
+
+    async def report(self) -> Probe:
+        components: dict[str, Any] = {}
+        status = await self._storage(components)
+        components["slack_auth"] = _slack_auth(self.identity)
+        if not self.identity.ok and status == "ok":
+            status = "degraded"
+        if self.socket is not None:
+            components["socket_mode"] = socket_mode = await _socket_mode(self.socket)
+            if not socket_mode["connected"] and status == "ok":
+                status = "degraded"
+        payload = {
+            "status": status,
+            "uptime_seconds": round(time.monotonic() - self.started_monotonic, 1),
+            "mode": "http" if self.socket is None else "socket",
+            "components": components,
+            "time": datetime.now(UTC).isoformat(),
+        }
+        return (503 if status == "down" else 200), payload
+
+    async def _storage(self, components: dict[str, Any]) -> str:
+        """The database, the outbox and the declaration intake: "ok", "degraded" when the
+        outbox or the intake lags, "down" when the database does not answer."""
+        started = time.perf_counter()
+        try:
+            async with self.db.session(write=False) as session:
+                stats = await asyncio.wait_for(
+                    OutboxRepository(session).stats(), timeout=PROBE_TIMEOUT_SECONDS
+                )
+            latency_ms = round((time.perf_counter() - started) * 1000, 2)
+            components["database"] = {"status": "ok", "latency_ms": latency_ms}
+            components["outbox"] = self._outbox(stats)
+            # Declarations answered but not declared yet: seconds at most, normally.
+            waiting, waited = await asyncio.wait_for(
+                self.intake_backlog(), timeout=PROBE_TIMEOUT_SECONDS
+            )
+            components["declaration_intake"] = {
+                "status": "ok" if waited < INTAKE_DEGRADED_SECONDS else "degraded",
+                "pending": waiting,
+                "oldest_pending_age_seconds": round(waited, 3),
+            }
+        except Exception as exc:
+            components["database"] = {"status": "down", "error": type(exc).__name__}
+            return "down"
+        lagging = ("outbox", "declaration_intake")
+        return "ok" if all(components[name]["status"] == "ok" for name in lagging) else "degraded"
+
+    def _outbox(self, stats: OutboxStats) -> dict[str, Any]:
+        oldest_age = (
+            (self.clock.now() - stats.oldest_pending).total_seconds()
+            if stats.oldest_pending
+            else 0.0
+        )
+        return {
+            "status": "ok"
+            if stats.dead == 0 and oldest_age < OUTBOX_DEGRADED_SECONDS
+            else "degraded",
+            "pending": stats.pending,
+            "dead": stats.dead,
+            "oldest_pending_age_seconds": round(max(oldest_age, 0.0), 3),
+        }
+
+
+def _slack_auth(identity: SlackIdentity) -> dict[str, Any]:
+    checked_at = identity.checked_at
+    return {
+        "status": "ok" if identity.ok else "failing",
+        "team": identity.team_id,
+        "error": identity.error,
+        "checked_at": checked_at.isoformat() if checked_at else None,
+    }
+
+
+async def _socket_mode(socket: SocketConnection) -> dict[str, Any]:
+    connected = await socket.connected()
+    last = socket.last_message_at
+    return {
+        "status": "ok" if connected else "disconnected",
+        "connected": connected,
+        "last_message_at": last.isoformat() if last else None,
+    }
