@@ -23,10 +23,17 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.runtime.load import RequestLoad
-from bot.runtime.scheduler import Scheduler
 from storage.engine import CHECKPOINT_SECONDS, Database, background_writes
 
 log = logging.getLogger(__name__)
+
+
+class Jobs(Protocol):
+    """The scheduled jobs (bot.runtime.scheduler.Scheduler)."""
+
+    async def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class Worker(Protocol):
@@ -133,7 +140,7 @@ class Nudges:
 class Background:
     """The one way to start and stop Firewatch's background work."""
 
-    jobs: Scheduler
+    jobs: Jobs
     loops: Sequence[Every]
     intake: Worker
     outbox: Worker
