@@ -14,6 +14,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.models import Base, BigId
 
 
+def _incident_key() -> Mapped[int]:
+    """A table keyed by its incident, whose rows go with it."""
+    return mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+
+
 class PageRow(Base):
     """One person paged for one role (a chain step) or by hand, in one incident."""
 
@@ -52,9 +57,7 @@ class PagingStateRow(Base):
 
     __tablename__ = "paging_state"
 
-    incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
-    )
+    incident_id: Mapped[int] = _incident_key()
     severity: Mapped[str] = mapped_column(String(40))
     updated_at: Mapped[datetime]
 
@@ -64,9 +67,7 @@ class RoleAssignmentRow(Base):
 
     __tablename__ = "role_assignments"
 
-    incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
-    )
+    incident_id: Mapped[int] = _incident_key()
     role: Mapped[str] = mapped_column(String(64), primary_key=True)
     person: Mapped[str] = mapped_column(String(40))
     assigned_by: Mapped[str] = mapped_column(String(40))
@@ -88,9 +89,7 @@ class BreachRow(Base):
 
     __tablename__ = "response_breaches"
 
-    incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
-    )
+    incident_id: Mapped[int] = _incident_key()
     severity: Mapped[str] = mapped_column(String(40))
     deadline: Mapped[datetime]
     recorded_at: Mapped[datetime]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.incident import Kind, Status
+from bot.domain.incident import Incident, Kind, Status
 from bot.domain.paging import Page, PageKind, PageStatus
 from storage.models import IncidentRow
 from storage.paging_models import (
@@ -19,41 +17,21 @@ from storage.paging_models import (
     PagingStateRow,
     RoleAssignmentRow,
 )
+from storage.repositories import incident_from_row
+from storage.rows import added, from_row
+from storage.session import Repository
 
 _OPEN = [Status.INVESTIGATING.value, Status.IDENTIFIED.value, Status.MONITORING.value]
 
 
 def page_from_row(row: PageRow) -> Page:
-    return Page(
-        id=row.id,
-        incident_id=row.incident_id,
-        chain=row.chain,
-        role=row.role,
-        person=row.person,
-        step=row.step,
-        kind=PageKind(row.kind),
-        via=row.via,
-        status=PageStatus(row.status),
-        paged_at=row.paged_at,
-        ack_deadline=row.ack_deadline,
-        paged_by=row.paged_by,
-        message=row.message,
-        acknowledged_by=row.acknowledged_by,
-        acknowledged_at=row.acknowledged_at,
-        escalated_to=row.escalated_to,
-        dm_channel=row.dm_channel,
-        dm_ts=row.dm_ts,
-        channel_ts=row.channel_ts,
-    )
+    return from_row(Page, row, kind=PageKind(row.kind), status=PageStatus(row.status))
 
 
-class PagingRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class PagingRepository(Repository):
     # --- incidents ------------------------------------------------------------------
 
-    async def lock_incident(self, incident_id: int) -> IncidentRow | None:
+    async def lock_incident(self, incident_id: int) -> Incident | None:
         """The incident row, locked for this transaction; None if another process holds it.
 
         PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent ticks share the work instead of
@@ -66,7 +44,8 @@ class PagingRepository:
             .with_for_update(skip_locked=True)
             .execution_options(populate_existing=True)
         )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        row = (await self.session.execute(stmt)).scalar_one_or_none()
+        return incident_from_row(row) if row is not None else None
 
     async def incidents_to_page(self, limit: int = 100) -> list[int]:
         """Open incidents whose current severity's roles have not been paged yet."""
@@ -118,9 +97,14 @@ class PagingRepository:
     async def has_breach(self, incident_id: int) -> bool:
         return await self.session.get(BreachRow, incident_id, populate_existing=True) is not None
 
-    async def add_breach(self, row: BreachRow) -> None:
-        self.session.add(row)
-        await self.session.flush()
+    async def add_breach(
+        self, incident_id: int, severity: str, deadline: datetime, now: datetime
+    ) -> None:
+        """Record that the incident's response deadline passed unacknowledged."""
+        breach = BreachRow(
+            incident_id=incident_id, severity=severity, deadline=deadline, recorded_at=now
+        )
+        await added(self.session, breach)
 
     async def count_breaches(self, since: datetime, until: datetime) -> int:
         """Breaches recorded in [since, until): for the weekly digest."""
@@ -131,20 +115,21 @@ class PagingRepository:
 
     # --- pages ----------------------------------------------------------------------
 
-    async def add_page(self, row: PageRow) -> PageRow:
-        self.session.add(row)
-        await self.session.flush()
-        return row
+    async def add_page(self, **values: Any) -> Page:
+        """Store a page (`values`: its columns); returned with its id."""
+        return page_from_row(await added(self.session, PageRow(**values)))
 
-    async def page(self, page_id: int) -> PageRow | None:
-        return await self.session.get(PageRow, page_id, populate_existing=True)
+    async def page(self, page_id: int) -> Page | None:
+        """The page as stored now (re-read, not as this transaction first saw it)."""
+        row = await self.session.get(PageRow, page_id, populate_existing=True)
+        return page_from_row(row) if row is not None else None
 
-    async def pages(self, incident_id: int, chain: str | None = None) -> Sequence[PageRow]:
+    async def pages(self, incident_id: int, chain: str | None = None) -> list[Page]:
         stmt = select(PageRow).where(PageRow.incident_id == incident_id)
         if chain is not None:
             stmt = stmt.where(PageRow.chain == chain)
         stmt = stmt.order_by(PageRow.chain, PageRow.step).execution_options(populate_existing=True)
-        return (await self.session.execute(stmt)).scalars().all()
+        return [page_from_row(r) for r in (await self.session.execute(stmt)).scalars()]
 
     async def due_pages(self, now: datetime, limit: int = 100) -> list[tuple[int, int]]:
         """(page id, incident id) of automatic pages past their deadline, still waiting."""

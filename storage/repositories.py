@@ -1,4 +1,9 @@
-"""All queries live here; services never build SQL themselves."""
+"""All queries live here; services never build SQL themselves.
+
+Repositories return records (`Incident`, `TimelineEntry`), never ORM rows: a service
+changes a record through its repository (`IncidentRepository.update`), in the
+transaction that read it.
+"""
 
 from __future__ import annotations
 
@@ -8,105 +13,92 @@ from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.incident import ChannelStatus, Incident, Kind, Status
-from bot.domain.timeline import GENESIS_HASH, TimelineEntry, entry_hash
+from bot.domain.timeline import GENESIS_HASH, TimelineEntry
 from storage.models import DeclareDraftRow, IncidentRow, SlackEventRow, TimelineEntryRow
+from storage.rows import added, changed, from_row
+from storage.session import Repository
 from storage.slices import READ_SLICE, between_slices
+from storage.timeline_batch import NewEntry, link
 
 
 def incident_from_row(row: IncidentRow) -> Incident:
-    return Incident(
-        id=row.id,
-        title=row.title,
-        nature=row.nature,
-        discovery=row.discovery,
-        impact=row.impact,
-        evidence=row.evidence,
-        service=row.service,
-        severity=row.severity,
+    return from_row(
+        Incident,
+        row,
         status=Status(row.status),
         kind=Kind(row.kind),
-        reporter_id=row.reporter_id,
-        declared_at=row.declared_at,
         channel_status=ChannelStatus(row.channel_status),
-        channel_id=row.channel_id,
-        channel_name=row.channel_name,
-        channel_note=row.channel_note,
-        report_ts=row.report_ts,
-        announcement_channel_id=row.announcement_channel_id,
-        announcement_ts=row.announcement_ts,
-        response_deadline=row.response_deadline,
-        acknowledged_at=row.acknowledged_at,
-        mitigated_at=row.mitigated_at,
-        resolved_at=row.resolved_at,
-        closed_at=row.closed_at,
         checklist=dict(row.checklist or {}),
     )
 
 
-class IncidentRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+_OPEN = [s.value for s in Status if s not in (Status.RESOLVED, Status.CLOSED)]
 
-    async def add(self, row: IncidentRow) -> IncidentRow:
-        self.session.add(row)
-        await self.session.flush()
-        return row
+
+class IncidentRepository(Repository):
+    async def add(self, **values: Any) -> Incident:
+        """Store a new incident (`values`: its columns) and return it with its id."""
+        return incident_from_row(await added(self.session, IncidentRow(**values)))
+
+    async def find(self, incident_id: int, *, lock: bool = False) -> Incident | None:
+        """The incident; with `lock`, its row is locked for this transaction (the
+        timeline's hash chain and every change of the record need that)."""
+        row = await self.get(incident_id, for_update=lock)
+        return incident_from_row(row) if row is not None else None
+
+    async def update(self, incident_id: int, **values: Any) -> Incident:
+        """Change columns of an incident this transaction has read (`find`), with no
+        statement of its own (`rows.changed`); returns the incident as it is now."""
+        return incident_from_row(await changed(self.session, IncidentRow, incident_id, values))
 
     async def get(self, incident_id: int, *, for_update: bool = False) -> IncidentRow | None:
+        """The ORM row, for storage code (services use `find`)."""
         stmt = select(IncidentRow).where(IncidentRow.id == incident_id)
         if for_update:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def by_declare_key(self, key: str) -> IncidentRow | None:
+    async def by_declare_key(self, key: str) -> Incident | None:
         stmt = select(IncidentRow).where(IncidentRow.declare_key == key)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        row = (await self.session.execute(stmt)).scalar_one_or_none()
+        return incident_from_row(row) if row is not None else None
 
-    async def by_channel(self, channel_id: str) -> IncidentRow | None:
+    async def by_channel(self, channel_id: str) -> Incident | None:
         stmt = select(IncidentRow).where(IncidentRow.channel_id == channel_id)
-        return (await self.session.execute(stmt)).scalars().first()
+        row = (await self.session.execute(stmt)).scalars().first()
+        return incident_from_row(row) if row is not None else None
 
     async def channel_owner(self, channel_id: str) -> int | None:
         stmt = select(IncidentRow.id).where(IncidentRow.channel_id == channel_id)
         return (await self.session.execute(stmt)).scalars().first()
 
-    async def list_open(self, limit: int = 50) -> Sequence[IncidentRow]:
+    async def list_open(self, limit: int = 50) -> list[Incident]:
         stmt = (
             select(IncidentRow)
             .where(IncidentRow.kind == Kind.INCIDENT.value)
-            .where(
-                IncidentRow.status.in_(
-                    [s.value for s in Status if s not in (Status.RESOLVED, Status.CLOSED)]
-                )
-            )
+            .where(IncidentRow.status.in_(_OPEN))
             .order_by(IncidentRow.declared_at.desc())
             .limit(limit)
         )
-        return (await self.session.execute(stmt)).scalars().all()
-
-    async def count(self) -> int:
-        return int((await self.session.execute(select(func.count(IncidentRow.id)))).scalar_one())
+        return [incident_from_row(r) for r in (await self.session.execute(stmt)).scalars()]
 
 
-class TimelineRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class TimelineRepository(Repository):
     async def append(
         self,
-        *,
         incident_id: int,
-        at: datetime,
         kind: str,
-        actor: str | None,
         text: str = "",
+        *,
+        at: datetime,
+        actor: str | None,
         data: dict[str, Any] | None = None,
         source_key: str | None = None,
-    ) -> TimelineEntryRow | None:
-        """Append an entry to the incident's hash chain.
+    ) -> TimelineEntry | None:
+        """Append an entry to the incident's hash chain (`actor`: who, or None for
+        Firewatch itself).
 
         The caller holds the incident row locked (or the SQLite write lock), so the chain
         has one writer at a time. Returns None when `source_key` was already recorded.
@@ -126,31 +118,11 @@ class TimelineRepository:
             )
         ).first()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
-        payload = dict(data or {})
-        row = TimelineEntryRow(
-            incident_id=incident_id,
-            seq=seq,
-            at=at,
-            kind=kind,
-            actor=actor,
-            text=text,
-            data=payload,
-            source_key=source_key,
-            prev_hash=prev,
-            hash=entry_hash(
-                incident_id=incident_id,
-                seq=seq,
-                at=at,
-                kind=kind,
-                actor=actor,
-                text=text,
-                data=payload,
-                prev_hash=prev,
-            ),
-        )
+        item = NewEntry(incident_id, kind, actor, text, data or {}, source_key)
+        row = TimelineEntryRow(**link(item, seq=seq, prev_hash=prev, at=at))
         self.session.add(row)
         await self.session.flush()
-        return row
+        return entry_from_row(row)
 
     async def for_incident(self, incident_id: int) -> list[TimelineEntry]:
         rows = (
@@ -224,24 +196,10 @@ _MANY_ENTRIES = (
 
 
 def entry_from_row(r: TimelineEntryRow | Row[Any]) -> TimelineEntry:
-    return TimelineEntry(
-        incident_id=r.incident_id,
-        seq=r.seq,
-        at=r.at,
-        kind=r.kind,
-        actor=r.actor,
-        text=r.text,
-        data=dict(r.data or {}),
-        prev_hash=r.prev_hash,
-        hash=r.hash,
-        id=r.id,
-    )
+    return from_row(TimelineEntry, r, data=dict(r.data or {}))
 
 
-class SlackEventRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class SlackEventRepository(Repository):
     async def first_time(self, event_id: str, at: datetime) -> bool:
         """Record an Events API delivery; False when this event id was seen before."""
         try:
@@ -253,10 +211,7 @@ class SlackEventRepository:
         return True
 
 
-class DraftRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class DraftRepository(Repository):
     async def save(self, key: str, data: dict[str, Any], at: datetime) -> None:
         row = await self.session.get(DeclareDraftRow, key)
         if row is None:

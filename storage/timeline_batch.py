@@ -143,6 +143,22 @@ def lock_incidents(
     return {r.id: IncidentHead(r.id, r.kind, r.channel_status) for r in rows}
 
 
+def link(item: NewEntry, *, seq: int, prev_hash: str, at: datetime) -> dict[str, Any]:
+    """The stored columns of `item` as link `seq` of its incident's hash chain, after the
+    entry whose hash is `prev_hash`."""
+    values: dict[str, Any] = {
+        "incident_id": item.incident_id,
+        "seq": seq,
+        "at": at,
+        "kind": item.kind,
+        "actor": item.actor,
+        "text": item.text,
+        "data": dict(item.data),
+        "prev_hash": prev_hash,
+    }
+    return {**values, "source_key": item.source_key, "hash": entry_hash(**values)}
+
+
 def append_entries(
     conn: Connection,
     items: Sequence[NewEntry],
@@ -156,22 +172,8 @@ def append_entries(
     The caller holds the incidents locked (`lock_incidents`) in this transaction.
     """
     at = at.astimezone(UTC)
-    keys = [i.source_key for i in items if i.source_key is not None]
-    seen: set[str] = set()
-    answered = [h for h in (locked or {}).values() if h.known_keys is not None]
-    if keys and answered and all(set(keys) <= h.checked_keys for h in answered):
-        seen = set(answered[0].known_keys or ())
-    elif keys:
-        seen = {k for k in conn.scalars(_KNOWN_KEYS, {"keys": keys}) if k is not None}
-    heads: dict[int, tuple[int, str]] = {}
-    for incident_id in dict.fromkeys(i.incident_id for i in items):
-        known = locked.get(incident_id) if locked is not None else None
-        if known is not None and known.chain is not None:
-            heads[incident_id] = known.chain
-            continue
-        last = conn.execute(_HEAD, {"incident_id": incident_id}).first()
-        heads[incident_id] = (last[0], last[1]) if last else (0, GENESIS_HASH)
-
+    seen = _known_keys(conn, items, locked or {})
+    heads = _chain_heads(conn, items, locked or {})
     rows: list[dict[str, Any]] = []
     slots: list[int | None] = []  # per item: its index in `rows`, or None for a duplicate
     for item in items:
@@ -181,45 +183,57 @@ def append_entries(
         if item.source_key is not None:
             seen.add(item.source_key)
         seq, prev = heads[item.incident_id]
-        seq += 1
-        data = dict(item.data)
-        digest = entry_hash(
-            incident_id=item.incident_id,
-            seq=seq,
-            at=at,
-            kind=item.kind,
-            actor=item.actor,
-            text=item.text,
-            data=data,
-            prev_hash=prev,
-        )
-        heads[item.incident_id] = (seq, digest)
+        row = link(item, seq=seq + 1, prev_hash=prev, at=at)
+        heads[item.incident_id] = (row["seq"], row["hash"])
         slots.append(len(rows))
-        rows.append(
-            {
-                "incident_id": item.incident_id,
-                "seq": seq,
-                "at": at,
-                "kind": item.kind,
-                "actor": item.actor,
-                "text": item.text,
-                "data": data,
-                "source_key": item.source_key,
-                "prev_hash": prev,
-                "hash": digest,
-            }
-        )
+        rows.append(row)
     if not rows:
         return [None] * len(items)
+    entries = _inserted(conn, rows)
+    return [entries[s] if s is not None else None for s in slots]
+
+
+def _known_keys(
+    conn: Connection, items: Sequence[NewEntry], locked: Mapping[int, IncidentHead]
+) -> set[str]:
+    """Which of the items' source keys are already recorded: as the lock read them
+    (SQLite), else with a statement of their own."""
+    keys = [i.source_key for i in items if i.source_key is not None]
+    if not keys:
+        return set()
+    answered = [h for h in locked.values() if h.known_keys is not None]
+    if answered and all(set(keys) <= h.checked_keys for h in answered):
+        return set(answered[0].known_keys or ())
+    return {k for k in conn.scalars(_KNOWN_KEYS, {"keys": keys}) if k is not None}
+
+
+def _chain_heads(
+    conn: Connection, items: Sequence[NewEntry], locked: Mapping[int, IncidentHead]
+) -> dict[int, tuple[int, str]]:
+    """Each incident's last (seq, hash): as the lock read them, else read now."""
+    heads: dict[int, tuple[int, str]] = {}
+    for incident_id in dict.fromkeys(i.incident_id for i in items):
+        known = locked.get(incident_id)
+        if known is not None and known.chain is not None:
+            heads[incident_id] = known.chain
+            continue
+        last = conn.execute(_HEAD, {"incident_id": incident_id}).first()
+        heads[incident_id] = (last[0], last[1]) if last else (0, GENESIS_HASH)
+    return heads
+
+
+def _inserted(conn: Connection, rows: list[dict[str, Any]]) -> list[TimelineEntry]:
+    """Insert the rows (one statement on PostgreSQL, plain DB-API on SQLite) and return
+    them as entries, with their new ids."""
     if conn.dialect.name == "sqlite":
         ids = _RAW_INSERT.run(conn, rows)
     else:
         ids = list(conn.execute(_INSERT, rows).scalars())
-    entries = [
+    return [
         TimelineEntry(
             incident_id=r["incident_id"],
             seq=r["seq"],
-            at=at,
+            at=r["at"],
             kind=r["kind"],
             actor=r["actor"],
             text=r["text"],
@@ -230,4 +244,3 @@ def append_entries(
         )
         for r, entry_id in zip(rows, ids, strict=True)
     ]
-    return [entries[s] if s is not None else None for s in slots]

@@ -6,28 +6,23 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import select
-
-from bot.domain.changes import (
-    DECISIONS,
-    ChangeStatus,
-    ChangeStep,
-    advance,
-    change_reference,
-)
+from bot.domain.changes import DECISIONS, ChangeStatus, ChangeStep, advance, change_reference
 from bot.domain.clock import Clock
-from bot.domain.incident import ChannelStatus, reference
+from bot.domain.incident import Incident
 from bot.domain.policy import Policy
 from bot.domain.timeline import EntryKind
 from bot.services import effects
-from bot.services.incidents import IncidentNotFound, InvalidChange
+from bot.services.base import Service, locked_incident
+from bot.services.incidents import InvalidChange
 from bot.services.raci import Raci, RoleHolders
+from storage.change_repository import Change, ChangeRepository
 from storage.engine import Database
-from storage.models import ChangeRow, IncidentRow
 from storage.outbox import OutboxRepository
-from storage.repositories import IncidentRepository, TimelineRepository
+from storage.repositories import TimelineRepository
+from storage.session import Session
+
+__all__ = ["Change", "ChangeNotFound", "ChangeProposal", "ChangeService"]
 
 log = logging.getLogger(__name__)
 
@@ -49,46 +44,7 @@ class ChangeProposal:
     checklist: dict[str, bool] = field(default_factory=dict)  # handling question → yes
 
 
-@dataclass(frozen=True)
-class Change:
-    id: int
-    incident_id: int
-    summary: str
-    plan: str
-    rollback_plan: str
-    risk: str
-    checklist: dict[str, Any]
-    status: ChangeStatus
-    proposed_by: str
-    proposed_at: datetime
-    steps: dict[str, Any]
-    message_channel_id: str | None
-    message_ts: str | None
-
-    @property
-    def ref(self) -> str:
-        return change_reference(self.id)
-
-
-def change_from_row(row: ChangeRow) -> Change:
-    return Change(
-        id=row.id,
-        incident_id=row.incident_id,
-        summary=row.summary,
-        plan=row.plan,
-        rollback_plan=row.rollback_plan,
-        risk=row.risk,
-        checklist=dict(row.checklist or {}),
-        status=ChangeStatus(row.status),
-        proposed_by=row.proposed_by,
-        proposed_at=row.proposed_at,
-        steps=dict(row.steps or {}),
-        message_channel_id=row.message_channel_id,
-        message_ts=row.message_ts,
-    )
-
-
-class ChangeService:
+class ChangeService(Service):
     def __init__(
         self,
         db: Database,
@@ -98,11 +54,8 @@ class ChangeService:
         holders: RoleHolders | None = None,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
-        self.db = db
-        self._policy = policy
-        self.clock = clock
+        super().__init__(db, policy, clock, on_commit)
         self.raci = Raci(policy, holders)
-        self._on_commit = on_commit or (lambda: None)
 
     def check_proposal(self, proposal: ChangeProposal) -> dict[str, str]:
         errors = {}
@@ -127,13 +80,12 @@ class ChangeService:
             raise InvalidChange("; ".join(f"{k}: {v}" for k, v in errors.items()))
         now = self.clock.now()
         async with self.db.session() as session:
-            existing = (
-                await session.execute(select(ChangeRow).where(ChangeRow.propose_key == propose_key))
-            ).scalar_one_or_none()
+            changes = ChangeRepository(session)
+            existing = await changes.by_propose_key(propose_key)
             if existing is not None:
-                return change_from_row(existing)
-            incident = await self._incident(session, incident_id)
-            row = ChangeRow(
+                return existing
+            incident = await locked_incident(session, incident_id)
+            change = await changes.add(
                 incident_id=incident.id,
                 propose_key=propose_key,
                 summary=proposal.summary.strip(),
@@ -147,18 +99,8 @@ class ChangeService:
                 steps={},
                 updated_at=now,
             )
-            session.add(row)
-            await session.flush()
-            await self._record(
-                session,
-                incident,
-                row,
-                actor,
-                now,
-                f"{change_reference(row.id)} proposed: {row.summary}",
-                message=effects.POST_CHANGE,
-            )
-            change = change_from_row(row)
+            text = f"{change.ref} proposed: {change.summary}"
+            await _record(session, incident, change, actor, now, text, effects.POST_CHANGE)
         self._on_commit()
         return change
 
@@ -166,97 +108,63 @@ class ChangeService:
         """Apply a person's step. Approve/reject are the accountable role's alone (RACI)."""
         now = self.clock.now()
         async with self.db.session() as session:
-            row = await session.get(ChangeRow, change_id, with_for_update=True)
-            if row is None:
+            changes = ChangeRepository(session)
+            change = await changes.get(change_id, lock=True)
+            if change is None:
                 raise ChangeNotFound(change_reference(change_id))
             if step in DECISIONS:
                 await self.raci.require_accountable(
-                    APPROVE_TASK, actor, row.incident_id, doing=f"{step.value} a change"
+                    APPROVE_TASK, actor, change.incident_id, doing=f"{step.value} a change"
                 )
-            new = advance(ChangeStatus(row.status), step)
-            row.status = new.value
-            row.steps = {**(row.steps or {}), new.value: {"by": actor, "at": now.isoformat()}}
-            row.updated_at = now
-            incident = await self._incident(session, row.incident_id)
-            await self._record(
-                session,
-                incident,
-                row,
-                actor,
-                now,
-                f"{change_reference(row.id)} {new.value.replace('_', ' ')}: {row.summary}",
-                message=effects.UPDATE_CHANGE,
+            new = advance(change.status, step)
+            change = await changes.update(
+                change_id,
+                status=new.value,
+                steps={**change.steps, new.value: {"by": actor, "at": now.isoformat()}},
+                updated_at=now,
             )
-            change = change_from_row(row)
+            incident = await locked_incident(session, change.incident_id)
+            text = f"{change.ref} {new.value.replace('_', ' ')}: {change.summary}"
+            await _record(session, incident, change, actor, now, text, effects.UPDATE_CHANGE)
         self._on_commit()
         return change
 
     async def get(self, change_id: int) -> Change:
         async with self.db.session(write=False) as session:
-            row = await session.get(ChangeRow, change_id)
-            if row is None:
-                raise ChangeNotFound(change_reference(change_id))
-            return change_from_row(row)
+            change = await ChangeRepository(session).get(change_id)
+        if change is None:
+            raise ChangeNotFound(change_reference(change_id))
+        return change
 
     async def for_incident(self, incident_id: int) -> list[Change]:
         async with self.db.session(write=False) as session:
-            rows = await session.execute(
-                select(ChangeRow).where(ChangeRow.incident_id == incident_id).order_by(ChangeRow.id)
-            )
-            return [change_from_row(r) for r in rows.scalars()]
+            return await ChangeRepository(session).for_incident(incident_id)
 
     async def message_posted(self, change_id: int, channel_id: str, ts: str) -> None:
         async with self.db.session() as session:
-            row = await session.get(ChangeRow, change_id, with_for_update=True)
-            if row is not None:
-                row.message_channel_id, row.message_ts = channel_id, ts
+            changes = ChangeRepository(session)
+            if await changes.get(change_id, lock=True) is not None:
+                await changes.update(change_id, message_channel_id=channel_id, message_ts=ts)
 
-    async def _incident(self, session: Any, incident_id: int) -> IncidentRow:
-        row = await IncidentRepository(session).get(incident_id, for_update=True)
-        if row is None:
-            raise IncidentNotFound(reference(incident_id))
-        return row
 
-    async def _record(
-        self,
-        session: Any,
-        incident: IncidentRow,
-        row: ChangeRow,
-        actor: str,
-        now: datetime,
-        text: str,
-        *,
-        message: str,
-    ) -> None:
-        """The step on the timeline (echoed in the channel), then the change's own
-        message posted (`POST_CHANGE`) or brought up to date (`UPDATE_CHANGE`)."""
-        outbox = OutboxRepository(session)
-        key = effects.incident_channel_key(incident.id)
-        entry = await TimelineRepository(session).append(
-            incident_id=incident.id,
-            at=now,
-            kind=EntryKind.CHANGE,
-            actor=actor,
-            text=text,
-            data={"change": row.id, "status": row.status},
-        )
-        if entry is not None and incident.channel_status in (
-            ChannelStatus.PENDING.value,
-            ChannelStatus.CREATED.value,
-        ):
-            # The change message itself shows the step; the echo keeps the channel's
-            # running log complete.
-            await outbox.enqueue(
-                effects.TIMELINE_ECHO,
-                key,
-                {"incident_id": incident.id, "entry_id": entry.id},
-                now=now,
-                incident_id=incident.id,
-            )
-        await outbox.enqueue(
-            message,
-            key,
-            {"incident_id": incident.id, "change_id": row.id},
-            now=now,
-            incident_id=incident.id,
-        )
+async def _record(
+    session: Session,
+    incident: Incident,
+    change: Change,
+    actor: str,
+    now: datetime,
+    text: str,
+    message: str,
+) -> None:
+    """The step on the timeline (echoed in the channel), then the change's own message
+    posted (`POST_CHANGE`) or brought up to date (`UPDATE_CHANGE`)."""
+    data = {"change": change.id, "status": change.status.value}
+    entry = await TimelineRepository(session).append(
+        incident.id, EntryKind.CHANGE, text, at=now, actor=actor, data=data
+    )
+    # The change message itself shows the step; the echo keeps the channel's running
+    # log complete.
+    queued = effects.echoes(incident.channel_status, [entry])
+    key = effects.incident_channel_key(incident.id)
+    queued.append(effects.about(message, key, incident.id, change_id=change.id))
+    await OutboxRepository(session).enqueue_many(queued, now=now)

@@ -7,6 +7,16 @@ shows the current state.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from bot.domain.incident import ChannelStatus, Incident
+from bot.domain.timeline import TimelineEntry
+
+# One outbox row: (kind, ordering key, payload, incident id), as
+# `OutboxRepository.enqueue_many` and `enqueue_rows` queue them.
+Effect = tuple[str, str, dict[str, Any], int | None]
+
 CREATE_CHANNEL = "incident.create_channel"
 INVITE = "incident.invite"
 POST_REPORT = "incident.post_report"
@@ -36,3 +46,37 @@ def incident_channel_key(incident_id: int) -> str:
 
 def dm_key(user_id: str) -> str:
     return f"dm:{user_id}"
+
+
+def has_channel(channel_status: str) -> bool:
+    """The incident has its own channel, or is getting one: what is said there (echoes,
+    pages, the report's updates) is queued behind the channel's creation."""
+    return channel_status in _CHANNEL_ON_ITS_WAY
+
+
+_CHANNEL_ON_ITS_WAY = (ChannelStatus.PENDING.value, ChannelStatus.CREATED.value)
+
+
+def about(kind: str, key: str, incident_id: int, **payload: Any) -> Effect:
+    """A row about one incident: its payload names the incident, then `payload`."""
+    return (kind, key, {"incident_id": incident_id, **payload}, incident_id)
+
+
+def echoes(channel_status: str, entries: Sequence[TimelineEntry | None]) -> list[Effect]:
+    """The one place a timeline entry's echo in the incident's channel is queued from:
+    one row per new entry (None: already recorded, nothing new to say), none while the
+    incident has no channel."""
+    if not has_channel(channel_status):
+        return []
+    return [
+        about(TIMELINE_ECHO, incident_channel_key(e.incident_id), e.incident_id, entry_id=e.id)
+        for e in entries
+        if e is not None
+    ]
+
+
+def report_update(incident: Incident) -> list[Effect]:
+    """The pinned report brought up to date, where there is (or will be) a channel."""
+    if not has_channel(incident.channel_status):
+        return []
+    return [about(UPDATE_REPORT, incident_channel_key(incident.id), incident.id)]

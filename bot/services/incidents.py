@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,54 +16,37 @@ from bot.domain.incident import (
     IncidentReport,
     Kind,
     Status,
-    channel_name,
     reference,
-    validate_report,
 )
 from bot.domain.policy import Policy
-from bot.domain.timeline import EntryKind, TimelineEntry
-from bot.services import effects
-from storage.engine import Database
-from storage.models import IncidentRow
-from storage.outbox import OutboxRepository
-from storage.repositories import (
-    DraftRepository,
-    IncidentRepository,
-    TimelineRepository,
-    incident_from_row,
+from bot.domain.timeline import EntryKind
+from bot.services import declaration, effects
+from bot.services.base import IncidentNotFound, Service, locked_incident
+from bot.services.declaration import (
+    DeclareAnywayNotAllowed,
+    DeclareOutcome,
+    InvalidReport,
+    NotAnIncident,
+    required_report_fields,
 )
+from bot.services.effects import Effect
+from storage.engine import Database
+from storage.outbox import OutboxRepository
+from storage.repositories import DraftRepository, IncidentRepository, TimelineRepository
+from storage.session import Session
+
+__all__ = [  # the declaration's names, where the callers of the service find them
+    "DeclareAnywayNotAllowed",
+    "DeclareOutcome",
+    "IncidentNotFound",
+    "IncidentService",
+    "InvalidChange",
+    "InvalidReport",
+    "NotAnIncident",
+    "required_report_fields",
+]
 
 log = logging.getLogger(__name__)
-
-
-REPORT_FIELDS = ("discovery", "nature", "impact", "evidence", "service")
-
-
-def required_report_fields(policy: Policy) -> set[str]:
-    """The report fields the policy makes mandatory."""
-    return {name for name in REPORT_FIELDS if getattr(policy.report.fields, name).required}
-
-
-class InvalidReport(Exception):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-
-
-class IncidentNotFound(Exception):
-    pass
-
-
-class NotAnIncident(Exception):
-    """The checklist answers do not qualify and no reason to declare anyway was given."""
-
-    def __init__(self, verdict: Verdict) -> None:
-        super().__init__("; ".join(str(f) for f in verdict.failures))
-        self.verdict = verdict
-
-
-class DeclareAnywayNotAllowed(Exception):
-    pass
 
 
 class InvalidChange(Exception):
@@ -74,17 +56,11 @@ class InvalidChange(Exception):
 SeverityHook = Callable[[Incident, str], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class DeclareOutcome:
-    incident: Incident
-    created: bool  # False when this submission had already declared it
-
-
 # Channels whose owning incident is remembered (a few hundred bytes each).
 CHANNEL_CACHE_SIZE = 10_000
 
 
-class IncidentService:
+class IncidentService(Service):
     def __init__(
         self,
         db: Database,
@@ -94,11 +70,8 @@ class IncidentService:
         broadcast_channel: str | None,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
-        self.db = db
-        self._policy = policy
-        self.clock = clock
+        super().__init__(db, policy, clock, on_commit)
         self.broadcast_channel = broadcast_channel
-        self._on_commit = on_commit or (lambda: None)
         self._channel_owners: dict[str, int] = {}
         # Called after a severity rises (the paging feature pages the new roles).
         self.severity_raised: list[SeverityHook] = []
@@ -107,20 +80,10 @@ class IncidentService:
         # so a crash between commit and hook loses nothing.
         self.declared: list[Callable[[Incident], Awaitable[None]]] = []
 
-    @property
-    def policy(self) -> Policy:
-        return self._policy()
-
     # --- declare --------------------------------------------------------------------
 
     def check_report(self, report: IncidentReport) -> dict[str, str]:
-        policy = self.policy
-        return validate_report(
-            report,
-            severities=list(policy.severities),
-            discovery_methods=[m.key for m in policy.report.discovery_methods],
-            required=required_report_fields(policy),
-        )
+        return declaration.check_report(self.policy, report)
 
     def evaluate_checklist(self, answers: set[str]) -> Verdict:
         return evaluate(self.policy.checklist, answers)
@@ -136,24 +99,7 @@ class IncidentService:
         """Check a declaration before anything is stored; returns the checklist record
         to keep with the incident. Raises InvalidReport, NotAnIncident (the answers do not
         qualify and no reason was given) or DeclareAnywayNotAllowed."""
-        errors = self.check_report(report)
-        if errors:
-            raise InvalidReport(errors)
-        if checklist_answers is None:
-            return {}
-        verdict = self.evaluate_checklist(checklist_answers)
-        reason = (override_reason or "").strip() or None
-        if kind is Kind.INCIDENT and not verdict.qualifies:
-            if reason is None:
-                raise NotAnIncident(verdict)
-            if not self.policy.declare.allow_declare_anyway:
-                raise DeclareAnywayNotAllowed()
-        return {
-            "answers": sorted(checklist_answers),
-            "qualifies": verdict.qualifies,
-            "failures": [str(f) for f in verdict.failures],
-            "override_reason": reason if not verdict.qualifies else None,
-        }
+        return declaration.screen(self.policy, report, checklist_answers, override_reason, kind)
 
     async def declare(
         self,
@@ -189,7 +135,7 @@ class IncidentService:
 
     async def declare_in(
         self,
-        session: Any,
+        session: Session,
         report: IncidentReport,
         *,
         reporter_id: str,
@@ -203,68 +149,24 @@ class IncidentService:
         policy = self.policy
         if report.severity not in policy.severities:  # the policy changed since screening
             raise InvalidReport({"severity": f"unknown severity {report.severity!r}"})
-        severity = policy.severities[report.severity]
-        now = at
-        is_incident = kind is Kind.INCIDENT
         incidents = IncidentRepository(session)
         existing = await incidents.by_declare_key(declare_key)
         if existing is not None:
-            return DeclareOutcome(incident_from_row(existing), created=False)
-        # The policy's switch: with channel creation off, the report goes to the
-        # announcement's thread as for a severity that opens no channel.
-        wants_channel = is_incident and severity.open_channel and policy.features.create_channels
-        row = await incidents.add(
-            IncidentRow(
-                declare_key=declare_key,
-                kind=kind.value,
-                title=report.title.strip(),
-                nature=report.nature.strip(),
-                discovery=report.discovery,
-                impact=report.impact.strip(),
-                evidence=report.evidence.strip(),
-                service=(report.service or "").strip() or None,
-                severity=report.severity,
-                status=(Status.INVESTIGATING if is_incident else Status.CLOSED).value,
-                reporter_id=reporter_id,
-                checklist=checklist,
-                channel_status=(
-                    ChannelStatus.PENDING if wants_channel else ChannelStatus.NONE
-                ).value,
-                declared_at=now,
-                response_deadline=(
-                    business_time.deadline(now, severity.response_time, policy.working_time)
-                    if is_incident
-                    else None
-                ),
-                closed_at=None if is_incident else now,
-                updated_at=now,
-            )
+            return DeclareOutcome(existing, created=False)
+        channel = declaration.wants_channel(policy, report, kind)
+        incident = await incidents.add(
+            declare_key=declare_key,
+            reporter_id=reporter_id,
+            checklist=checklist,
+            **declaration.new_record(report, policy, kind, channel=channel, now=at),
         )
-        timeline = TimelineRepository(session)
-        label = "declared" if is_incident else "recorded as a non-incident report"
-        await timeline.append(
-            incident_id=row.id,
-            at=now,
-            kind=EntryKind.DECLARED,
-            actor=reporter_id,
-            text=f"{reference(row.id)} {label}: {row.title} ({severity.label})",
-            data={"severity": report.severity, "kind": kind.value},
-        )
-        if checklist.get("override_reason"):
-            await timeline.append(
-                incident_id=row.id,
-                at=now,
-                kind=EntryKind.CHECKLIST_OVERRIDE,
-                actor=reporter_id,
-                text="Declared although the checklist did not qualify: "
-                + checklist["override_reason"],
-                data={"failures": checklist["failures"]},
+        await declaration.record_declaration(TimelineRepository(session), incident, policy, at)
+        if kind is Kind.INCIDENT:
+            queued = declaration.declaration_effects(
+                incident, policy, channel=channel, broadcast_channel=self.broadcast_channel
             )
-        if is_incident:
-            await self._queue_declaration(
-                OutboxRepository(session), row, policy, wants_channel, now
-            )
-        return DeclareOutcome(incident_from_row(row), created=True)
+            await OutboxRepository(session).enqueue_many(queued, now=at)
+        return DeclareOutcome(incident, created=True)
 
     async def declared_committed(self, outcome: DeclareOutcome) -> DeclareOutcome:
         """After the declaration's commit: wake the outbox, log, run the nudges."""
@@ -303,74 +205,22 @@ class IncidentService:
             return None
         return IncidentReport(**data["report"]), set(data["answers"])
 
-    async def _queue_declaration(
-        self,
-        outbox: OutboxRepository,
-        row: IncidentRow,
-        policy: Policy,
-        wants_channel: bool,
-        now: Any,
-    ) -> None:
-        """The declaration's Slack work, queued with one statement."""
-        key = effects.incident_channel_key(row.id)
-        severity = policy.severities[row.severity]
-        queued: list[tuple[str, str, dict[str, Any], int | None]] = []
-        if wants_channel:
-            name = channel_name(
-                policy.templates.channel_name, number=row.id, title=row.title, severity=row.severity
-            )
-            ids = {"incident_id": row.id}
-            queued += [
-                (effects.CREATE_CHANNEL, key, {**ids, "name": name}, row.id),
-                (effects.INVITE, key, {**ids, "users": [row.reporter_id]}, row.id),
-                (effects.POST_REPORT, key, ids, row.id),
-                (effects.PIN_REPORT, key, dict(ids), row.id),
-            ]
-        if severity.announce and self.broadcast_channel:
-            payload = {"incident_id": row.id, "channel": self.broadcast_channel}
-            queued.append((effects.ANNOUNCE, effects.BROADCAST_KEY, payload, row.id))
-        if not wants_channel:
-            queued.append(self._fallback(row, reason=None))
-        await outbox.enqueue_many(queued, now=now)
-
-    def _fallback(
-        self, row: IncidentRow, *, reason: str | None
-    ) -> tuple[str, str, dict[str, Any], int | None]:
-        """The report posted without a channel: in the broadcast channel, or else in a
-        DM to the reporter (nowhere public to post)."""
-        payload = {"incident_id": row.id, "reason": reason}
-        if self.broadcast_channel:
-            return (
-                effects.REPORT_FALLBACK,
-                effects.BROADCAST_KEY,
-                {**payload, "channel": self.broadcast_channel},
-                row.id,
-            )
-        return (
-            effects.REPORT_FALLBACK,
-            effects.dm_key(row.reporter_id),
-            {**payload, "channel": row.reporter_id},
-            row.id,
-        )
-
     # --- facts reported by the delivery layer ---------------------------------------
 
     async def get(self, incident_id: int) -> Incident:
         async with self.db.session(write=False) as session:
-            row = await IncidentRepository(session).get(incident_id)
-            if row is None:
-                raise IncidentNotFound(reference(incident_id))
-            return incident_from_row(row)
+            incident = await IncidentRepository(session).find(incident_id)
+        if incident is None:
+            raise IncidentNotFound(reference(incident_id))
+        return incident
 
     async def by_channel(self, channel_id: str) -> Incident | None:
         async with self.db.session(write=False) as session:
-            row = await IncidentRepository(session).by_channel(channel_id)
-            return incident_from_row(row) if row is not None else None
+            return await IncidentRepository(session).by_channel(channel_id)
 
     async def list_open(self, limit: int = 50) -> list[Incident]:
         async with self.db.session(write=False) as session:
-            rows = await IncidentRepository(session).list_open(limit)
-            return [incident_from_row(r) for r in rows]
+            return await IncidentRepository(session).list_open(limit)
 
     async def change_severity(
         self, incident_id: int, new_severity: str, *, actor: str, reason: str = ""
@@ -382,39 +232,35 @@ class IncidentService:
             raise InvalidChange(f"There is no severity `{new_severity}` in the policy.")
         now = self.clock.now()
         async with self.db.session() as session:
-            row = await self._locked(session, incident_id)
-            if row.kind != Kind.INCIDENT.value or row.status == Status.CLOSED.value:
-                raise InvalidChange(f"{reference(row.id)} is closed; its severity is final.")
-            old = row.severity
+            incident = await locked_incident(session, incident_id)
+            if incident.kind is not Kind.INCIDENT or incident.status is Status.CLOSED:
+                raise InvalidChange(f"{incident.ref} is closed; its severity is final.")
+            old = incident.severity
             if old == new_severity:
-                return incident_from_row(row)
+                return incident
             severity = policy.severities[new_severity]
-            row.severity = new_severity
-            row.response_deadline = business_time.deadline(
-                row.declared_at, severity.response_time, policy.working_time
+            incident = await IncidentRepository(session).update(
+                incident_id,
+                severity=new_severity,
+                response_deadline=business_time.deadline(
+                    incident.declared_at, severity.response_time, policy.working_time
+                ),
+                updated_at=now,
             )
-            row.updated_at = now
             old_label = policy.severities[old].label if old in policy.severities else old
             note = f" — {reason.strip()}" if reason.strip() else ""
+            text = f"Severity changed from {old_label} to {severity.label}{note}"
+            data = {"from": old, "to": new_severity, "reason": reason.strip()}
             entry = await TimelineRepository(session).append(
-                incident_id=row.id,
-                at=now,
-                kind=EntryKind.SEVERITY,
-                actor=actor,
-                text=f"Severity changed from {old_label} to {severity.label}{note}",
-                data={"from": old, "to": new_severity, "reason": reason.strip()},
+                incident_id, EntryKind.SEVERITY, text, at=now, actor=actor, data=data
             )
-            outbox = OutboxRepository(session)
-            await self._queue_refresh(outbox, row, now)
-            if entry is not None and row.channel_status == ChannelStatus.CREATED.value:
-                await outbox.enqueue(
-                    effects.TIMELINE_ECHO,
-                    effects.incident_channel_key(row.id),
-                    {"incident_id": row.id, "entry_id": entry.id},
-                    now=now,
-                    incident_id=row.id,
-                )
-            incident = incident_from_row(row)
+            queued = self._refresh_effects(incident)
+            # Echoed once the channel exists (other entries are queued behind its
+            # creation already): while it is being made, the report it will post shows
+            # the new severity.
+            if incident.channel_status is ChannelStatus.CREATED:
+                queued += effects.echoes(incident.channel_status, [entry])
+            await OutboxRepository(session).enqueue_many(queued, now=now)
         self._on_commit()
         ranks = list(policy.severities)
         if old in ranks and ranks.index(new_severity) < ranks.index(old):
@@ -422,33 +268,14 @@ class IncidentService:
                 await hook(incident, old)
         return incident
 
-    async def _queue_refresh(
-        self, outbox: OutboxRepository, row: IncidentRow, now: datetime
-    ) -> None:
+    def _refresh_effects(self, incident: Incident) -> list[Effect]:
         """Bring the announcement and the pinned report up to date with the record."""
-        ids = {"incident_id": row.id}
-        if self.broadcast_channel and self.policy.severities[row.severity].announce:
-            await outbox.enqueue(
-                effects.UPDATE_ANNOUNCEMENT, effects.BROADCAST_KEY, ids, now=now, incident_id=row.id
+        queued: list[Effect] = []
+        if self.broadcast_channel and self.policy.severities[incident.severity].announce:
+            queued.append(
+                effects.about(effects.UPDATE_ANNOUNCEMENT, effects.BROADCAST_KEY, incident.id)
             )
-        if row.channel_status in (ChannelStatus.PENDING.value, ChannelStatus.CREATED.value):
-            await outbox.enqueue(
-                effects.UPDATE_REPORT,
-                effects.incident_channel_key(row.id),
-                ids,
-                now=now,
-                incident_id=row.id,
-            )
-
-    async def timeline_entry(self, entry_id: int) -> TimelineEntry | None:
-        async with self.db.session(write=False) as session:
-            return await TimelineRepository(session).get(entry_id)
-
-    async def timeline_entries(self, entry_ids: list[int]) -> list[TimelineEntry]:
-        """Entries by id, in the order given; ids no longer stored are left out."""
-        async with self.db.session(write=False) as session:
-            found = {e.id: e for e in await TimelineRepository(session).many(entry_ids)}
-        return [found[i] for i in entry_ids if i in found]
+        return queued + effects.report_update(incident)
 
     async def channel_owner(self, channel_id: str) -> int | None:
         """The incident whose channel this is, if any.
@@ -474,18 +301,22 @@ class IncidentService:
     async def channel_created(self, incident_id: int, channel_id: str, name: str) -> None:
         now = self.clock.now()
         async with self.db.session() as session:
-            row = await self._locked(session, incident_id)
-            if row.channel_id == channel_id:
+            incident = await locked_incident(session, incident_id)
+            if incident.channel_id == channel_id:
                 return
-            row.channel_id, row.channel_name = channel_id, name
-            row.channel_status = ChannelStatus.CREATED.value
-            row.updated_at = now
+            await IncidentRepository(session).update(
+                incident_id,
+                channel_id=channel_id,
+                channel_name=name,
+                channel_status=ChannelStatus.CREATED.value,
+                updated_at=now,
+            )
             await TimelineRepository(session).append(
-                incident_id=incident_id,
+                incident_id,
+                EntryKind.CHANNEL,
+                f"Channel #{name} created",
                 at=now,
-                kind=EntryKind.CHANNEL,
                 actor=None,
-                text=f"Channel #{name} created",
                 data={"channel": channel_id},
                 source_key=f"channel:{incident_id}:{channel_id}",
             )
@@ -494,42 +325,39 @@ class IncidentService:
         """The channel cannot be made: the report goes to the broadcast channel instead."""
         now = self.clock.now()
         async with self.db.session() as session:
-            row = await self._locked(session, incident_id)
-            if row.channel_status == ChannelStatus.FAILED.value:
+            incident = await locked_incident(session, incident_id)
+            if incident.channel_status is ChannelStatus.FAILED:
                 return
-            row.channel_status = ChannelStatus.FAILED.value
-            row.channel_note = reason
-            row.updated_at = now
+            incident = await IncidentRepository(session).update(
+                incident_id,
+                channel_status=ChannelStatus.FAILED.value,
+                channel_note=reason,
+                updated_at=now,
+            )
             outbox = OutboxRepository(session)
             await outbox.cancel_pending(
                 effects.incident_channel_key(incident_id), reason=f"no channel: {reason}"
             )
+            text = f"Could not create the incident channel: {reason}"
             await TimelineRepository(session).append(
-                incident_id=incident_id,
-                at=now,
-                kind=EntryKind.SYSTEM,
-                actor=None,
-                text=f"Could not create the incident channel: {reason}",
-                data={"reason": reason},
+                incident_id, EntryKind.SYSTEM, text, at=now, actor=None, data={"reason": reason}
             )
-            await outbox.enqueue_many([self._fallback(row, reason=reason)], now=now)
+            await outbox.enqueue_many(
+                [declaration.fallback(incident, self.broadcast_channel, reason=reason)], now=now
+            )
         self._on_commit()
         log.warning(
             "incident channel failed", extra={"incident": reference(incident_id), "reason": reason}
         )
 
     async def report_posted(self, incident_id: int, ts: str) -> None:
-        async with self.db.session() as session:
-            row = await self._locked(session, incident_id)
-            row.report_ts = ts
+        await self._set(incident_id, report_ts=ts)
 
     async def announcement_posted(self, incident_id: int, channel_id: str, ts: str) -> None:
-        async with self.db.session() as session:
-            row = await self._locked(session, incident_id)
-            row.announcement_channel_id, row.announcement_ts = channel_id, ts
+        await self._set(incident_id, announcement_channel_id=channel_id, announcement_ts=ts)
 
-    async def _locked(self, session: Any, incident_id: int) -> IncidentRow:
-        row = await IncidentRepository(session).get(incident_id, for_update=True)
-        if row is None:
-            raise IncidentNotFound(reference(incident_id))
-        return row
+    async def _set(self, incident_id: int, **values: Any) -> None:
+        """Record where Slack put something of the incident's, under its row lock."""
+        async with self.db.session() as session:
+            await locked_incident(session, incident_id)
+            await IncidentRepository(session).update(incident_id, **values)

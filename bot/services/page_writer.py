@@ -8,18 +8,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.domain.incident import ChannelStatus
-from bot.domain.paging import PageKind, PageStatus, Rung, TimelineKind, ack_deadline
+from bot.domain.incident import Incident
+from bot.domain.paging import Page, PageKind, PageStatus, Rung, TimelineKind, ack_deadline
 from bot.domain.policy import Policy
 from bot.services import effects
 from bot.services import paging_effects as fx
-from storage.models import IncidentRow
+from bot.services.effects import Effect
 from storage.outbox import OutboxRepository
-from storage.paging_models import PageRow
 from storage.paging_repository import PagingRepository
 from storage.repositories import TimelineRepository
+from storage.session import Session
 
 DEFAULT_ACK_TIMEOUT = timedelta(minutes=30)
 
@@ -46,8 +44,8 @@ class PageWriter:
 
     async def page(
         self,
-        session: AsyncSession,
-        row: IncidentRow,
+        session: Session,
+        incident: Incident,
         rung: Rung,
         *,
         chain: str,
@@ -56,136 +54,133 @@ class PageWriter:
         auto: bool = False,
         by: str | None = None,
         message: str | None = None,
-    ) -> PageRow:
+    ) -> Page:
         """Store a page, its timeline entry and its deliveries (DM, channel, invite)."""
         policy = self.policy
-        severity = policy.severities.get(row.severity)
-        deadline = (
-            ack_deadline(now, severity, policy.working_time)
-            if severity
-            else now + DEFAULT_ACK_TIMEOUT
-        )
+        severity = policy.severities.get(incident.severity)
         page = await PagingRepository(session).add_page(
-            PageRow(
-                incident_id=row.id,
-                chain=chain,
-                step=step,
-                # An automatic page is for its chain's role, whoever is paged (the
-                # accountable rung included); escalation works that role's ladder.
-                role=chain if auto else (rung.role or None),
-                person=rung.person,
-                kind=(PageKind.AUTO if auto else PageKind.MANUAL).value,
-                via=rung.via,
-                status=PageStatus.WAITING.value,
-                paged_by=by,
-                message=message,
-                paged_at=now,
-                ack_deadline=deadline,
-            )
+            incident_id=incident.id,
+            chain=chain,
+            step=step,
+            # An automatic page is for its chain's role, whoever is paged (the
+            # accountable rung included); escalation works that role's ladder.
+            role=chain if auto else (rung.role or None),
+            person=rung.person,
+            kind=(PageKind.AUTO if auto else PageKind.MANUAL).value,
+            via=rung.via,
+            status=PageStatus.WAITING.value,
+            paged_by=by,
+            message=message,
+            paged_at=now,
+            ack_deadline=(
+                ack_deadline(now, severity, policy.working_time)
+                if severity
+                else now + DEFAULT_ACK_TIMEOUT
+            ),
         )
         role = chain if auto else rung.role
         as_what = f" as {self.title(policy, role)}" if role else ""
+        text = f"Paged <@{rung.person}>{as_what} ({via_text(rung, policy)})"
+        data = {"page": page.id, "role": role, "person": rung.person, "step": step}
         await TimelineRepository(session).append(
-            incident_id=row.id,
+            incident.id,
+            TimelineKind.PAGE,
+            text,
             at=now,
-            kind=TimelineKind.PAGE,
             actor=by,
-            text=f"Paged <@{rung.person}>{as_what} ({via_text(rung, policy)})",
-            data={"page": page.id, "role": role, "person": rung.person, "step": step},
+            data=data,
             source_key=f"page:{page.id}",
         )
-        outbox = OutboxRepository(session)
-        ids: dict[str, Any] = {"page_id": page.id, "incident_id": row.id}
-        await outbox.enqueue(
-            fx.PAGE_DM, effects.dm_key(rung.person), ids, now=now, incident_id=row.id
-        )
-        if has_channel(row):
-            key = effects.incident_channel_key(row.id)
-            invite = {"incident_id": row.id, "users": [rung.person]}
-            await outbox.enqueue(fx.PAGE_INVITE, key, invite, now=now, incident_id=row.id)
-            await outbox.enqueue(fx.PAGE_POST, key, ids, now=now, incident_id=row.id)
-        await self.queue_external(outbox, page.id, row.id, "trigger", now)
+        await OutboxRepository(session).enqueue_many(self._deliveries(incident, page), now=now)
         return page
+
+    def _deliveries(self, incident: Incident, page: Page) -> list[Effect]:
+        """A new page's rows: the paged person's DM, and in the incident's channel (where
+        there is one) their invitation and the page itself; then the external pagers."""
+        ids: dict[str, Any] = {"page_id": page.id, "incident_id": incident.id}
+        queued: list[Effect] = [(fx.PAGE_DM, effects.dm_key(page.person), ids, incident.id)]
+        if effects.has_channel(incident.channel_status):
+            key = effects.incident_channel_key(incident.id)
+            queued.append(effects.about(fx.PAGE_INVITE, key, incident.id, users=[page.person]))
+            queued.append((fx.PAGE_POST, key, ids, incident.id))
+        return queued + self._external(page.id, incident.id, "trigger")
 
     async def queue_updates(
         self,
-        outbox: OutboxRepository,
-        row: IncidentRow,
-        pages: list[PageRow],
+        session: Session,
+        incident: Incident,
+        pages: list[Page],
         now: datetime,
         *,
         ack: bool = False,
     ) -> None:
         """The page's DM and channel message show what became of it."""
+        queued: list[Effect] = []
         for page in pages:
-            ids: dict[str, Any] = {"page_id": page.id, "incident_id": row.id}
-            await outbox.enqueue(
-                fx.PAGE_UPDATE_DM, effects.dm_key(page.person), ids, now=now, incident_id=row.id
-            )
-            if has_channel(row):
-                key = effects.incident_channel_key(row.id)
-                await outbox.enqueue(fx.PAGE_UPDATE_POST, key, ids, now=now, incident_id=row.id)
-            await self.queue_external(
-                outbox, page.id, row.id, "acknowledge" if ack else "escalate", now
-            )
+            ids: dict[str, Any] = {"page_id": page.id, "incident_id": incident.id}
+            queued.append((fx.PAGE_UPDATE_DM, effects.dm_key(page.person), ids, incident.id))
+            if effects.has_channel(incident.channel_status):
+                key = effects.incident_channel_key(incident.id)
+                queued.append((fx.PAGE_UPDATE_POST, key, ids, incident.id))
+            queued += self._external(page.id, incident.id, "acknowledge" if ack else "escalate")
+        await OutboxRepository(session).enqueue_many(queued, now=now)
 
-    async def queue_external(
-        self, outbox: OutboxRepository, page_id: int, incident_id: int, action: str, now: datetime
-    ) -> None:
+    def _external(self, page_id: int, incident_id: int, action: str) -> list[Effect]:
         if not self.policy.features.external_paging:
-            return  # switched off in the policy: Slack pages only
+            return []  # switched off in the policy: Slack pages only
         payload = {"page_id": page_id, "incident_id": incident_id, "action": action}
+        queued: list[Effect] = []
         # PagerDuty knows trigger and acknowledge; an escalation is the next page's trigger.
         if action != "escalate" and (self.pagerduty or _policy_routes_to_pagerduty(self.policy)):
             key = fx.external_key(fx.PAGERDUTY, page_id)
-            await outbox.enqueue(fx.PAGERDUTY, key, payload, now=now, incident_id=incident_id)
+            queued.append((fx.PAGERDUTY, key, payload, incident_id))
         if self.webhook:
             key = fx.external_key(fx.WEBHOOK, page_id)
-            await outbox.enqueue(fx.WEBHOOK, key, payload, now=now, incident_id=incident_id)
+            queued.append((fx.WEBHOOK, key, payload, incident_id))
+        return queued
 
     async def tell_broadcast(
         self,
-        session: AsyncSession,
-        row: IncidentRow,
+        session: Session,
+        incident: Incident,
         event: str,
         chain: str,
         title: str,
         now: datetime,
     ) -> None:
         """Once per chain: the broadcast channel hears that a page is unanswered."""
+        text = f"The page for {title} is unanswered; the broadcast channel is told"
         entry = await TimelineRepository(session).append(
-            incident_id=row.id,
+            incident.id,
+            TimelineKind.UNANSWERED,
+            text,
             at=now,
-            kind=TimelineKind.UNANSWERED,
             actor=None,
-            text=f"The page for {title} is unanswered; the broadcast channel is told",
             data={"chain": chain},
-            source_key=f"unanswered:{row.id}:{chain}",
+            source_key=f"unanswered:{incident.id}:{chain}",
         )
-        if entry is not None and self.broadcast_channel:
-            await OutboxRepository(session).enqueue(
+        if entry is not None:
+            await self.broadcast(session, incident.id, now, event=event, role=title)
+
+    async def broadcast(
+        self, session: Session, incident_id: int, now: datetime, **payload: Any
+    ) -> None:
+        """A paging event told in the broadcast channel, if there is one."""
+        if self.broadcast_channel:
+            told = effects.about(
                 fx.PAGE_BROADCAST,
                 effects.BROADCAST_KEY,
-                {
-                    "incident_id": row.id,
-                    "event": event,
-                    "role": title,
-                    "channel": self.broadcast_channel,
-                },
-                now=now,
-                incident_id=row.id,
+                incident_id,
+                **payload,
+                channel=self.broadcast_channel,
             )
+            await OutboxRepository(session).enqueue_many([told], now=now)
 
     @staticmethod
     def title(policy: Policy, role: str | None) -> str:
         if role and role in policy.roles:
             return policy.roles[role].title
         return role or "this incident"
-
-
-def has_channel(row: IncidentRow) -> bool:
-    """The incident has (or is getting) its own channel to post pages in."""
-    return row.channel_status in (ChannelStatus.PENDING.value, ChannelStatus.CREATED.value)
 
 
 def via_text(rung: Rung, policy: Policy) -> str:

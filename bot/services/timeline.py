@@ -12,30 +12,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.domain.clock import Clock
-from bot.domain.incident import ChannelStatus, Incident, Kind, Status, reference
+from bot.domain.incident import Incident, Kind, Status, reference
 from bot.domain.policy import Policy
 from bot.domain.retention import chain_problem
-from bot.domain.status import LABELS, transition
+from bot.domain.status import LABELS, StatusChange, transition
 from bot.domain.timeline import EntryKind, TimelineEntry
 from bot.services import effects
+from bot.services.base import IncidentNotFound, Service, locked_incident
+from bot.services.effects import Effect
 from bot.services.group_commit import GroupCommit
-from bot.services.incidents import IncidentNotFound, InvalidChange
+from bot.services.incidents import InvalidChange
 from storage.engine import Database
-from storage.models import IncidentRow
 from storage.outbox import OutboxRepository, enqueue_rows
-from storage.repositories import IncidentRepository, TimelineRepository, incident_from_row
+from storage.repositories import IncidentRepository, TimelineRepository
+from storage.session import Connection, Session
 from storage.timeline_batch import NewEntry, append_entries, lock_incidents
 
 log = logging.getLogger(__name__)
 
 NOTE_MAX = 3000
 
-# Work that must commit with a status change: (session, incident row, now).
-InTransaction = Callable[[AsyncSession, IncidentRow, datetime], Awaitable[None]]
+# Work that must commit with a status change: (session, the incident as changed, now).
+InTransaction = Callable[[Session, Incident, datetime], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ class ChainProblem:
     at: datetime
 
 
-class TimelineService:
+class TimelineService(Service):
     def __init__(
         self,
         db: Database,
@@ -68,13 +67,10 @@ class TimelineService:
         on_echoes: Callable[[set[str]], None] | None = None,
         audit_key: bytes | None = None,
     ) -> None:
-        self.db = db
+        super().__init__(db, policy, clock, on_commit)
         # Checks the HMAC signatures of purge and forget tombstones (FIREWATCH_AUDIT_KEY).
         self.audit_key = audit_key
-        self._policy = policy
-        self.clock = clock
         self.broadcast_channel = broadcast_channel
-        self._on_commit = on_commit or (lambda: None)
         # After a batch of notes: the ordering keys that got echoes (the outbox need not
         # wake for a channel it is holding back to Slack's pace).
         self._on_echoes = on_echoes
@@ -147,72 +143,72 @@ class TimelineService:
         """
         now = self.clock.now()
         async with self.db.session() as session:
-            row = await self._locked(session, incident_id)
-            if row.kind != Kind.INCIDENT.value:
-                raise InvalidChange(f"{reference(row.id)} is a non-incident report.")
+            incident = await locked_incident(session, incident_id)
+            if incident.kind is not Kind.INCIDENT:
+                raise InvalidChange(f"{incident.ref} is a non-incident report.")
             if source_key and await TimelineRepository(session).by_source_key(source_key):
-                return incident_from_row(row)  # the same submission, again
+                return incident  # the same submission, again
             change = transition(
-                Status(row.status),
+                incident.status,
                 target,
                 at=now,
-                mitigated_at=row.mitigated_at,
-                resolved_at=row.resolved_at,
+                mitigated_at=incident.mitigated_at,
+                resolved_at=incident.resolved_at,
             )
-            row.status = change.new.value
-            row.mitigated_at, row.resolved_at = change.mitigated_at, change.resolved_at
-            row.updated_at = now
-            verb = "Reopened" if change.reopened else "Status"
-            text = f"{verb}: {LABELS[change.old]} → {LABELS[change.new]}"
-            if update.strip():
-                text += f" — {update.strip()}"
+            incident = await IncidentRepository(session).update(
+                incident_id,
+                status=change.new.value,
+                mitigated_at=change.mitigated_at,
+                resolved_at=change.resolved_at,
+                updated_at=now,
+            )
             entry = await TimelineRepository(session).append(
-                incident_id=row.id,
+                incident_id,
+                EntryKind.STATUS,
+                _status_text(change, update),
                 at=now,
-                kind=EntryKind.STATUS,
                 actor=actor,
-                text=text,
                 data={"from": change.old.value, "to": change.new.value, "update": update.strip()},
                 source_key=source_key,
             )
             outbox = OutboxRepository(session)
-            await self._echo(outbox, row, entry, now)
-            if self.broadcast_channel:
-                await outbox.enqueue(
-                    effects.UPDATE_ANNOUNCEMENT,
-                    effects.BROADCAST_KEY,
-                    {"incident_id": row.id},
-                    now=now,
-                    incident_id=row.id,
-                )
-                if entry is not None:
-                    await outbox.enqueue(
-                        effects.STATUS_BROADCAST,
-                        effects.BROADCAST_KEY,
-                        {"incident_id": row.id, "entry_id": entry.id},
-                        now=now,
-                        incident_id=row.id,
-                    )
+            await outbox.enqueue_many(self._status_effects(incident, entry), now=now)
             if also is not None:
-                await also(session, row, now)
-            if row.channel_status in (ChannelStatus.PENDING.value, ChannelStatus.CREATED.value):
-                await outbox.enqueue(
-                    effects.UPDATE_REPORT,
-                    effects.incident_channel_key(row.id),
-                    {"incident_id": row.id},
-                    now=now,
-                    incident_id=row.id,
-                )
-            incident = incident_from_row(row)
+                await also(session, incident, now)
+            await outbox.enqueue_many(effects.report_update(incident), now=now)
         self._on_commit()
         log.info(
             "status changed", extra={"incident": incident.ref, "status": incident.status.value}
         )
         return incident
 
+    def _status_effects(self, incident: Incident, entry: TimelineEntry | None) -> list[Effect]:
+        """A status change's news: echoed in the channel, the announcement brought up to
+        date, the stakeholder update in the announcement's thread."""
+        queued = effects.echoes(incident.channel_status, [entry])
+        if self.broadcast_channel:
+            key = effects.BROADCAST_KEY
+            queued.append(effects.about(effects.UPDATE_ANNOUNCEMENT, key, incident.id))
+            if entry is not None:
+                queued.append(
+                    effects.about(effects.STATUS_BROADCAST, key, incident.id, entry_id=entry.id)
+                )
+        return queued
+
     async def entries(self, incident_id: int) -> list[TimelineEntry]:
         async with self.db.session(write=False) as session:
             return await TimelineRepository(session).for_incident(incident_id)
+
+    async def entry(self, entry_id: int) -> TimelineEntry | None:
+        async with self.db.session(write=False) as session:
+            return await TimelineRepository(session).get(entry_id)
+
+    async def entries_by_id(self, entry_ids: list[int]) -> list[TimelineEntry]:
+        """Entries by id, in the order given; ids no longer stored are left out (the
+        echo of a note storm reads hundreds at once)."""
+        async with self.db.session(write=False) as session:
+            found = {e.id: e for e in await TimelineRepository(session).many(entry_ids)}
+        return [found[i] for i in entry_ids if i in found]
 
     async def verify(self, incident_id: int | None = None) -> list[ChainProblem]:
         """Check hash chains; the first broken link of each broken incident.
@@ -267,14 +263,10 @@ class TimelineService:
                 for i in items
             ]
             echoes = [
-                (
-                    effects.TIMELINE_ECHO,
-                    effects.incident_channel_key(r.incident_id),
-                    {"incident_id": r.incident_id, "entry_id": r.id},
-                    r.incident_id,
-                )
+                echo
                 for r in results
-                if isinstance(r, TimelineEntry) and _echoed(heads[r.incident_id].channel_status)
+                if isinstance(r, TimelineEntry)
+                for echo in effects.echoes(heads[r.incident_id].channel_status, [r])
             ]
             enqueue_rows(conn, echoes, now=now)
             return results, {key for _, key, _, _ in echoes}
@@ -288,29 +280,11 @@ class TimelineService:
             self._on_commit()
         return results
 
-    async def _echo(
-        self, outbox: OutboxRepository, row: IncidentRow, entry: Any, now: datetime
-    ) -> None:
-        if entry is None or not _echoed(row.channel_status):
-            return
-        await outbox.enqueue(
-            effects.TIMELINE_ECHO,
-            effects.incident_channel_key(row.id),
-            {"incident_id": row.id, "entry_id": entry.id},
-            now=now,
-            incident_id=row.id,
-        )
 
-    async def _locked(self, session: AsyncSession, incident_id: int) -> IncidentRow:
-        row = await IncidentRepository(session).get(incident_id, for_update=True)
-        if row is None:
-            raise IncidentNotFound(reference(incident_id))
-        return row
-
-
-def _echoed(channel_status: str) -> bool:
-    """Entries are echoed in the incident's channel once it exists or is being made."""
-    return channel_status in (ChannelStatus.PENDING.value, ChannelStatus.CREATED.value)
+def _status_text(change: StatusChange, update: str) -> str:
+    verb = "Reopened" if change.reopened else "Status"
+    text = f"{verb}: {LABELS[change.old]} → {LABELS[change.new]}"
+    return f"{text} — {update.strip()}" if update.strip() else text
 
 
 def capture_key(incident_id: int, channel_id: str, ts: str) -> str:
