@@ -20,9 +20,7 @@ from bot.app import Firewatch
 from bot.config import Settings
 from bot.emulator import SlackEmulator, SlackRequestSender, input_values
 from bot.runtime.logs import configure_logging
-from bot.slack.blocks import paging as paging_blocks
-from bot.slack.blocks.postmortems import PmIds
-from bot.slack.ids import Block, Callback
+from bot.slack.ids import Action, Block, Callback, PmIds
 from storage.outbox import OutboxRepository
 
 DEMO_TIMEOUT = 15.0
@@ -199,8 +197,8 @@ class _People:
         page_dm = next(m for m in self.slack.messages("U0BOB") if "paged" in m.text.lower())
         self.out.say("2. bob (Product Manager) presses Acknowledge in his DM")
         await self.sender.block_action(
-            paging_blocks.ACK_ACTION,
-            value=_button_value(page_dm, paging_blocks.ACK_ACTION),
+            Action.PAGE_ACKNOWLEDGE,
+            value=_button_value(page_dm, Action.PAGE_ACKNOWLEDGE),
             user_id="U0BOB",
             channel_id=page_dm.channel,
             message=page_dm.as_dict(),

@@ -25,6 +25,7 @@ class Action(StrEnum):
     POSTMORTEM_CHANGES = "firewatch_pm_changes"  # value: post-mortem id
     FOLLOWUP_DONE = "firewatch_followup_done"  # value: action item id
     MEETING_AGENDA = "firewatch_meeting_agenda"  # checkboxes in the weekly digest
+    PAGE_ACKNOWLEDGE = "firewatch_page_ack"  # on the page DM and its channel copy; value: page id
 
 
 class Block(StrEnum):
@@ -38,6 +39,7 @@ class Block(StrEnum):
     DECISION = "decision"
     REASON = "reason"
     NEW_SEVERITY = "new_severity"
+    REPORT_ACTIONS = "report_actions"  # the buttons under an incident report
 
 
 # Checklist inputs are one block per group: "checklist__<group key>".
@@ -54,3 +56,87 @@ VALUE = "value"
 
 # Events API types the app subscribes to (manifest: settings.event_subscriptions.bot_events).
 EVENTS = ("reaction_added", "reaction_removed")
+
+
+class TimelineIds:
+    """The timeline, status update and emergency change forms and buttons."""
+
+    STATUS_MODAL = "firewatch_status"
+    CHANGE_MODAL = "firewatch_change"
+    CAPTURE_MODAL = "firewatch_capture"
+    ADD_TO_TIMELINE = "firewatch_add_to_timeline"  # message shortcut
+    CHANGE_STEP = "firewatch_change_step"  # action ids: firewatch_change_step_<step>
+    TIMELINE_PAGE = "firewatch_timeline_page"  # the prefix of PAGE_PREV and PAGE_NEXT
+    PAGE_PREV = "firewatch_timeline_page_prev"
+    PAGE_NEXT = "firewatch_timeline_page_next"
+    # blocks
+    STATUS = "status"
+    UPDATE = "update"
+    INCIDENT = "incident"
+    SUMMARY = "summary"
+    PLAN = "plan"
+    ROLLBACK = "rollback_plan"
+    RISK = "risk"
+    HANDLING = "handling"
+    TIMELINE_PAGES = "timeline_pages"
+
+
+class PmIds:
+    """The resolve and post-mortem forms."""
+
+    RESOLVE_MODAL = "firewatch_resolve"
+    POSTMORTEM_MODAL = "firewatch_postmortem"
+    SUMMARY = "summary"
+    ROOT_CAUSE = "root_cause"
+    IMPACT = "impact"
+    SUBMIT = "submit"
+
+    @staticmethod
+    def answer(key: str) -> str:
+        return f"assess__{key}"
+
+    @staticmethod
+    def note(key: str) -> str:
+        return f"assess_note__{key}"
+
+    @staticmethod
+    def item(n: int, part: str) -> str:
+        return f"item_{n}_{part}"
+
+
+def change_step_action(step: str) -> str:
+    """An emergency change's step button (`approve`, `reject`, …); value: `<change id>:<step>`."""
+    return f"{TimelineIds.CHANGE_STEP}_{step}"
+
+
+def change_block_id(change_id: int) -> str:
+    """The buttons under an emergency change's message."""
+    return f"change_{change_id}"
+
+
+def page_block_id(page_id: int) -> str:
+    """The Acknowledge button's block on a page DM and its channel copy."""
+    return f"page_{page_id}"
+
+
+# The weekly digest's post-mortems to review: one actions block each. In the meeting's
+# digest it says which meeting and post-mortem its agenda checkboxes answer for.
+MEETING_BLOCK = "fw_meeting"  # block_id: fw_meeting|<meeting>|<post-mortem id>
+REVIEW_BLOCK = "fw_review"  # block_id in a preview: fw_review|<post-mortem id>
+
+
+def meeting_block_id(meeting: str, postmortem_id: int) -> str:
+    return f"{MEETING_BLOCK}|{meeting}|{postmortem_id}"
+
+
+def review_block_id(postmortem_id: int) -> str:
+    return f"{REVIEW_BLOCK}|{postmortem_id}"
+
+
+def parse_meeting_block_id(block_id: str) -> tuple[str, int] | None:
+    """(meeting, post-mortem id) from a meeting block's id; None for any other block."""
+    prefix, _, rest = block_id.partition("|")
+    meeting, _, raw_id = rest.rpartition("|")
+    if prefix != MEETING_BLOCK or not meeting or not raw_id.isdigit():
+        return None
+    return meeting, int(raw_id)

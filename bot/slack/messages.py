@@ -1,9 +1,9 @@
-"""What Firewatch says to people, in one place."""
+"""What Firewatch says to people, in one place: answers, notices, and the words of its
+messages and forms. A template's `{fields}` are filled with str.format by the code that
+sends it; the Block Kit builders (bot/slack/blocks) escape user text before it goes into
+a mrkdwn template. Short field labels and button captions stay beside their layout."""
 
 from __future__ import annotations
-
-from bot.domain.incident import Incident
-from bot.domain.policy import Policy
 
 NOT_AN_INCIDENT_CHANNEL = (
     "`/incident {command}` works in an incident's channel. Run it there, or see `/incident list`."
@@ -28,32 +28,6 @@ CHANNEL_FALLBACK_NOTE = (
 )
 
 NO_CHANNEL_NOTE = "{label} incidents do not get their own channel; coordinate in this thread."
-
-
-def announcement_text(incident: Incident, policy: Policy, *, mrkdwn: bool = False) -> str:
-    """The policy's announcement template filled in; `mrkdwn` escapes the reporter's words
-    and links the channel and reporter, the plain form is for notifications."""
-    severity = policy.severities.get(incident.severity)
-    title = escape(incident.title) if mrkdwn else incident.title
-    if mrkdwn:
-        channel = f"<#{incident.channel_id}>" if incident.channel_id else "this thread"
-        reporter = f"<@{incident.reporter_id}>"
-    else:
-        channel = f"#{incident.channel_name}" if incident.channel_name else "the thread"
-        reporter = incident.reporter_id
-    return policy.templates.announcement.format(
-        ref=incident.ref,
-        number=incident.id,
-        title=title,
-        severity=severity.label if severity else incident.severity,
-        channel=channel,
-        reporter=reporter,
-    )
-
-
-def escape(text: str) -> str:
-    """Slack's mrkdwn escaping: user text must not become links or mentions."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 # --- answers of the /incident subcommands, buttons and forms (bot/slack/listeners) ------
@@ -97,3 +71,165 @@ POSTMORTEM_SENT_BACK = "The post-mortem of {ref} is sent back for changes."
 OPEN_ACTION_ITEMS = "{count} open action items"
 ITEM_DONE = "Marked done."
 ITEM_ALREADY_DONE = "That action item is already done."
+
+
+# --- Block Kit: what the messages and forms say (bot/slack/blocks) --------------------------
+
+NOBODY = "nobody"
+SOMEONE = "someone"
+NONE = "none"
+
+# an incident's announcement, report and list
+THIS_THREAD = "this thread"
+THE_THREAD = "the thread"
+REPORT_TITLE = "Incident report · {ref}: {title}"
+CHANGE_SEVERITY = "Change severity"
+VERDICT_QUALIFIES = "*Verdict:* qualifies as an incident"
+VERDICT_FAILS = "*Verdict:* does not qualify — {failures}"
+DECLARED_ANYWAY = "*Declared anyway:* {reason}"
+NO_OPEN_INCIDENTS = "No open incidents. :tada:"
+OPEN_INCIDENTS_HEADING = "*Open incidents ({count})*"
+LIST_LINE = "*{ref}* {title} · {severity} · {status} · {age} old · {due} {channel}"
+NO_DEADLINE = "no deadline"
+TIME_LEFT = "{age} left"
+OVERDUE_BY = "*overdue by {age}*"
+
+# the declare form, the checklist, severity
+DECLARE_TITLE = "Declare an incident"
+CHECKLIST_TITLE = "Incident checklist"
+CHECKLIST_INTRO = (
+    "*{label}* Tick what is true. It is an incident only when every numbered item holds."
+)
+CHECKLIST_ANY = "any of"
+CHECKLIST_ALL = "all of"
+CHECKLIST_QUALIFIES = (
+    ":white_check_mark: *This is an incident under the policy.* "
+    "Declare it with `/incident declare`."
+)
+CHECKLIST_DOES_NOT_QUALIFY = ":information_source: *This is not an incident under the policy.*"
+CHECKLIST_NOTHING_RECORDED = "Nothing was recorded. Only you see this."
+NOT_AN_INCIDENT_TITLE = "Not an incident?"
+NOT_AN_INCIDENT_VERDICT = "*By your answers this is not an incident under the policy.*"
+NOT_AN_INCIDENT_BACK = "Press *Back* to change your answers, or choose below."
+NOT_AN_INCIDENT_QUESTION = "What should Firewatch do?"
+RECORD_CHOICE = "Record it as a non-incident report"
+RECORD_CHOICE_HINT = "Stored and listed in the weekly review; nobody is paged"
+ANYWAY_CHOICE = "Declare it anyway"
+ANYWAY_CHOICE_HINT = "Needs a reason; it is recorded on the timeline"
+ANYWAY_REASON = "Reason to declare anyway"
+ANYWAY_REASON_HINT = "Required when declaring anyway."
+
+# the timeline, status updates, emergency changes
+STATUS_TITLE = "Status update"
+CURRENT_STATUS = "Now: *{status}*"
+CHANGE_TITLE = "Emergency change"
+CHANGE_FOR = "Emergency change for *{ref}* {title}"
+HANDLING_QUESTION = "Handling checklist: tick each that holds"
+CAPTURE_TITLE = "Add to timeline"
+WHICH_INCIDENT = "Which incident?"
+TIMELINE_HEADING = "*Timeline of {ref}* — entries {first}–{last} of {total}"
+CHANGE_TEXT = "{ref} for {incident}: {summary} ({status})"
+CHANGE_HEADING = ":wrench: *{ref}* {summary} — *{status}*\nProposed by <@{user}> for {incident}"
+CHANGE_STEP_DONE = "• {step} by <@{user}>"
+CHANGE_DECIDERS = "Only the {role} (or whoever acts as {role}) can approve or reject."
+
+# paging
+RESPONDER = "responder"
+BROADCAST_CHANNEL = "the broadcast channel"
+PAGE_DM_TEXT = "You are paged as {role} for {ref} ({severity}): {title}"
+PAGE_DM_HEADING = ":pager: You are paged as *{role}* for *{ref}: {title}*"
+PAGE_DM_TERMS = "*Severity:* {severity} · *Acknowledge by:* {ack_by} · *Response due:* {due}"
+PAGE_DM_CHANNEL = "*Channel:* {channel}"
+PAGE_DM_FROM = "*From <@{user}>:*"
+PAGE_POSTED_TEXT = "{ref}: paged {role} <@{user}>"
+PAGE_POSTED = ":pager: Paged <@{user}> as *{role}* · acknowledge by {ack_by}"
+PAGE_ACKNOWLEDGED = ":white_check_mark: Acknowledged by {who} {when}"
+PAGE_ESCALATED = (
+    ":arrow_up: No acknowledgement in time; <@{user}> was paged next. You can still acknowledge."
+)
+PAGE_UNANSWERED = ":warning: Unanswered: nobody is left to page. You can still acknowledge."
+PAGE_CLOSED = "The incident ended before the page was acknowledged."
+PAGE_UNANSWERED_TEXT = "{ref} ({severity}): the page for {role} is unanswered"
+PAGE_UNANSWERED_NOTICE = (
+    ":rotating_light: *{ref}* ({severity}) {title}: the page for *{role}* is unanswered.{channel}"
+)
+BREACH_TEXT = "{ref} ({severity}) breached its response time"
+BREACH_NOTICE = (
+    ":warning: *{ref}* ({severity}) {title}: the response deadline {deadline} passed "
+    "without an acknowledgement."
+)
+CHOSEN_PER_INCIDENT = "chosen per incident"
+ROSTER_LINE = "• *{title}* (`{key}`): {people} — acting now: {now}{extra}"
+ROSTER_ASSIGNED = " · this incident: <@{user}>"
+AWAY = "Away"
+AWAY_LINE = "• <@{user}> until {until}"
+
+# resolving, post-mortems, action items
+RESOLVE_TITLE = "Resolve incident"
+RESOLVE_HEADING = "Resolve *{ref}* {title}"
+RESOLUTION_SUMMARY_HINT = "What fixed it. A post-mortem is then asked of its owner."
+POSTMORTEM_TITLE = "Post-mortem"
+FACTS_TIMES = (
+    "*Declared* {declared} · *Acknowledged* {acknowledged} · *Mitigated* {mitigated}"
+    " · *Resolved* {resolved}"
+)
+FACTS_COUNTS = (
+    "*MTTA* {mtta} · *MTTR* {mttr} · *Pages* {pages} ({escalations} escalations)"
+    " · *Changes* {changes}"
+)
+FOLLOW_UP_HEADING = "*Follow-up recommendations* (action items)"
+SUBMIT_CHOICE = "Submit for approval (otherwise saved as a draft)"
+POSTMORTEM_REQUEST_TEXT = "Please write the post-mortem of {ref}: {title}"
+POSTMORTEM_REQUEST = (
+    ":memo: {ref} *{title}* is resolved. Please write its post-mortem: root cause, actual "
+    "impact and follow-up recommendations. Due {due}, before the weekly post-mortem meeting."
+)
+ITEM_LINE = "• {text} — <@{owner}>, due {due} ({status})"
+POSTMORTEM_SUBMITTED = "Post-mortem of {ref} submitted for approval"
+POSTMORTEM_APPROVER = "Only the {role} can approve."
+FINAL_REPORT_TITLE = "Final report · {ref}: {title} (closed)"
+POSTMORTEM_APPROVED_BY = "Approved by <@{user}>."
+NO_OPEN_ACTION_ITEMS = "No open action items. :tada:"
+OPEN_ACTION_ITEMS_HEADING = "*Open action items ({count})*"
+FOLLOWUP_LINE = "{incident} · {text} · <@{owner}> · due {due}{overdue}"
+OVERDUE_FLAG = " *overdue*"
+
+# the weekly digest and the reminders
+DIGEST_TITLE = "Weekly incident review"
+DIGEST_PREVIEW = " (preview)"
+DIGEST_PREVIEW_NOTE = " · only you can see this preview"
+DIGEST_TEXT = "{title}: {incidents} incidents, {postmortems} post-mortems to review"
+DIGEST_QUIET = "Nothing to review: no incident, report or open follow-up."
+DIGEST_INCIDENTS = "*Incidents declared* ({count})"
+DIGEST_NO_INCIDENTS = "*Incidents declared*: none"
+DIGEST_RESPONSE_TIMES = "*Response times* against the previous period"
+BEFORE = "before {duration}"
+DIGEST_BREACHES = "Response-time breaches"
+DIGEST_BREACH_LINE = "{incident} ({severity}) — no acknowledgement by {deadline}"
+DIGEST_OWED = "Post-mortems not submitted"
+DIGEST_OVERDUE = "Overdue action items"
+DIGEST_NON_INCIDENTS = "Non-incident reports"
+DIGEST_REPORTED_BY = "{incident} — by <@{user}>"
+AND_MORE = "… and {count} more"
+AND_N_MORE = ", … {count} more"
+NOT_REQUESTED_YET = "not requested yet"
+DUE_ON = ", due {day}"
+OVERDUE_MARK = " — *overdue*"
+OVERDUE_ITEM_LINE = "*{ref}* {text} — <@{owner}>, due {day} ({days} late)"
+ONE_DAY = "{count} day"
+DAYS = "{count} days"
+SUBMITTED_BY = " — submitted by <@{user}> {when}"
+NOTHING_TO_REVIEW = "*Post-mortems to review*: none"
+TO_REVIEW = "*Post-mortems to review* ({count})"
+APPROVAL_BY = " — approval: {role}"
+AGENDA_HOWTO = "\nFor each, the meeting asks the agenda's questions; tick those that apply."
+MORE_TO_REVIEW = "… and {count} more post-mortems to review: {refs}"
+ON_DATE = " on {date}"
+POSTMORTEM_REMINDER_TEXT = "Reminder: {count} post-mortem(s) of yours are not submitted yet"
+POSTMORTEM_REMINDER = (
+    "*The weekly post-mortem review is{when}.* These post-mortems are yours and not "
+    "submitted yet; submit them before the meeting so they can be reviewed."
+)
+FOLLOWUP_REMINDER_TEXT = "Reminder: {count} action item(s) of yours are overdue"
+FOLLOWUP_REMINDER = "*These post-mortem action items are overdue:*"
+MORE_OVERDUE = "… and {count} more: `/incident followups`"

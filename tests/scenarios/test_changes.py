@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.emulator import input_values
-from bot.slack.blocks.timeline import TimelineIds
+from bot.slack.ids import TimelineIds
 from storage.models import ChangeRow
 from tests.support import Harness, start_harness
 

@@ -24,7 +24,7 @@ from bot.config import ConfigError
 from bot.domain.clock import FrozenClock
 from bot.emulator import SlackEmulator
 from bot.emulator.state import Message
-from bot.slack.blocks.paging import ACK_ACTION
+from bot.slack.ids import Action
 from storage.paging_models import BreachRow, PageRow, RoleAssignmentRow
 from tests.support import TOKEN, Harness, checkout_report, make_settings, start_harness
 
@@ -85,7 +85,7 @@ def page_dms(harness: Harness, user: str) -> list[Message]:
 
 
 def has_button(message: Message) -> bool:
-    return ACK_ACTION in json.dumps(message.blocks)
+    return Action.PAGE_ACKNOWLEDGE in json.dumps(message.blocks)
 
 
 async def pages(harness: Harness) -> list[PageRow]:
@@ -110,7 +110,7 @@ async def click_ack(harness: Harness, page: PageRow, user: str, channel: str) ->
     message = harness.slack.messages(channel)
     posted = next(m for m in message if m.ts == page.channel_ts)
     response = await harness.sender.block_action(
-        ACK_ACTION,
+        Action.PAGE_ACKNOWLEDGE,
         value=str(page.id),
         user_id=user,
         channel_id=channel,

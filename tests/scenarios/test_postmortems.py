@@ -13,8 +13,7 @@ from sqlalchemy import select
 
 from bot.domain.clock import FrozenClock
 from bot.emulator import input_values
-from bot.slack.blocks.postmortems import PmIds
-from bot.slack.ids import Action
+from bot.slack.ids import Action, PmIds
 from storage.models import OutboxRow
 from storage.postmortem_models import ActionItemRow, PostmortemRow
 from tests.support import Harness, start_harness

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import update
 
 from bot.emulator import input_values
-from bot.slack.blocks.timeline import TimelineIds
+from bot.slack.ids import TimelineIds
 from storage.models import TimelineEntryRow
 from tests.support import Harness
 

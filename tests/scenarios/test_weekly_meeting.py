@@ -26,8 +26,8 @@ from bot.policy.loader import load_policy
 from bot.runtime.scheduler import Scheduler, triggers
 from bot.services.digest import POST_DIGEST, DigestService
 from bot.services.jobs import JobRunner, Outcome
-from bot.slack.blocks.digest import MAX_BLOCKS, meeting_block_id
-from bot.slack.ids import Action
+from bot.slack.blocks.digest import MAX_BLOCKS
+from bot.slack.ids import Action, meeting_block_id
 from storage import migrate
 from storage.engine import Database
 from storage.models import IncidentRow, OutboxRow

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.domain.timeline import TimelineEntry
-from bot.slack.blocks.incident import timeline_entries
+from bot.slack.blocks.timeline import timeline_entries
 
 
 def entries(count: int, length: int) -> list[TimelineEntry]:

@@ -2,58 +2,34 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
-from slack_sdk.models.blocks import (
-    CheckboxesElement,
-    ContextBlock,
-    InputBlock,
-    MarkdownTextObject,
-    Option,
-    PlainTextInputElement,
-    PlainTextObject,
-    RadioButtonsElement,
-    SectionBlock,
-    StaticSelectElement,
-)
-from slack_sdk.models.views import View
+from slack_sdk.models.blocks import CheckboxesElement, InputBlock, Option, RadioButtonsElement
 
 from bot.domain.checklist import ChecklistGroup, LeafEntry, Verdict, leaves
 from bot.domain.incident import TEXT_MAX, TITLE_MAX, Incident
 from bot.domain.policy import Policy
 from bot.services.incidents import required_report_fields
-from bot.slack.blocks.incident import clip, escape
+from bot.slack import messages
+from bot.slack.blocks.common import (
+    OPTION_TEXT_MAX,
+    Payload,
+    SlackBlock,
+    context,
+    escape,
+    input_block,
+    modal,
+    option,
+    section,
+    select_input,
+    text_input,
+)
 from bot.slack.ids import CHECKLIST_BLOCK_PREFIX, VALUE, Block, Callback, Decision
 
-SLACK_OPTION_TEXT_MAX = 75
 REASON_MAX = 1000
-
-
-def _modal(
-    callback: Callback,
-    title: str,
-    blocks: list[Any],
-    *,
-    submit: str | None,
-    close: str,
-    metadata: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    return View(
-        type="modal",
-        callback_id=callback,
-        title=PlainTextObject(text=clip(title, 24)),
-        submit=PlainTextObject(text=submit) if submit else None,
-        close=PlainTextObject(text=close),
-        private_metadata=json.dumps(metadata or {}),
-        blocks=blocks,
-    ).to_dict()
 
 
 def severity_options(policy: Policy) -> list[Option]:
     return [
-        Option(value=key, text=clip(f"{sev.label} — {sev.description}", SLACK_OPTION_TEXT_MAX))
-        for key, sev in policy.severities.items()
+        option(key, f"{sev.label} — {sev.description}") for key, sev in policy.severities.items()
     ]
 
 
@@ -68,7 +44,7 @@ def checklist_groups(tree: ChecklistGroup) -> list[tuple[str, str, list[LeafEntr
             if top is None:
                 label = tree.label
             else:
-                need = "any of" if top.mode == "any" else "all of"
+                need = messages.CHECKLIST_ANY if top.mode == "any" else messages.CHECKLIST_ALL
                 number = entry.number.split(".")[0]
                 label = f"{number}. {top.label} ({need})"
             blocks[key] = (label, [])
@@ -76,7 +52,7 @@ def checklist_groups(tree: ChecklistGroup) -> list[tuple[str, str, list[LeafEntr
     return [(key, label, entries) for key, (label, entries) in blocks.items()]
 
 
-def split_label(label: str, limit: int = SLACK_OPTION_TEXT_MAX) -> tuple[str, str]:
+def split_label(label: str, limit: int = OPTION_TEXT_MAX) -> tuple[str, str]:
     """Slack cuts option text at 75 characters: break a long label at a word and carry
     the rest into the option's description."""
     if len(label) <= limit:
@@ -86,121 +62,67 @@ def split_label(label: str, limit: int = SLACK_OPTION_TEXT_MAX) -> tuple[str, st
     return label[:cut] + "…", "…" + label[cut:].strip()
 
 
-def checklist_blocks(policy: Policy, ticked: set[str] | None = None) -> list[Any]:
-    out: list[Any] = [
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=f"*{escape(policy.checklist.label)}* Tick what is true. "
-                "It is an incident only when every numbered item holds."
-            )
-        )
+def _checklist_options(entries: list[LeafEntry]) -> list[Option]:
+    options = []
+    for e in entries:
+        text, rest = split_label(f"{e.number}. {e.leaf.label}")
+        options.append(option(e.leaf.key, text, rest or e.leaf.help))
+    return options
+
+
+def checklist_blocks(policy: Policy, ticked: set[str] | None = None) -> list[SlackBlock]:
+    out: list[SlackBlock] = [
+        section(messages.CHECKLIST_INTRO.format(label=escape(policy.checklist.label)))
     ]
     for key, label, entries in checklist_groups(policy.checklist):
-        options = []
-        for e in entries:
-            text, rest = split_label(f"{e.number}. {e.leaf.label}")
-            description = rest or e.leaf.help
-            options.append(
-                Option(
-                    value=e.leaf.key,
-                    text=text,
-                    description=clip(description, SLACK_OPTION_TEXT_MAX) if description else None,
-                )
-            )
+        options = _checklist_options(entries)
         initial = [o for o in options if ticked and o.value in ticked] or None
-        out.append(
-            InputBlock(
-                block_id=f"{CHECKLIST_BLOCK_PREFIX}{key}",
-                label=clip(label, 2000),
-                optional=True,
-                element=CheckboxesElement(
-                    action_id=VALUE, options=options, initial_options=initial
-                ),
-            )
-        )
+        element = CheckboxesElement(action_id=VALUE, options=options, initial_options=initial)
+        out.append(input_block(f"{CHECKLIST_BLOCK_PREFIX}{key}", label, element, optional=True))
     return out
 
 
-def declare_modal(
-    policy: Policy, *, title: str = "", origin_channel: str | None = None
-) -> dict[str, Any]:
-    required = required_report_fields(policy)
-    fields = policy.report.fields
-    discovery = [
-        Option(value=m.key, text=clip(m.label, SLACK_OPTION_TEXT_MAX))
-        for m in policy.report.discovery_methods
-    ]
+def _report_input(
+    policy: Policy, block: Block, *, multiline: bool, cap: int | None = None
+) -> InputBlock:
+    """One of the report's text questions, as the policy words and limits it."""
+    spec = getattr(policy.report.fields, block.value)
+    limit = int(spec.max_length) if spec.max_length else TEXT_MAX
+    return text_input(
+        block,
+        spec.label,
+        limit=min(cap, limit) if cap else limit,
+        multiline=multiline,
+        optional=block not in required_report_fields(policy),
+        hint=spec.hint,
+    )
 
-    def text_input(
-        block: Block, label: str, *, multiline: bool, limit: int, hint: str | None = None
-    ) -> InputBlock:
-        return InputBlock(
-            block_id=block,
-            label=clip(label, 2000),
-            hint=clip(hint, 2000) if hint else None,
-            optional=block not in required and block != Block.TITLE,
-            element=PlainTextInputElement(
-                action_id=VALUE,
-                multiline=multiline,
-                max_length=limit,
-                initial_value=title[:limit] if block == Block.TITLE and title else None,
-            ),
-        )
 
-    def limit(name: str) -> int:
-        value = getattr(fields, name).max_length
-        return int(value) if value else TEXT_MAX
-
-    blocks: list[Any] = [
-        text_input(Block.TITLE, "Title", multiline=False, limit=TITLE_MAX),
-        InputBlock(
-            block_id=Block.SEVERITY,
-            label="Severity",
-            element=StaticSelectElement(action_id=VALUE, options=severity_options(policy)),
-        ),
+def declare_modal(policy: Policy, *, title: str = "", origin_channel: str | None = None) -> Payload:
+    discovery = [option(m.key, m.label) for m in policy.report.discovery_methods]
+    blocks: list[SlackBlock] = [
         text_input(
-            Block.NATURE,
-            fields.nature.label,
-            multiline=True,
-            limit=limit("nature"),
-            hint=fields.nature.hint,
+            Block.TITLE, "Title", limit=TITLE_MAX, multiline=False, optional=False, initial=title
         ),
-        InputBlock(
-            block_id=Block.DISCOVERY,
-            label=clip(fields.discovery.label, 2000),
-            optional=Block.DISCOVERY not in required,
-            element=StaticSelectElement(action_id=VALUE, options=discovery),
+        select_input(Block.SEVERITY, "Severity", severity_options(policy)),
+        _report_input(policy, Block.NATURE, multiline=True),
+        select_input(
+            Block.DISCOVERY,
+            policy.report.fields.discovery.label,
+            discovery,
+            optional=Block.DISCOVERY not in required_report_fields(policy),
         ),
-        text_input(
-            Block.IMPACT,
-            fields.impact.label,
-            multiline=True,
-            limit=limit("impact"),
-            hint=fields.impact.hint,
-        ),
-        text_input(
-            Block.EVIDENCE,
-            fields.evidence.label,
-            multiline=True,
-            limit=limit("evidence"),
-            hint=fields.evidence.hint,
-        ),
-        text_input(
-            Block.SERVICE,
-            fields.service.label,
-            multiline=False,
-            limit=min(200, limit("service")),
-            hint=fields.service.hint,
-        ),
+        _report_input(policy, Block.IMPACT, multiline=True),
+        _report_input(policy, Block.EVIDENCE, multiline=True),
+        _report_input(policy, Block.SERVICE, multiline=False, cap=200),
         *checklist_blocks(policy),
     ]
-    return _modal(
+    return modal(
         Callback.DECLARE_MODAL,
-        "Declare an incident",
+        messages.DECLARE_TITLE,
         blocks,
-        submit="Declare",
-        close="Cancel",
-        metadata={"origin_channel": origin_channel},
+        "Declare",
+        origin_channel=origin_channel,
     )
 
 
@@ -208,116 +130,59 @@ def _failures_text(verdict: Verdict) -> str:
     return "\n".join(f"• {escape(str(f))}" for f in verdict.failures)
 
 
-def not_an_incident_modal(verdict: Verdict, *, allow_anyway: bool, draft: str) -> dict[str, Any]:
+def _reason_input(label: str, hint: str | None = None) -> InputBlock:
+    return text_input(Block.REASON, label, limit=REASON_MAX, optional=True, hint=hint)
+
+
+def not_an_incident_modal(verdict: Verdict, *, allow_anyway: bool, draft: str) -> Payload:
     """Pushed over the declare form when the checklist does not qualify. *Back* returns to
     the form with its answers, to change them."""
-    choices = [
-        Option(
-            value=Decision.RECORD,
-            text="Record it as a non-incident report",
-            description="Stored and listed in the weekly review; nobody is paged",
-        ),
-    ]
+    choices = [option(Decision.RECORD, messages.RECORD_CHOICE, messages.RECORD_CHOICE_HINT)]
     if allow_anyway:
         choices.append(
-            Option(
-                value=Decision.DECLARE_ANYWAY,
-                text="Declare it anyway",
-                description="Needs a reason; it is recorded on the timeline",
-            )
+            option(Decision.DECLARE_ANYWAY, messages.ANYWAY_CHOICE, messages.ANYWAY_CHOICE_HINT)
         )
-    blocks: list[Any] = [
-        SectionBlock(
-            text=MarkdownTextObject(
-                text="*By your answers this is not an incident under the policy.*\n"
-                + _failures_text(verdict)
-            )
-        ),
-        ContextBlock(
-            elements=[
-                MarkdownTextObject(text="Press *Back* to change your answers, or choose below.")
-            ]
-        ),
-        InputBlock(
-            block_id=Block.DECISION,
-            label="What should Firewatch do?",
-            element=RadioButtonsElement(action_id=VALUE, options=choices),
-        ),
+    decision = RadioButtonsElement(action_id=VALUE, options=choices)
+    blocks: list[SlackBlock] = [
+        section(messages.NOT_AN_INCIDENT_VERDICT + "\n" + _failures_text(verdict)),
+        context(messages.NOT_AN_INCIDENT_BACK),
+        input_block(Block.DECISION, messages.NOT_AN_INCIDENT_QUESTION, decision),
     ]
     if allow_anyway:
-        blocks.append(
-            InputBlock(
-                block_id=Block.REASON,
-                label="Reason to declare anyway",
-                optional=True,
-                hint="Required when declaring anyway.",
-                element=PlainTextInputElement(
-                    action_id=VALUE, multiline=True, max_length=REASON_MAX
-                ),
-            )
-        )
-    return _modal(
+        blocks.append(_reason_input(messages.ANYWAY_REASON, messages.ANYWAY_REASON_HINT))
+    return modal(
         Callback.NOT_AN_INCIDENT_MODAL,
-        "Not an incident?",
+        messages.NOT_AN_INCIDENT_TITLE,
         blocks,
-        submit="Confirm",
+        "Confirm",
         close="Back",
-        metadata={"draft": draft},
+        draft=draft,
     )
 
 
-def checklist_modal(policy: Policy) -> dict[str, Any]:
-    return _modal(
-        Callback.CHECKLIST_MODAL,
-        "Incident checklist",
-        checklist_blocks(policy),
-        submit="Check",
-        close="Cancel",
+def checklist_modal(policy: Policy) -> Payload:
+    return modal(
+        Callback.CHECKLIST_MODAL, messages.CHECKLIST_TITLE, checklist_blocks(policy), "Check"
     )
 
 
-def checklist_verdict_modal(verdict: Verdict) -> dict[str, Any]:
+def checklist_verdict_modal(verdict: Verdict) -> Payload:
     if verdict.qualifies:
-        text = (
-            ":white_check_mark: *This is an incident under the policy.* "
-            "Declare it with `/incident declare`."
-        )
+        text = messages.CHECKLIST_QUALIFIES
     else:
-        text = (
-            ":information_source: *This is not an incident under the policy.*\n"
-            + _failures_text(verdict)
-        )
-    blocks = [
-        SectionBlock(text=MarkdownTextObject(text=text)),
-        ContextBlock(
-            elements=[MarkdownTextObject(text="Nothing was recorded. Only you see this.")]
-        ),
-    ]
-    return _modal(Callback.CHECKLIST_MODAL, "Incident checklist", blocks, submit=None, close="Done")
+        text = messages.CHECKLIST_DOES_NOT_QUALIFY + "\n" + _failures_text(verdict)
+    blocks = [section(text), context(messages.CHECKLIST_NOTHING_RECORDED)]
+    return modal(Callback.CHECKLIST_MODAL, messages.CHECKLIST_TITLE, blocks, None, close="Done")
 
 
-def severity_modal(incident: Incident, policy: Policy) -> dict[str, Any]:
+def severity_modal(incident: Incident, policy: Policy) -> Payload:
     options = severity_options(policy)
     current = next((o for o in options if o.value == incident.severity), None)
     blocks = [
-        SectionBlock(text=MarkdownTextObject(text=f"*{incident.ref}* {escape(incident.title)}")),
-        InputBlock(
-            block_id=Block.NEW_SEVERITY,
-            label="New severity",
-            element=StaticSelectElement(action_id=VALUE, options=options, initial_option=current),
-        ),
-        InputBlock(
-            block_id=Block.REASON,
-            label="Why?",
-            optional=True,
-            element=PlainTextInputElement(action_id=VALUE, multiline=True, max_length=REASON_MAX),
-        ),
+        section(f"*{incident.ref}* {escape(incident.title)}"),
+        select_input(Block.NEW_SEVERITY, "New severity", options, initial=current),
+        _reason_input("Why?"),
     ]
-    return _modal(
-        Callback.SEVERITY_MODAL,
-        "Change severity",
-        blocks,
-        submit="Change",
-        close="Cancel",
-        metadata={"incident_id": incident.id},
+    return modal(
+        Callback.SEVERITY_MODAL, messages.CHANGE_SEVERITY, blocks, "Change", incident_id=incident.id
     )

@@ -3,63 +3,66 @@
 A message holds at most 50 blocks: the digest summarises each part in one section (with
 "… and N more"), and shows as many post-mortems to review, each with its buttons and the
 meeting's agenda, as fit; the rest are named in one line.
+
+These messages were first written as raw JSON, without the `emoji` flag on plain text;
+their buttons and options still leave it out (`emoji=False`) so the payload is unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from bot.domain.digest import Digest, OverdueItem, OwedPostmortem, PostmortemFacts, trend
+from slack_sdk.models.blocks import (
+    CheckboxesElement,
+    DividerBlock,
+    InteractiveElement,
+    Option,
+    SectionBlock,
+)
+
+from bot.domain.digest import (
+    BreachFacts,
+    Digest,
+    IncidentFacts,
+    OverdueItem,
+    OwedPostmortem,
+    PostmortemFacts,
+    trend,
+)
 from bot.domain.incident import reference
 from bot.domain.policy import Policy, Prompt
 from bot.domain.postmortem import format_duration
-from bot.slack.blocks.incident import slack_date
-from bot.slack.ids import Action
+from bot.slack import messages
+from bot.slack.blocks.common import (
+    OPTION_TEXT_MAX,
+    Payload,
+    SlackBlock,
+    actions,
+    button,
+    context,
+    header,
+    mention,
+    option,
+    rendered,
+    section,
+    severity_label,
+    slack_date,
+)
+from bot.slack.ids import Action, meeting_block_id, review_block_id
 
 MAX_BLOCKS = 50
-SECTION_LIMIT = 3000
-OPTION_LIMIT = 75
 LIST_LIMIT = 10  # lines per part before "… and N more"
-MEETING_BLOCK = "fw_meeting"  # block_id: fw_meeting|<meeting>|<post-mortem id>
-REVIEW_BLOCK = "fw_review"  # block_id in a preview: fw_review|<post-mortem id>
 
 T = TypeVar("T")
-Block = dict[str, Any]
-
-
-def meeting_block_id(meeting: str, postmortem_id: int) -> str:
-    return f"{MEETING_BLOCK}|{meeting}|{postmortem_id}"
-
-
-def parse_meeting_block_id(block_id: str) -> tuple[str, int] | None:
-    prefix, _, rest = block_id.partition("|")
-    meeting, _, raw_id = rest.rpartition("|")
-    if prefix != MEETING_BLOCK or not meeting or not raw_id.isdigit():
-        return None
-    return meeting, int(raw_id)
-
-
-def _section(text: str) -> Block:
-    if len(text) > SECTION_LIMIT:
-        text = text[: SECTION_LIMIT - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
-
-
-def _plain(text: str, limit: int = OPTION_LIMIT) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text if len(text) <= limit else text[: limit - 1] + "…"}
 
 
 def _lines(items: Sequence[T], line: Callable[[T], str], limit: int = LIST_LIMIT) -> str:
     shown = [f"• {line(item)}" for item in items[:limit]]
     if len(items) > limit:
-        shown.append(f"… and {len(items) - limit} more")
+        shown.append(messages.AND_MORE.format(count=len(items) - limit))
     return "\n".join(shown)
 
 
@@ -69,17 +72,8 @@ def _day(value: date | datetime, zone: ZoneInfo) -> str:
     return f"{value:%a} {value.day} {value:%b}"
 
 
-def _label(policy: Policy, severity: str) -> str:
-    found = policy.severities.get(severity)
-    return found.label if found else severity
-
-
 def _incident(number: int, title: str) -> str:
     return f"*{reference(number)}* {title}"
-
-
-def _who(user: str | None) -> str:
-    return f"<@{user}>" if user else "nobody"
 
 
 def period_title(digest: Digest, zone: ZoneInfo) -> str:
@@ -88,116 +82,103 @@ def period_title(digest: Digest, zone: ZoneInfo) -> str:
     return f"{start:%a} {start.day} {start:%b %H:%M} – {end:%a} {end.day} {end:%b %H:%M %Y}"
 
 
-def agenda_options(agenda: Iterable[Prompt]) -> list[dict[str, Any]]:
+def agenda_options(agenda: Iterable[Prompt]) -> list[Option]:
     """Checkbox options: Slack shows at most 75 characters of text (and of description),
     so a long question continues in the description."""
     options = []
     for prompt in agenda:
         text, description = prompt.label, ""
-        if len(text) > OPTION_LIMIT:
-            cut = text.rfind(" ", 0, OPTION_LIMIT - 1)
-            cut = cut if cut > 0 else OPTION_LIMIT - 1
+        if len(text) > OPTION_TEXT_MAX:
+            cut = text.rfind(" ", 0, OPTION_TEXT_MAX - 1)
+            cut = cut if cut > 0 else OPTION_TEXT_MAX - 1
             text, description = text[:cut] + " …", text[cut:].strip()
-        option: dict[str, Any] = {"text": _plain(text), "value": prompt.key}
-        if description:
-            option["description"] = _plain(description)
-        options.append(option)
+        options.append(option(prompt.key, text, description or None, emoji=False))
     return options
 
 
 # --- the digest -----------------------------------------------------------------------------
 
 
-def _summary_blocks(digest: Digest, policy: Policy, zone: ZoneInfo) -> list[Block]:
-    out: list[Block] = []
-    sev_lines = []
+def _declared_section(digest: Digest, policy: Policy) -> SectionBlock:
+    lines = []
     for severity, incidents in digest.by_severity.items():
         refs = ", ".join(_incident(i.id, i.title) for i in incidents[:5])
-        more = f", … {len(incidents) - 5} more" if len(incidents) > 5 else ""
-        count = len(incidents)
-        sev_lines.append(
-            f"• *{_label(policy, severity)}*: {count}" + (f" — {refs}{more}" if refs else "")
+        more = messages.AND_N_MORE.format(count=len(incidents) - 5) if len(incidents) > 5 else ""
+        line = f"• *{severity_label(policy, severity)}*: {len(incidents)}"
+        lines.append(line + (f" — {refs}{more}" if refs else ""))
+    if not lines:
+        return section(messages.DIGEST_NO_INCIDENTS)
+    heading = messages.DIGEST_INCIDENTS.format(count=digest.incident_count)
+    return section(heading + "\n" + "\n".join(lines))
+
+
+def _versus(now: timedelta | None, before: timedelta | None) -> str:
+    change = trend(now, before)
+    was = messages.BEFORE.format(duration=format_duration(before))
+    return f"{format_duration(now)} ({was}" + (f", {change})" if change else ")")
+
+
+def _response_section(digest: Digest, policy: Policy) -> SectionBlock:
+    rows = [
+        f"• *{severity_label(policy, r.severity)}*: "
+        f"MTTA {_versus(r.mtta, r.previous_mtta)} · MTTR {_versus(r.mttr, r.previous_mttr)}"
+        for r in digest.response_times
+    ]
+    return section(messages.DIGEST_RESPONSE_TIMES + "\n" + "\n".join(rows))
+
+
+def _part(heading: str, items: Sequence[T], line: Callable[[T], str]) -> SectionBlock:
+    """One part of the digest: its heading with a count, and its first lines."""
+    return section(f"*{heading}* ({len(items)})\n" + _lines(items, line))
+
+
+def _summary_blocks(digest: Digest, policy: Policy, zone: ZoneInfo) -> list[SlackBlock]:
+    def breach(b: BreachFacts) -> str:
+        return messages.DIGEST_BREACH_LINE.format(
+            incident=_incident(b.incident_id, b.incident_title),
+            severity=severity_label(policy, b.severity),
+            deadline=slack_date(b.deadline),
         )
-    out.append(
-        _section(
-            f"*Incidents declared* ({digest.incident_count})\n" + "\n".join(sev_lines)
-            if sev_lines
-            else "*Incidents declared*: none"
+
+    def reported(i: IncidentFacts) -> str:
+        return messages.DIGEST_REPORTED_BY.format(
+            incident=_incident(i.id, i.title), user=i.reporter_id
         )
-    )
+
+    out: list[SlackBlock] = [_declared_section(digest, policy)]
     if digest.response_times:
-        rows = []
-        for r in digest.response_times:
-            ack_trend = trend(r.mtta, r.previous_mtta)
-            fix_trend = trend(r.mttr, r.previous_mttr)
-            rows.append(
-                f"• *{_label(policy, r.severity)}*: "
-                f"MTTA {_versus(r.mtta, r.previous_mtta, ack_trend)} · "
-                f"MTTR {_versus(r.mttr, r.previous_mttr, fix_trend)}"
-            )
-        out.append(_section("*Response times* against the previous period\n" + "\n".join(rows)))
+        out.append(_response_section(digest, policy))
     if digest.breaches:
-        out.append(
-            _section(
-                f"*Response-time breaches* ({len(digest.breaches)})\n"
-                + _lines(
-                    digest.breaches,
-                    lambda b: (
-                        f"{_incident(b.incident_id, b.incident_title)} "
-                        f"({_label(policy, b.severity)}) — no acknowledgement by "
-                        f"{slack_date(b.deadline)}"
-                    ),
-                )
-            )
-        )
+        out.append(_part(messages.DIGEST_BREACHES, digest.breaches, breach))
     if digest.owed:
-        out.append(
-            _section(
-                f"*Post-mortems not submitted* ({len(digest.owed)})\n"
-                + _lines(digest.owed, lambda o: _owed_line(o, zone))
-            )
-        )
+        out.append(_part(messages.DIGEST_OWED, digest.owed, lambda o: _owed_line(o, zone)))
     if digest.overdue_items:
-        out.append(
-            _section(
-                f"*Overdue action items* ({len(digest.overdue_items)})\n"
-                + _lines(digest.overdue_items, lambda o: _overdue_line(o, zone))
-            )
-        )
+        overdue = digest.overdue_items
+        out.append(_part(messages.DIGEST_OVERDUE, overdue, lambda o: _overdue_line(o, zone)))
     if digest.non_incidents:
-        out.append(
-            _section(
-                f"*Non-incident reports* ({len(digest.non_incidents)})\n"
-                + _lines(
-                    digest.non_incidents,
-                    lambda i: f"{_incident(i.id, i.title)} — by <@{i.reporter_id}>",
-                )
-            )
-        )
+        out.append(_part(messages.DIGEST_NON_INCIDENTS, digest.non_incidents, reported))
     return out
 
 
-def _versus(now: timedelta | None, before: timedelta | None, change: str) -> str:
-    return f"{format_duration(now)} (before {format_duration(before)}" + (
-        f", {change})" if change else ")"
-    )
-
-
 def _owed_line(owed: OwedPostmortem, zone: ZoneInfo) -> str:
-    base = f"{_incident(owed.incident_id, owed.incident_title)} — {_who(owed.owner_id)}"
+    who = mention(owed.owner_id, messages.NOBODY)
+    base = f"{_incident(owed.incident_id, owed.incident_title)} — {who}"
     if owed.postmortem_id is None:
-        return f"{base}, not requested yet"
+        return f"{base}, {messages.NOT_REQUESTED_YET}"
     status = (owed.status or "").replace("_", " ")
-    due = f", due {_day(owed.due_at, zone)}" if owed.due_at else ""
-    return f"{base}, {status}{due}" + (" — *overdue*" if owed.overdue else "")
+    due = messages.DUE_ON.format(day=_day(owed.due_at, zone)) if owed.due_at else ""
+    return f"{base}, {status}{due}" + (messages.OVERDUE_MARK if owed.overdue else "")
 
 
 def _overdue_line(overdue: OverdueItem, zone: ZoneInfo) -> str:
     item = overdue.item
-    days = f"{overdue.days_overdue} day{'s' if overdue.days_overdue != 1 else ''}"
-    return (
-        f"*{reference(item.incident_id)}* {item.text} — <@{item.owner_id}>, "
-        f"due {_day(item.due_on, zone)} ({days} late)"
+    days = overdue.days_overdue
+    return messages.OVERDUE_ITEM_LINE.format(
+        ref=reference(item.incident_id),
+        text=item.text,
+        owner=item.owner_id,
+        day=_day(item.due_on, zone),
+        days=(messages.ONE_DAY if days == 1 else messages.DAYS).format(count=days),
     )
 
 
@@ -207,47 +188,73 @@ def _review_blocks(
     *,
     meeting: str | None,
     answers: dict[str, bool],
-) -> list[Block]:
+) -> list[SlackBlock]:
     submitted = (
-        f" — submitted by <@{pm.submitted_by}> {slack_date(pm.submitted_at)}"
+        messages.SUBMITTED_BY.format(user=pm.submitted_by, when=slack_date(pm.submitted_at))
         if pm.submitted_by and pm.submitted_at
         else ""
     )
-    elements: list[dict[str, Any]] = [
-        {
-            "type": "button",
-            "action_id": Action.POSTMORTEM_APPROVE,
-            "text": _plain("Approve"),
-            "style": "primary",
-            "value": str(pm.id),
-        },
-        {
-            "type": "button",
-            "action_id": Action.POSTMORTEM_CHANGES,
-            "text": _plain("Request changes"),
-            "value": str(pm.id),
-        },
+    value = str(pm.id)
+    elements: list[InteractiveElement] = [
+        button("Approve", Action.POSTMORTEM_APPROVE, value, style="primary", emoji=False),
+        button("Request changes", Action.POSTMORTEM_CHANGES, value, emoji=False),
     ]
     agenda = policy.postmortem.meeting_agenda
     if meeting is not None and agenda:
         options = agenda_options(agenda)
-        checkboxes: dict[str, Any] = {
-            "type": "checkboxes",
-            "action_id": Action.MEETING_AGENDA,
-            "options": options,
-        }
-        ticked = [o for o in options if answers.get(o["value"])]
-        if ticked:
-            checkboxes["initial_options"] = ticked
-        elements.append(checkboxes)
-    block_id = meeting_block_id(meeting, pm.id) if meeting else f"{REVIEW_BLOCK}|{pm.id}"
+        ticked = [o for o in options if answers.get(str(o.value))] or None
+        elements.append(
+            CheckboxesElement(
+                action_id=Action.MEETING_AGENDA, options=options, initial_options=ticked
+            )
+        )
+    block_id = meeting_block_id(meeting, pm.id) if meeting else review_block_id(pm.id)
+    label = severity_label(policy, pm.severity)
     return [
-        _section(
-            f"{_incident(pm.incident_id, pm.incident_title)} ({_label(policy, pm.severity)})"
-            f"{submitted}"
-        ),
-        {"type": "actions", "block_id": block_id, "elements": elements},
+        section(f"{_incident(pm.incident_id, pm.incident_title)} ({label}){submitted}"),
+        actions(*elements, block_id=block_id),
     ]
+
+
+def _heading(digest: Digest, zone: ZoneInfo, note: str | None, preview: bool) -> list[SlackBlock]:
+    """The title, and a line under it: the period, a note, and whether it is a preview."""
+    title = messages.DIGEST_TITLE + (messages.DIGEST_PREVIEW if preview else "")
+    under = (
+        period_title(digest, zone)
+        + (f" · :warning: {note}" if note else "")
+        + (messages.DIGEST_PREVIEW_NOTE if preview else "")
+    )
+    return [header(title), context(under)]
+
+
+def _to_review(
+    digest: Digest,
+    policy: Policy,
+    room: int,
+    meeting: str | None,
+    answers: dict[int, dict[str, bool]],
+) -> list[SlackBlock]:
+    """The post-mortems to review: a heading, then two blocks each while `room` lasts."""
+    approver = _approver(policy)
+    heading = (
+        messages.TO_REVIEW.format(count=len(digest.to_review))
+        + (messages.APPROVAL_BY.format(role=approver) if approver else "")
+        + (messages.AGENDA_HOWTO if meeting and policy.postmortem.meeting_agenda else "")
+    )
+    out: list[SlackBlock] = [section(heading)]
+    room -= 2  # the heading, and one left for "… and N more"
+    shown = 0
+    for pm in digest.to_review:
+        if room < 2:
+            break
+        out += _review_blocks(pm, policy, meeting=meeting, answers=answers.get(pm.id, {}))
+        room -= 2
+        shown += 1
+    rest = digest.to_review[shown:]
+    if rest:
+        refs = ", ".join(reference(pm.incident_id) for pm in rest[:40])
+        out.append(context(messages.MORE_TO_REVIEW.format(count=len(rest), refs=refs)))
+    return out
 
 
 def digest_message(
@@ -259,60 +266,23 @@ def digest_message(
     note: str | None = None,
     answers: dict[int, dict[str, bool]] | None = None,
     preview: bool = False,
-) -> tuple[str, list[Block]]:
+) -> tuple[str, list[Payload]]:
     """The digest (fallback text, blocks). With a `meeting`, each post-mortem to review
     carries the agenda's checkboxes, ticked as already answered."""
-    answers = answers or {}
-    title = "Weekly incident review" + (" (preview)" if preview else "")
-    text = (
-        f"{title}: {digest.incident_count} incidents, "
-        f"{len(digest.to_review)} post-mortems to review"
+    text = messages.DIGEST_TEXT.format(
+        title=messages.DIGEST_TITLE + (messages.DIGEST_PREVIEW if preview else ""),
+        incidents=digest.incident_count,
+        postmortems=len(digest.to_review),
     )
-    blocks: list[Block] = [
-        {"type": "header", "text": _plain(title, 150)},
-        _context(
-            period_title(digest, zone)
-            + (f" · :warning: {note}" if note else "")
-            + (" · only you can see this preview" if preview else "")
-        ),
-    ]
+    blocks = _heading(digest, zone, note, preview)
     if digest.is_quiet:
-        blocks.append(_section("Nothing to review: no incident, report or open follow-up."))
-        return text, blocks
+        return text, rendered([*blocks, section(messages.DIGEST_QUIET)])
     blocks += _summary_blocks(digest, policy, zone)
-    blocks.append({"type": "divider"})
+    blocks.append(DividerBlock())
     if not digest.to_review:
-        blocks.append(_section("*Post-mortems to review*: none"))
-        return text, blocks
-    approver = _approver(policy)
-    blocks.append(
-        _section(
-            f"*Post-mortems to review* ({len(digest.to_review)})"
-            + (f" — approval: {approver}" if approver else "")
-            + (
-                "\nFor each, the meeting asks the agenda's questions; tick those that apply."
-                if meeting and policy.postmortem.meeting_agenda
-                else ""
-            )
-        )
-    )
-    room = MAX_BLOCKS - len(blocks) - 1  # one left for "… and N more"
-    shown = 0
-    for pm in digest.to_review:
-        if room < 2:
-            break
-        blocks += _review_blocks(pm, policy, meeting=meeting, answers=answers.get(pm.id, {}))
-        room -= 2
-        shown += 1
-    rest = digest.to_review[shown:]
-    if rest:
-        blocks.append(
-            _context(
-                f"… and {len(rest)} more post-mortems to review: "
-                + ", ".join(reference(pm.incident_id) for pm in rest[:40])
-            )
-        )
-    return text, blocks
+        return text, rendered([*blocks, section(messages.NOTHING_TO_REVIEW)])
+    blocks += _to_review(digest, policy, MAX_BLOCKS - len(blocks), meeting, answers or {})
+    return text, rendered(blocks)
 
 
 def _approver(policy: Policy) -> str | None:
@@ -328,39 +298,29 @@ def _approver(policy: Policy) -> str | None:
 
 def postmortem_reminder(
     owed: Sequence[OwedPostmortem], *, meeting_at: datetime | None, zone: ZoneInfo, note: str | None
-) -> tuple[str, list[Block]]:
-    when = f" on {slack_date(meeting_at)}" if meeting_at else ""
-    text = f"Reminder: {len(owed)} post-mortem(s) of yours are not submitted yet"
-    intro = (
-        f"*The weekly post-mortem review is{when}.* These post-mortems are yours and not "
-        "submitted yet; submit them before the meeting so they can be reviewed."
-    )
-    blocks: list[Block] = [
-        _section(intro),
-        _section(_lines(owed, lambda o: _owed_line(o, zone), 40)),
+) -> tuple[str, list[Payload]]:
+    when = messages.ON_DATE.format(date=slack_date(meeting_at)) if meeting_at else ""
+    text = messages.POSTMORTEM_REMINDER_TEXT.format(count=len(owed))
+    blocks: list[SlackBlock] = [
+        section(messages.POSTMORTEM_REMINDER.format(when=when)),
+        section(_lines(owed, lambda o: _owed_line(o, zone), 40)),
     ]
     if note:
-        blocks.append(_context(f":warning: {note}"))
-    return text, blocks
+        blocks.append(context(f":warning: {note}"))
+    return text, rendered(blocks)
 
 
 def followup_reminder(
     items: Sequence[OverdueItem], *, zone: ZoneInfo, note: str | None
-) -> tuple[str, list[Block]]:
-    text = f"Reminder: {len(items)} action item(s) of yours are overdue"
-    blocks: list[Block] = [_section("*These post-mortem action items are overdue:*")]
+) -> tuple[str, list[Payload]]:
+    text = messages.FOLLOWUP_REMINDER_TEXT.format(count=len(items))
+    blocks: list[SlackBlock] = [section(messages.FOLLOWUP_REMINDER)]
     room = MAX_BLOCKS - 3
     for overdue in items[:room]:
-        block = _section(_overdue_line(overdue, zone))
-        block["accessory"] = {
-            "type": "button",
-            "action_id": Action.FOLLOWUP_DONE,
-            "text": _plain("Done"),
-            "value": str(overdue.item.id),
-        }
-        blocks.append(block)
+        done = button("Done", Action.FOLLOWUP_DONE, str(overdue.item.id), emoji=False)
+        blocks.append(section(_overdue_line(overdue, zone), accessory=done))
     if len(items) > room:
-        blocks.append(_context(f"… and {len(items) - room} more: `/incident followups`"))
+        blocks.append(context(messages.MORE_OVERDUE.format(count=len(items) - room)))
     if note:
-        blocks.append(_context(f":warning: {note}"))
-    return text, blocks
+        blocks.append(context(f":warning: {note}"))
+    return text, rendered(blocks)

@@ -1,113 +1,98 @@
-"""Block Kit builders: small functions from domain objects to Slack's JSON."""
+"""Block Kit for an incident: its announcement and report, `/incident list` and the RACI chart."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    ButtonElement,
-    ContextBlock,
-    DividerBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    PlainTextObject,
-    SectionBlock,
-)
+from slack_sdk.models.blocks import DividerBlock, SectionBlock
 
 from bot.domain.checklist import leaves
 from bot.domain.incident import Incident, Kind
 from bot.domain.policy import Policy
-from bot.domain.timeline import TimelineEntry
 from bot.slack import messages
-from bot.slack.ids import Action
-
-SLACK_OPTION_TEXT_MAX = 75
-SLACK_SECTION_TEXT_MAX = 3000
-
-
-escape = messages.escape
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def slack_date(when: datetime | None) -> str:
-    """Shown in each reader's own time zone by Slack."""
-    if when is None:
-        return "—"
-    epoch = int(when.timestamp())
-    fallback = when.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{fallback}>"
+from bot.slack.blocks.common import (
+    Payload,
+    SlackBlock,
+    actions,
+    button,
+    channel_link,
+    context,
+    escape,
+    fields,
+    header,
+    labelled,
+    rendered,
+    section,
+    severity_label,
+    slack_date,
+)
+from bot.slack.ids import Action, Block
 
 
-def _facts(incident: Incident, policy: Policy) -> list[MarkdownTextObject]:
-    severity = policy.severities.get(incident.severity)
-    label = severity.label if severity else incident.severity
-    channel = f"<#{incident.channel_id}>" if incident.channel_id else "—"
-    return [
-        MarkdownTextObject(text=f"*Severity*\n{escape(label)}"),
-        MarkdownTextObject(text=f"*Status*\n{incident.status.value.capitalize()}"),
-        MarkdownTextObject(text=f"*Reporter*\n<@{incident.reporter_id}>"),
-        MarkdownTextObject(text=f"*Channel*\n{channel}"),
-        MarkdownTextObject(text=f"*Declared*\n{slack_date(incident.declared_at)}"),
-        MarkdownTextObject(text=f"*Response due*\n{slack_date(incident.response_deadline)}"),
-    ]
+def _facts(incident: Incident, policy: Policy) -> SectionBlock:
+    return fields(
+        f"*Severity*\n{escape(severity_label(policy, incident.severity))}",
+        f"*Status*\n{incident.status.value.capitalize()}",
+        f"*Reporter*\n<@{incident.reporter_id}>",
+        f"*Channel*\n{channel_link(incident.channel_id, '—')}",
+        f"*Declared*\n{slack_date(incident.declared_at)}",
+        f"*Response due*\n{slack_date(incident.response_deadline)}",
+    )
 
 
-def _section(label: str, body: str, *, escaped: bool = False) -> SectionBlock:
-    text = f"*{label}*\n{(body if escaped else escape(body)) or '—'}"
-    return SectionBlock(text=MarkdownTextObject(text=clip(text, SLACK_SECTION_TEXT_MAX)))
+def announcement_text(incident: Incident, policy: Policy, *, mrkdwn: bool = False) -> str:
+    """The policy's announcement template filled in; `mrkdwn` escapes the reporter's words
+    and links the channel and reporter, the plain form is for notifications."""
+    if mrkdwn:
+        title = escape(incident.title)
+        channel = channel_link(incident.channel_id, messages.THIS_THREAD)
+        reporter = f"<@{incident.reporter_id}>"
+    else:
+        title = incident.title
+        channel = f"#{incident.channel_name}" if incident.channel_name else messages.THE_THREAD
+        reporter = incident.reporter_id
+    return policy.templates.announcement.format(
+        ref=incident.ref,
+        number=incident.id,
+        title=title,
+        severity=severity_label(policy, incident.severity),
+        channel=channel,
+        reporter=reporter,
+    )
 
 
-def announcement(incident: Incident, policy: Policy) -> tuple[str, list[dict[str, Any]]]:
-    text = messages.announcement_text(incident, policy)
-    rich = messages.announcement_text(incident, policy, mrkdwn=True)
-    blocks = [
-        SectionBlock(text=MarkdownTextObject(text=f":rotating_light: {rich}")),
-        SectionBlock(fields=_facts(incident, policy)),
-    ]
-    return text, [b.to_dict() for b in blocks]
+def announcement(incident: Incident, policy: Policy) -> tuple[str, list[Payload]]:
+    rich = announcement_text(incident, policy, mrkdwn=True)
+    blocks = [section(f":rotating_light: {rich}"), _facts(incident, policy)]
+    return announcement_text(incident, policy), rendered(blocks)
 
 
 def incident_report(
     incident: Incident, policy: Policy, *, note: str | None = None
-) -> tuple[str, list[dict[str, Any]]]:
+) -> tuple[str, list[Payload]]:
+    """The report pinned in the incident's channel: the facts, the reporter's answers, the
+    checklist, and (while it is open) the button to change its severity."""
     discovery = {m.key: m.label for m in policy.report.discovery_methods}
-    text = f"Incident report · {incident.ref}: {incident.title}"
-    blocks: list[Any] = []
-    if note:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f":warning: {escape(note)}")]))
+    text = messages.REPORT_TITLE.format(ref=incident.ref, title=incident.title)
+    blocks: list[SlackBlock] = [context(f":warning: {escape(note)}")] if note else []
     blocks += [
-        HeaderBlock(text=PlainTextObject(text=clip(text, 150))),
-        SectionBlock(fields=_facts(incident, policy)),
+        header(text),
+        _facts(incident, policy),
         DividerBlock(),
-        _section("What is happening?", incident.nature),
-        _section("How was it discovered?", discovery.get(incident.discovery, incident.discovery)),
-        _section("Potential impact", incident.impact),
-        _section("Evidence", incident.evidence),
+        labelled("What is happening?", incident.nature),
+        labelled("How was it discovered?", discovery.get(incident.discovery, incident.discovery)),
+        labelled("Potential impact", incident.impact),
+        labelled("Evidence", incident.evidence),
     ]
     if incident.service:
-        blocks.append(_section("Affected service", incident.service))
+        blocks.append(labelled("Affected service", incident.service))
     checklist = checklist_summary(incident, policy)
     if checklist:
-        blocks.append(_section("Incident checklist", checklist, escaped=True))
+        blocks.append(labelled("Incident checklist", checklist, escaped=True))
     if incident.kind is Kind.INCIDENT and incident.is_open:
-        blocks.append(
-            ActionsBlock(
-                block_id="report_actions",
-                elements=[
-                    ButtonElement(
-                        text="Change severity",
-                        action_id=Action.CHANGE_SEVERITY,
-                        value=str(incident.id),
-                    )
-                ],
-            )
-        )
-    return text, [b.to_dict() for b in blocks]
+        severity = button(messages.CHANGE_SEVERITY, Action.CHANGE_SEVERITY, str(incident.id))
+        blocks.append(actions(severity, block_id=Block.REPORT_ACTIONS))
+    return text, rendered(blocks)
 
 
 def checklist_summary(incident: Incident, policy: Policy) -> str:
@@ -121,13 +106,12 @@ def checklist_summary(incident: Incident, policy: Policy) -> str:
         for entry in leaves(policy.checklist)
     ]
     if record.get("qualifies"):
-        lines.append("*Verdict:* qualifies as an incident")
+        lines.append(messages.VERDICT_QUALIFIES)
     else:
-        lines.append(
-            "*Verdict:* does not qualify — " + escape("; ".join(record.get("failures", [])))
-        )
+        failures = escape("; ".join(record.get("failures", [])))
+        lines.append(messages.VERDICT_FAILS.format(failures=failures))
         if record.get("override_reason"):
-            lines.append(f"*Declared anyway:* {escape(record['override_reason'])}")
+            lines.append(messages.DECLARED_ANYWAY.format(reason=escape(record["override_reason"])))
     return "\n".join(lines)
 
 
@@ -143,31 +127,33 @@ def _age(seconds: float) -> str:
     return f"{minutes}m"
 
 
-def incident_list(incidents: list[Incident], policy: Policy, now: datetime) -> list[dict[str, Any]]:
+def _list_line(incident: Incident, policy: Policy, now: datetime) -> str:
+    if incident.response_deadline is None:
+        due = messages.NO_DEADLINE
+    else:
+        left = (incident.response_deadline - now).total_seconds()
+        due = (messages.TIME_LEFT if left >= 0 else messages.OVERDUE_BY).format(age=_age(left))
+    return messages.LIST_LINE.format(
+        ref=incident.ref,
+        title=escape(incident.title),
+        severity=severity_label(policy, incident.severity),
+        status=incident.status.value,
+        age=_age((now - incident.declared_at).total_seconds()),
+        due=due,
+        channel=channel_link(incident.channel_id, ""),
+    ).rstrip()
+
+
+def incident_list(incidents: list[Incident], policy: Policy, now: datetime) -> list[Payload]:
     """`/incident list`: open incidents with severity, status, age and time to deadline."""
     if not incidents:
-        return [SectionBlock(text=MarkdownTextObject(text="No open incidents. :tada:")).to_dict()]
-    lines = []
-    for incident in incidents:
-        severity = policy.severities.get(incident.severity)
-        label = severity.label if severity else incident.severity
-        age = _age((now - incident.declared_at).total_seconds())
-        if incident.response_deadline is None:
-            due = "no deadline"
-        else:
-            left = (incident.response_deadline - now).total_seconds()
-            due = f"{_age(left)} left" if left >= 0 else f"*overdue by {_age(left)}*"
-        where = f"<#{incident.channel_id}>" if incident.channel_id else ""
-        lines.append(
-            f"*{incident.ref}* {escape(incident.title)} · {label} · "
-            f"{incident.status.value} · {age} old · {due} {where}".rstrip()
-        )
-    header = f"*Open incidents ({len(incidents)})*"
-    text = clip(header + "\n" + "\n".join(lines), SLACK_SECTION_TEXT_MAX)
-    return [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()]
+        return rendered([section(messages.NO_OPEN_INCIDENTS)])
+    lines = [_list_line(incident, policy, now) for incident in incidents]
+    heading = messages.OPEN_INCIDENTS_HEADING.format(count=len(incidents))
+    return rendered([section(heading + "\n" + "\n".join(lines))])
 
 
-def raci_chart(policy: Policy) -> list[dict[str, Any]]:
+def raci_chart(policy: Policy) -> list[Payload]:
     """`/incident raci`: who is Responsible, Accountable, Consulted, Informed per task."""
 
     def names(parties: tuple[str, ...] | list[str]) -> str:
@@ -182,46 +168,4 @@ def raci_chart(policy: Policy) -> list[dict[str, Any]]:
         f" · C: {names(task.consulted)} · I: {names(task.informed)}"
         for task in policy.raci.values()
     ]
-    text = clip("*RACI chart*\n\n" + "\n".join(lines), SLACK_SECTION_TEXT_MAX)
-    return [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()]
-
-
-# A grouped echo: lines packed into mrkdwn sections (3,000 characters each at most), at
-# most 50 blocks per message (Slack's limits).
-ECHO_SECTION_CHARS = 2900
-ECHO_MAX_BLOCKS = 50
-# The message's fallback text repeats the entries; it stays whole (Slack truncates
-# `text` beyond 40,000 characters).
-ECHO_TEXT_CHARS = 39000
-
-
-def timeline_entries(
-    entries: list[TimelineEntry],
-) -> tuple[str, list[dict[str, Any]], int]:
-    """Timeline entries echoed in the incident channel, one line each, packed into as few
-    blocks as fit; returns the fallback text, the blocks and how many entries (from the
-    first) the message shows — the rest go in the next message."""
-    sections: list[list[str]] = []
-    size = 0
-    shown = 0
-    text_size = 0
-    for entry in entries:
-        text_size += len(entry.text) + 1
-        if shown and text_size > ECHO_TEXT_CHARS:
-            break
-        who = f"<@{entry.actor}>" if entry.actor else "Firewatch"
-        line = clip(f":memo: {escape(entry.text)} · {who} · {slack_date(entry.at)}", 2000)
-        if sections and size + len(line) + 1 <= ECHO_SECTION_CHARS:
-            sections[-1].append(line)
-            size += len(line) + 1
-        elif len(sections) < ECHO_MAX_BLOCKS:
-            sections.append([line])
-            size = len(line)
-        else:
-            break
-        shown += 1
-    body = [
-        SectionBlock(text=MarkdownTextObject(text="\n".join(lines))).to_dict() for lines in sections
-    ]
-    text = "\n".join(entry.text for entry in entries[:shown])
-    return clip(text, 39000), body, max(shown, 1) if entries else 0
+    return rendered([section(f"*{messages.RACI_CHART}*\n\n" + "\n".join(lines))])

@@ -2,227 +2,166 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
-    ButtonElement,
     CheckboxesElement,
-    ContextBlock,
     DatePickerElement,
     DividerBlock,
-    HeaderBlock,
-    InputBlock,
-    MarkdownTextObject,
-    Option,
-    PlainTextInputElement,
-    PlainTextObject,
     RadioButtonsElement,
-    SectionBlock,
     UserSelectElement,
 )
-from slack_sdk.models.views import View
 
 from bot.domain.incident import Incident
 from bot.domain.policy import Policy
 from bot.domain.postmortem import format_duration
 from bot.services.postmortems import Facts, Postmortem
-from bot.slack.blocks.incident import clip, escape, slack_date
-from bot.slack.ids import VALUE, Action
+from bot.slack import messages
+from bot.slack.blocks.common import (
+    Payload,
+    SlackBlock,
+    actions,
+    button,
+    context,
+    escape,
+    header,
+    input_block,
+    labelled,
+    modal,
+    option,
+    rendered,
+    role_title,
+    section,
+    slack_date,
+    text_input,
+)
+from bot.slack.ids import VALUE, Action, PmIds
 
 ITEM_ROWS = 3
 
 
-class PmIds:
-    RESOLVE_MODAL = "firewatch_resolve"
-    POSTMORTEM_MODAL = "firewatch_postmortem"
-    SUMMARY = "summary"
-    ROOT_CAUSE = "root_cause"
-    IMPACT = "impact"
-    SUBMIT = "submit"
-
-    @staticmethod
-    def answer(key: str) -> str:
-        return f"assess__{key}"
-
-    @staticmethod
-    def note(key: str) -> str:
-        return f"assess_note__{key}"
-
-    @staticmethod
-    def item(n: int, part: str) -> str:
-        return f"item_{n}_{part}"
-
-
-def _modal(
-    callback: str, title: str, blocks: list[Any], submit: str, metadata: dict[str, Any]
-) -> dict[str, Any]:
-    return View(
-        type="modal",
-        callback_id=callback,
-        title=PlainTextObject(text=clip(title, 24)),
-        submit=PlainTextObject(text=submit),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=json.dumps(metadata),
-        blocks=blocks,
-    ).to_dict()
-
-
-def resolve_modal(incident: Incident) -> dict[str, Any]:
+def resolve_modal(incident: Incident) -> Payload:
     blocks = [
-        SectionBlock(
-            text=MarkdownTextObject(text=f"Resolve *{incident.ref}* {escape(incident.title)}")
-        ),
-        InputBlock(
-            block_id=PmIds.SUMMARY,
-            label="Resolution summary",
-            hint="What fixed it. A post-mortem is then asked of its owner.",
-            element=PlainTextInputElement(action_id=VALUE, multiline=True, max_length=3000),
+        section(messages.RESOLVE_HEADING.format(ref=incident.ref, title=escape(incident.title))),
+        text_input(
+            PmIds.SUMMARY, "Resolution summary", limit=3000, hint=messages.RESOLUTION_SUMMARY_HINT
         ),
     ]
-    return _modal(
-        PmIds.RESOLVE_MODAL, "Resolve incident", blocks, "Resolve", {"incident_id": incident.id}
+    return modal(
+        PmIds.RESOLVE_MODAL, messages.RESOLVE_TITLE, blocks, "Resolve", incident_id=incident.id
     )
 
 
 def facts_text(facts: Facts) -> str:
     changes = (
-        ", ".join(f"{c.ref} ({c.status.value.replace('_', ' ')})" for c in facts.changes) or "none"
+        ", ".join(f"{c.ref} ({c.status.value.replace('_', ' ')})" for c in facts.changes)
+        or messages.NONE
     )
-    return (
-        f"*Declared* {slack_date(facts.declared_at)}"
-        f" · *Acknowledged* {slack_date(facts.acknowledged_at)}"
-        f" · *Mitigated* {slack_date(facts.mitigated_at)}"
-        f" · *Resolved* {slack_date(facts.resolved_at)}\n"
-        f"*MTTA* {format_duration(facts.mtta)} · *MTTR* {format_duration(facts.mttr)} · "
-        f"*Pages* {facts.pages} ({facts.escalations} escalations) · *Changes* {escape(changes)}"
+    times = messages.FACTS_TIMES.format(
+        declared=slack_date(facts.declared_at),
+        acknowledged=slack_date(facts.acknowledged_at),
+        mitigated=slack_date(facts.mitigated_at),
+        resolved=slack_date(facts.resolved_at),
     )
+    counts = messages.FACTS_COUNTS.format(
+        mtta=format_duration(facts.mtta),
+        mttr=format_duration(facts.mttr),
+        pages=facts.pages,
+        escalations=facts.escalations,
+        changes=escape(changes),
+    )
+    return f"{times}\n{counts}"
+
+
+def _assessment_inputs(pm: Postmortem, policy: Policy) -> list[SlackBlock]:
+    """A yes/no and a note for each of the policy's assessment questions, as last saved."""
+    yes_no = [option("yes", "Yes"), option("no", "No")]
+    out: list[SlackBlock] = []
+    for prompt in policy.postmortem.assessments:
+        saved = pm.assessments.get(prompt.key) or {}
+        initial = next((o for o in yes_no if o.value == saved.get("answer")), None)
+        answer = RadioButtonsElement(action_id=VALUE, options=yes_no, initial_option=initial)
+        out.append(input_block(PmIds.answer(prompt.key), prompt.label, answer, optional=True))
+        note = str(saved.get("note", ""))
+        out.append(
+            text_input(PmIds.note(prompt.key), "Note", limit=1000, optional=True, initial=note)
+        )
+    return out
+
+
+def _item_inputs(pm: Postmortem, today: date) -> list[SlackBlock]:
+    """ITEM_ROWS action items (text, owner, due), filled with the open ones saved so far."""
+    open_items = [i for i in pm.items if i["status"] == "open"]
+    out: list[SlackBlock] = []
+    for n in range(1, ITEM_ROWS + 1):
+        item = open_items[n - 1] if n <= len(open_items) else {}
+        text = str(item.get("text", ""))
+        owner = UserSelectElement(action_id=VALUE, initial_user=item.get("owner"))
+        due = item.get("due_on") or (today + timedelta(days=14)).isoformat()
+        out += [
+            text_input(
+                PmIds.item(n, "text"),
+                f"Action {n}",
+                limit=500,
+                multiline=False,
+                optional=True,
+                initial=text,
+            ),
+            input_block(PmIds.item(n, "owner"), "Owner", owner, optional=True),
+            input_block(
+                PmIds.item(n, "due"),
+                "Due",
+                DatePickerElement(action_id=VALUE, initial_date=due),
+                optional=True,
+            ),
+        ]
+    return out
 
 
 def postmortem_modal(
     incident: Incident, pm: Postmortem, facts: Facts, policy: Policy, today: date
-) -> dict[str, Any]:
-    def text(
-        block: str,
-        label: str,
-        initial: str,
-        *,
-        optional: bool = True,
-        limit: int = 3000,
-        multiline: bool = True,
-    ) -> InputBlock:
-        return InputBlock(
-            block_id=block,
-            label=label,
-            optional=optional,
-            element=PlainTextInputElement(
-                action_id=VALUE,
-                multiline=multiline,
-                max_length=limit,
-                initial_value=initial[:limit] or None,
-            ),
-        )
-
-    blocks: list[Any] = [
-        SectionBlock(text=MarkdownTextObject(text=f"*{incident.ref}* {escape(incident.title)}")),
-        ContextBlock(elements=[MarkdownTextObject(text=clip(facts_text(facts), 3000))]),
-        text(PmIds.ROOT_CAUSE, "Root cause analysis", pm.root_cause),
-        text(PmIds.IMPACT, "Actual adverse impact", pm.impact),
-    ]
-    yes_no = [Option(value="yes", text="Yes"), Option(value="no", text="No")]
-    for prompt in policy.postmortem.assessments:
-        saved = pm.assessments.get(prompt.key) or {}
-        initial = next((o for o in yes_no if o.value == saved.get("answer")), None)
-        blocks.append(
-            InputBlock(
-                block_id=PmIds.answer(prompt.key),
-                label=clip(prompt.label, 2000),
-                optional=True,
-                element=RadioButtonsElement(
-                    action_id=VALUE, options=yes_no, initial_option=initial
-                ),
-            )
-        )
-        blocks.append(text(PmIds.note(prompt.key), "Note", str(saved.get("note", "")), limit=1000))
-    blocks.append(DividerBlock())
-    blocks.append(
-        SectionBlock(text=MarkdownTextObject(text="*Follow-up recommendations* (action items)"))
-    )
-    open_items = [i for i in pm.items if i["status"] == "open"]
-    for n in range(1, ITEM_ROWS + 1):
-        item = open_items[n - 1] if n <= len(open_items) else {}
-        blocks.append(
-            text(
-                PmIds.item(n, "text"),
-                f"Action {n}",
-                str(item.get("text", "")),
-                limit=500,
-                multiline=False,
-            )
-        )
-        blocks.append(
-            InputBlock(
-                block_id=PmIds.item(n, "owner"),
-                label="Owner",
-                optional=True,
-                element=UserSelectElement(action_id=VALUE, initial_user=item.get("owner")),
-            )
-        )
-        due = item.get("due_on") or (today + timedelta(days=14)).isoformat()
-        blocks.append(
-            InputBlock(
-                block_id=PmIds.item(n, "due"),
-                label="Due",
-                optional=True,
-                element=DatePickerElement(action_id=VALUE, initial_date=due),
-            )
-        )
-    blocks.append(
-        InputBlock(
-            block_id=PmIds.SUBMIT,
-            label="Ready?",
+) -> Payload:
+    ready = CheckboxesElement(action_id=VALUE, options=[option("submit", messages.SUBMIT_CHOICE)])
+    blocks: list[SlackBlock] = [
+        section(f"*{incident.ref}* {escape(incident.title)}"),
+        context(facts_text(facts)),
+        text_input(
+            PmIds.ROOT_CAUSE,
+            "Root cause analysis",
+            limit=3000,
             optional=True,
-            element=CheckboxesElement(
-                action_id=VALUE,
-                options=[
-                    Option(value="submit", text="Submit for approval (otherwise saved as a draft)")
-                ],
-            ),
-        )
+            initial=pm.root_cause,
+        ),
+        text_input(
+            PmIds.IMPACT, "Actual adverse impact", limit=3000, optional=True, initial=pm.impact
+        ),
+        *_assessment_inputs(pm, policy),
+        DividerBlock(),
+        section(messages.FOLLOW_UP_HEADING),
+        *_item_inputs(pm, today),
+        input_block(PmIds.SUBMIT, "Ready?", ready, optional=True),
+    ]
+    return modal(
+        PmIds.POSTMORTEM_MODAL, messages.POSTMORTEM_TITLE, blocks, "Save", postmortem_id=pm.id
     )
-    return _modal(PmIds.POSTMORTEM_MODAL, "Post-mortem", blocks, "Save", {"postmortem_id": pm.id})
 
 
-def request_message(incident: Incident, pm: Postmortem) -> tuple[str, list[dict[str, Any]]]:
-    text = f"Please write the post-mortem of {incident.ref}: {incident.title}"
+def request_message(incident: Incident, pm: Postmortem) -> tuple[str, list[Payload]]:
+    write = button("Write post-mortem", Action.WRITE_POSTMORTEM, str(incident.id), style="primary")
     blocks = [
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=(
-                    f":memo: {incident.ref} *{escape(incident.title)}* is resolved. "
-                    "Please write its post-mortem: root cause, actual impact and follow-up "
-                    f"recommendations. Due {slack_date(pm.due_at)}, "
-                    "before the weekly post-mortem meeting."
-                )
+        section(
+            messages.POSTMORTEM_REQUEST.format(
+                ref=incident.ref, title=escape(incident.title), due=slack_date(pm.due_at)
             )
         ),
-        ActionsBlock(
-            elements=[
-                ButtonElement(
-                    text="Write post-mortem",
-                    action_id=Action.WRITE_POSTMORTEM,
-                    value=str(incident.id),
-                    style="primary",
-                )
-            ]
-        ),
+        actions(write),
     ]
-    return text, [b.to_dict() for b in blocks]
+    text = messages.POSTMORTEM_REQUEST_TEXT.format(ref=incident.ref, title=incident.title)
+    return text, rendered(blocks)
 
 
-def _content(pm: Postmortem, policy: Policy) -> list[Any]:
+def _content(pm: Postmortem, policy: Policy) -> list[SlackBlock]:
     labels = {p.key: p.label for p in policy.postmortem.assessments}
     answers = "\n".join(
         f"• {escape(labels.get(k, k))} *{v.get('answer', '—')}*"
@@ -230,90 +169,61 @@ def _content(pm: Postmortem, policy: Policy) -> list[Any]:
         for k, v in pm.assessments.items()
     )
     items = "\n".join(
-        f"• {escape(i['text'])} — <@{i['owner']}>, due {i['due_on']} ({i['status']})"
+        messages.ITEM_LINE.format(
+            text=escape(i["text"]), owner=i["owner"], due=i["due_on"], status=i["status"]
+        )
         for i in pm.items
     )
     return [
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=clip(f"*Root cause*\n{escape(pm.root_cause or '—')}", 3000)
-            )
-        ),
-        SectionBlock(
-            text=MarkdownTextObject(text=clip(f"*Actual impact*\n{escape(pm.impact or '—')}", 3000))
-        ),
-        SectionBlock(text=MarkdownTextObject(text=clip(f"*Assessments*\n{answers or '—'}", 3000))),
-        SectionBlock(text=MarkdownTextObject(text=clip(f"*Action items*\n{items or '—'}", 3000))),
+        labelled("Root cause", pm.root_cause),
+        labelled("Actual impact", pm.impact),
+        labelled("Assessments", answers, escaped=True),
+        labelled("Action items", items, escaped=True),
     ]
 
 
-def review_message(
-    incident: Incident, pm: Postmortem, policy: Policy
-) -> tuple[str, list[dict[str, Any]]]:
-    role = policy.accountable("approve_postmortem")
-    title = policy.roles[role].title if role in policy.roles else role
-    text = f"Post-mortem of {incident.ref} submitted for approval"
-    blocks: list[Any] = [
-        SectionBlock(text=MarkdownTextObject(text=f":clipboard: *{text}* by <@{pm.submitted_by}>")),
+def review_message(incident: Incident, pm: Postmortem, policy: Policy) -> tuple[str, list[Payload]]:
+    title = escape(role_title(policy, policy.accountable("approve_postmortem")))
+    text = messages.POSTMORTEM_SUBMITTED.format(ref=incident.ref)
+    decide = actions(
+        button("Approve", Action.POSTMORTEM_APPROVE, str(pm.id), style="primary"),
+        button("Request changes", Action.POSTMORTEM_CHANGES, str(pm.id)),
+    )
+    blocks = [
+        section(f":clipboard: *{text}* by <@{pm.submitted_by}>"),
         *_content(pm, policy),
-        ActionsBlock(
-            elements=[
-                ButtonElement(
-                    text="Approve",
-                    action_id=Action.POSTMORTEM_APPROVE,
-                    value=str(pm.id),
-                    style="primary",
-                ),
-                ButtonElement(
-                    text="Request changes", action_id=Action.POSTMORTEM_CHANGES, value=str(pm.id)
-                ),
-            ]
-        ),
-        ContextBlock(elements=[MarkdownTextObject(text=f"Only the {escape(title)} can approve.")]),
+        decide,
+        context(messages.POSTMORTEM_APPROVER.format(role=title)),
     ]
-    return text, [b.to_dict() for b in blocks]
+    return text, rendered(blocks)
 
 
 def final_report(
     incident: Incident, pm: Postmortem, facts: Facts, policy: Policy
-) -> tuple[str, list[dict[str, Any]]]:
-    text = f"Final report · {incident.ref}: {incident.title} (closed)"
-    blocks: list[Any] = [
-        HeaderBlock(text=PlainTextObject(text=clip(text, 150))),
-        ContextBlock(elements=[MarkdownTextObject(text=clip(facts_text(facts), 3000))]),
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=clip(f"*Resolution*\n{escape(pm.resolution_summary or '—')}", 3000)
-            )
-        ),
+) -> tuple[str, list[Payload]]:
+    text = messages.FINAL_REPORT_TITLE.format(ref=incident.ref, title=incident.title)
+    blocks = [
+        header(text),
+        context(facts_text(facts)),
+        labelled("Resolution", pm.resolution_summary),
         *_content(pm, policy),
-        ContextBlock(elements=[MarkdownTextObject(text=f"Approved by <@{pm.decided_by}>.")]),
+        context(messages.POSTMORTEM_APPROVED_BY.format(user=pm.decided_by)),
     ]
-    return text, [b.to_dict() for b in blocks]
+    return text, rendered(blocks)
 
 
-def followups_list(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def followups_list(items: list[dict[str, Any]]) -> list[Payload]:
     if not items:
-        return [
-            SectionBlock(text=MarkdownTextObject(text="No open action items. :tada:")).to_dict()
-        ]
-    blocks: list[Any] = [
-        SectionBlock(text=MarkdownTextObject(text=f"*Open action items ({len(items)})*"))
-    ]
+        return rendered([section(messages.NO_OPEN_ACTION_ITEMS)])
+    blocks = [section(messages.OPEN_ACTION_ITEMS_HEADING.format(count=len(items)))]
     for item in items[:40]:
-        flag = " *overdue*" if item["overdue"] else ""
-        blocks.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=clip(
-                        f"{item['incident']} · {escape(item['text'])} · <@{item['owner']}>"
-                        f" · due {item['due_on']}{flag}",
-                        3000,
-                    )
-                ),
-                accessory=ButtonElement(
-                    text="Done", action_id=Action.FOLLOWUP_DONE, value=str(item["id"])
-                ),
-            )
+        line = messages.FOLLOWUP_LINE.format(
+            incident=item["incident"],
+            text=escape(item["text"]),
+            owner=item["owner"],
+            due=item["due_on"],
+            overdue=messages.OVERDUE_FLAG if item["overdue"] else "",
         )
-    return [b.to_dict() for b in blocks]
+        done = button("Done", Action.FOLLOWUP_DONE, str(item["id"]))
+        blocks.append(section(line, accessory=done))
+    return rendered(blocks)

@@ -1,24 +1,10 @@
-"""Block Kit for the timeline, status updates and emergency changes."""
+"""Block Kit for the timeline, its echo in the channel, status updates and emergency changes."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    ButtonElement,
-    CheckboxesElement,
-    ContextBlock,
-    InputBlock,
-    MarkdownTextObject,
-    Option,
-    PlainTextInputElement,
-    PlainTextObject,
-    SectionBlock,
-    StaticSelectElement,
-)
-from slack_sdk.models.views import View
+from slack_sdk.models.blocks import ButtonElement, CheckboxesElement
 
 from bot.domain.changes import DECISIONS, NEXT_STEPS, STEP_LABELS, ChangeStep
 from bot.domain.incident import Incident
@@ -26,258 +12,219 @@ from bot.domain.policy import Policy
 from bot.domain.status import LABELS, allowed_targets
 from bot.domain.timeline import TimelineEntry
 from bot.services.changes import Change
-from bot.slack.blocks.incident import clip, escape, slack_date
-from bot.slack.ids import VALUE
+from bot.slack import messages
+from bot.slack.blocks.common import (
+    Payload,
+    SlackBlock,
+    actions,
+    button,
+    clip,
+    context,
+    escape,
+    fields,
+    input_block,
+    mention,
+    modal,
+    option,
+    rendered,
+    role_title,
+    section,
+    select_input,
+    slack_date,
+    text_input,
+)
+from bot.slack.ids import VALUE, TimelineIds, change_block_id, change_step_action
 
 PAGE_SIZE = 15
 
 
-class TimelineIds:
-    STATUS_MODAL = "firewatch_status"
-    CHANGE_MODAL = "firewatch_change"
-    CAPTURE_MODAL = "firewatch_capture"
-    ADD_TO_TIMELINE = "firewatch_add_to_timeline"  # message shortcut
-    CHANGE_STEP = "firewatch_change_step"
-    TIMELINE_PAGE = "firewatch_timeline_page"
-    # blocks
-    STATUS = "status"
-    UPDATE = "update"
-    INCIDENT = "incident"
-    SUMMARY = "summary"
-    PLAN = "plan"
-    ROLLBACK = "rollback_plan"
-    RISK = "risk"
-    HANDLING = "handling"
-
-
-def _view(
-    callback: str, title: str, blocks: list[Any], submit: str, metadata: dict[str, Any]
-) -> dict[str, Any]:
-    return View(
-        type="modal",
-        callback_id=callback,
-        title=PlainTextObject(text=clip(title, 24)),
-        submit=PlainTextObject(text=submit),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=json.dumps(metadata),
-        blocks=blocks,
-    ).to_dict()
-
-
-def status_modal(incident: Incident) -> dict[str, Any]:
-    options = [Option(value=s.value, text=LABELS[s]) for s in allowed_targets(incident.status)]
-    blocks = [
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=f"*{incident.ref}* {escape(incident.title)}\nNow: *{LABELS[incident.status]}*"
-            )
-        ),
-        InputBlock(
-            block_id=TimelineIds.STATUS,
-            label="New status",
-            element=StaticSelectElement(action_id=VALUE, options=options),
-        ),
-        InputBlock(
-            block_id=TimelineIds.UPDATE,
-            label="Update for stakeholders",
-            element=PlainTextInputElement(action_id=VALUE, multiline=True, max_length=3000),
-        ),
+def status_modal(incident: Incident) -> Payload:
+    options = [option(s.value, LABELS[s]) for s in allowed_targets(incident.status)]
+    now = messages.CURRENT_STATUS.format(status=LABELS[incident.status])
+    blocks: list[SlackBlock] = [
+        section(f"*{incident.ref}* {escape(incident.title)}\n{now}"),
+        select_input(TimelineIds.STATUS, "New status", options),
+        text_input(TimelineIds.UPDATE, "Update for stakeholders", limit=3000),
     ]
-    return _view(
+    return modal(
         TimelineIds.STATUS_MODAL,
-        "Status update",
+        messages.STATUS_TITLE,
         blocks,
         "Post update",
-        {"incident_id": incident.id},
+        incident_id=incident.id,
     )
 
 
-def change_modal(incident: Incident, policy: Policy) -> dict[str, Any]:
-    questions = [
-        Option(value=q.key, text=clip(q.label, 75)) for q in policy.change.handling_checklist
-    ]
-
-    def text(
-        block: str, label: str, limit: int, *, multiline: bool = True, hint: str | None = None
-    ) -> InputBlock:
-        return InputBlock(
-            block_id=block,
-            label=label,
-            hint=hint,
-            element=PlainTextInputElement(action_id=VALUE, multiline=multiline, max_length=limit),
-        )
-
-    blocks: list[Any] = [
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=f"Emergency change for *{incident.ref}* {escape(incident.title)}"
-            )
-        ),
-        text(TimelineIds.SUMMARY, "Summary", 200, multiline=False),
-        text(TimelineIds.PLAN, "Plan", 3000),
-        text(TimelineIds.ROLLBACK, "Rollback plan", 3000),
-        text(TimelineIds.RISK, "Risk", 3000),
+def change_modal(incident: Incident, policy: Policy) -> Payload:
+    questions = [option(q.key, q.label) for q in policy.change.handling_checklist]
+    heading = messages.CHANGE_FOR.format(ref=incident.ref, title=escape(incident.title))
+    blocks: list[SlackBlock] = [
+        section(heading),
+        text_input(TimelineIds.SUMMARY, "Summary", limit=200, multiline=False),
+        text_input(TimelineIds.PLAN, "Plan", limit=3000),
+        text_input(TimelineIds.ROLLBACK, "Rollback plan", limit=3000),
+        text_input(TimelineIds.RISK, "Risk", limit=3000),
     ]
     if questions:
+        ticks = CheckboxesElement(action_id=VALUE, options=questions)
         blocks.append(
-            InputBlock(
-                block_id=TimelineIds.HANDLING,
-                optional=True,
-                label="Handling checklist: tick each that holds",
-                element=CheckboxesElement(action_id=VALUE, options=questions),
-            )
+            input_block(TimelineIds.HANDLING, messages.HANDLING_QUESTION, ticks, optional=True)
         )
-    return _view(
-        TimelineIds.CHANGE_MODAL,
-        "Emergency change",
-        blocks,
-        "Propose",
-        {"incident_id": incident.id},
+    return modal(
+        TimelineIds.CHANGE_MODAL, messages.CHANGE_TITLE, blocks, "Propose", incident_id=incident.id
     )
 
 
-def capture_modal(incidents: list[Incident], message: dict[str, Any]) -> dict[str, Any]:
-    options = [
-        Option(value=str(i.id), text=clip(f"{i.ref} {i.title}", 75)) for i in incidents[:100]
-    ]
+def capture_modal(incidents: list[Incident], message: dict[str, Any]) -> Payload:
+    options = [option(str(i.id), f"{i.ref} {i.title}") for i in incidents[:100]]
     blocks = [
-        SectionBlock(
-            text=MarkdownTextObject(text="> " + escape(clip(message.get("text", ""), 500)))
-        ),
-        InputBlock(
-            block_id=TimelineIds.INCIDENT,
-            label="Which incident?",
-            element=StaticSelectElement(action_id=VALUE, options=options),
-        ),
+        section("> " + escape(clip(message.get("text", ""), 500))),
+        select_input(TimelineIds.INCIDENT, messages.WHICH_INCIDENT, options),
     ]
-    return _view(TimelineIds.CAPTURE_MODAL, "Add to timeline", blocks, "Add", {"message": message})
+    return modal(TimelineIds.CAPTURE_MODAL, messages.CAPTURE_TITLE, blocks, "Add", message=message)
 
 
 def _entry_line(entry: TimelineEntry) -> str:
-    who = f"<@{entry.actor}>" if entry.actor else "Firewatch"
     text = escape(clip(entry.text, 600))
     link = entry.data.get("permalink") if entry.data else None
     if link:
         text += f" (<{link}|message>)"
-    return f"`#{entry.seq}` {slack_date(entry.at)} · {who} · {text}"
+    return f"`#{entry.seq}` {slack_date(entry.at)} · {mention(entry.actor, 'Firewatch')} · {text}"
+
+
+def _page_buttons(
+    incident: Incident, shown: int, *, offset: int, total: int
+) -> list[ButtonElement]:
+    """← Earlier and Later →; each value is `<incident id>:<offset of the page it opens>`."""
+    buttons = []
+    if offset > 0:
+        earlier = f"{incident.id}:{max(0, offset - PAGE_SIZE)}"
+        buttons.append(button("← Earlier", TimelineIds.PAGE_PREV, earlier))
+    if offset + shown < total:
+        later = f"{incident.id}:{offset + PAGE_SIZE}"
+        buttons.append(button("Later →", TimelineIds.PAGE_NEXT, later))
+    return buttons
 
 
 def timeline_page(
     incident: Incident, entries: list[TimelineEntry], *, offset: int, total: int
-) -> list[dict[str, Any]]:
+) -> list[Payload]:
     withdrawn = {e.data.get("withdraws") for e in entries if e.kind == "withdrawn"}
     lines = [
         ("~" + _entry_line(e) + "~") if e.seq in withdrawn else _entry_line(e) for e in entries
     ]
-    header = (
-        f"*Timeline of {incident.ref}* — entries {offset + 1}–{offset + len(entries)} of {total}"
+    heading = messages.TIMELINE_HEADING.format(
+        ref=incident.ref, first=offset + 1, last=offset + len(entries), total=total
     )
-    blocks: list[Any] = [
-        SectionBlock(text=MarkdownTextObject(text=clip(header + "\n" + "\n".join(lines), 3000)))
-    ]
-    buttons = []
-    if offset > 0:
-        buttons.append(
-            ButtonElement(
-                text="← Earlier",
-                action_id=f"{TimelineIds.TIMELINE_PAGE}_prev",
-                value=f"{incident.id}:{max(0, offset - PAGE_SIZE)}",
-            )
-        )
-    if offset + len(entries) < total:
-        buttons.append(
-            ButtonElement(
-                text="Later →",
-                action_id=f"{TimelineIds.TIMELINE_PAGE}_next",
-                value=f"{incident.id}:{offset + PAGE_SIZE}",
-            )
-        )
+    blocks: list[SlackBlock] = [section(heading + "\n" + "\n".join(lines))]
+    buttons = _page_buttons(incident, len(entries), offset=offset, total=total)
     if buttons:
-        blocks.append(ActionsBlock(block_id="timeline_pages", elements=buttons))
-    return [b.to_dict() for b in blocks]
+        blocks.append(actions(*buttons, block_id=TimelineIds.TIMELINE_PAGES))
+    return rendered(blocks)
 
 
-def change_message(
-    change: Change, incident: Incident, policy: Policy
-) -> tuple[str, list[dict[str, Any]]]:
+def _step_style(step: ChangeStep) -> str | None:
+    if step is ChangeStep.APPROVE:
+        return "primary"
+    return "danger" if step in (ChangeStep.REJECT, ChangeStep.ROLL_BACK) else None
+
+
+def _change_actions(change: Change, policy: Policy) -> list[SlackBlock]:
+    """The buttons for the change's next steps, and who may decide when one is a decision."""
+    next_steps = NEXT_STEPS[change.status]
+    if not next_steps:
+        return []
+    buttons = [
+        button(
+            STEP_LABELS[step],
+            change_step_action(step.value),
+            f"{change.id}:{step.value}",
+            style=_step_style(step),
+        )
+        for step in next_steps
+    ]
+    out: list[SlackBlock] = [actions(*buttons, block_id=change_block_id(change.id))]
+    if any(step in DECISIONS for step in next_steps):
+        title = escape(role_title(policy, policy.accountable("approve_change")))
+        out.append(context(messages.CHANGE_DECIDERS.format(role=title)))
+    return out
+
+
+def change_message(change: Change, incident: Incident, policy: Policy) -> tuple[str, list[Payload]]:
     labels = {q.key: q.label for q in policy.change.handling_checklist}
     ticks = "\n".join(
         f"{'☑' if change.checklist.get(key) else '☐'} {escape(label)}"
         for key, label in labels.items()
     )
     status = change.status.value.replace("_", " ")
-    text = f"{change.ref} for {incident.ref}: {change.summary} ({status})"
     steps = "\n".join(
-        f"• {name.replace('_', ' ')} by <@{info['by']}>" for name, info in change.steps.items()
+        messages.CHANGE_STEP_DONE.format(step=name.replace("_", " "), user=info["by"])
+        for name, info in change.steps.items()
     )
-    blocks: list[Any] = [
-        SectionBlock(
-            text=MarkdownTextObject(
-                text=clip(
-                    f":wrench: *{change.ref}* {escape(change.summary)} — *{status}*\n"
-                    f"Proposed by <@{change.proposed_by}> for {incident.ref}",
-                    3000,
-                )
-            )
-        ),
-        SectionBlock(
-            fields=[
-                MarkdownTextObject(text=clip(f"*Plan*\n{escape(change.plan)}", 2000)),
-                MarkdownTextObject(
-                    text=clip(f"*Rollback plan*\n{escape(change.rollback_plan)}", 2000)
-                ),
-                MarkdownTextObject(text=clip(f"*Risk*\n{escape(change.risk)}", 2000)),
-            ]
+    heading = messages.CHANGE_HEADING.format(
+        ref=change.ref,
+        summary=escape(change.summary),
+        status=status,
+        user=change.proposed_by,
+        incident=incident.ref,
+    )
+    blocks: list[SlackBlock] = [
+        section(heading),
+        fields(
+            f"*Plan*\n{escape(change.plan)}",
+            f"*Rollback plan*\n{escape(change.rollback_plan)}",
+            f"*Risk*\n{escape(change.risk)}",
         ),
     ]
     if ticks:
-        blocks.append(
-            SectionBlock(text=MarkdownTextObject(text=clip("*Handling checklist*\n" + ticks, 3000)))
-        )
+        blocks.append(section("*Handling checklist*\n" + ticks))
     if steps:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(steps, 3000))]))
-    next_steps = NEXT_STEPS[change.status]
-    if next_steps:
-        blocks.append(
-            ActionsBlock(
-                block_id=f"change_{change.id}",
-                elements=[
-                    ButtonElement(
-                        text=STEP_LABELS[step],
-                        action_id=f"{TimelineIds.CHANGE_STEP}_{step.value}",
-                        value=f"{change.id}:{step.value}",
-                        style="primary"
-                        if step is ChangeStep.APPROVE
-                        else (
-                            "danger" if step in (ChangeStep.REJECT, ChangeStep.ROLL_BACK) else None
-                        ),
-                    )
-                    for step in next_steps
-                ],
-            )
-        )
-        if any(step in DECISIONS for step in next_steps):
-            role = policy.accountable("approve_change")
-            title = policy.roles[role].title if role in policy.roles else role
-            blocks.append(
-                ContextBlock(
-                    elements=[
-                        MarkdownTextObject(
-                            text=f"Only the {escape(title)} (or whoever acts as "
-                            f"{escape(title)}) can approve or reject."
-                        )
-                    ]
-                )
-            )
-    return text, [b.to_dict() for b in blocks]
-
-
-def status_update(incident: Incident, entry: TimelineEntry) -> tuple[str, list[dict[str, Any]]]:
-    text = f"{incident.ref} {entry.text}"
-    who = f"<@{entry.actor}>" if entry.actor else "Firewatch"
-    body = SectionBlock(
-        text=MarkdownTextObject(
-            text=clip(f":mega: *{incident.ref}* {escape(entry.text)} · {who}", 3000)
-        )
+        blocks.append(context(steps))
+    blocks += _change_actions(change, policy)
+    text = messages.CHANGE_TEXT.format(
+        ref=change.ref, incident=incident.ref, summary=change.summary, status=status
     )
-    return text, [body.to_dict()]
+    return text, rendered(blocks)
+
+
+def status_update(incident: Incident, entry: TimelineEntry) -> tuple[str, list[Payload]]:
+    who = mention(entry.actor, "Firewatch")
+    body = section(f":mega: *{incident.ref}* {escape(entry.text)} · {who}")
+    return f"{incident.ref} {entry.text}", rendered([body])
+
+
+# A grouped echo: lines packed into mrkdwn sections (3,000 characters each at most), at
+# most 50 blocks per message (Slack's limits).
+ECHO_SECTION_CHARS = 2900
+ECHO_MAX_BLOCKS = 50
+# The message's fallback text repeats the entries; it stays whole (Slack truncates
+# `text` beyond 40,000 characters).
+ECHO_TEXT_CHARS = 39000
+
+
+def timeline_entries(entries: list[TimelineEntry]) -> tuple[str, list[Payload], int]:
+    """Timeline entries echoed in the incident channel, one line each, packed into as few
+    blocks as fit; returns the fallback text, the blocks and how many entries (from the
+    first) the message shows — the rest go in the next message."""
+    sections: list[list[str]] = []
+    size = 0
+    shown = 0
+    text_size = 0
+    for entry in entries:
+        text_size += len(entry.text) + 1
+        if shown and text_size > ECHO_TEXT_CHARS:
+            break
+        who = mention(entry.actor, "Firewatch")
+        line = clip(f":memo: {escape(entry.text)} · {who} · {slack_date(entry.at)}", 2000)
+        if sections and size + len(line) + 1 <= ECHO_SECTION_CHARS:
+            sections[-1].append(line)
+            size += len(line) + 1
+        elif len(sections) < ECHO_MAX_BLOCKS:
+            sections.append([line])
+            size = len(line)
+        else:
+            break
+        shown += 1
+    body = rendered([section("\n".join(lines)) for lines in sections])
+    text = "\n".join(entry.text for entry in entries[:shown])
+    return clip(text, 39000), body, max(shown, 1) if entries else 0

@@ -17,7 +17,7 @@ from bot.domain.policy import Policy
 from bot.services.digest import DigestService
 from bot.slack.blocks import digest as digest_blocks
 from bot.slack.deps import ListenerDeps
-from bot.slack.ids import Action
+from bot.slack.ids import Action, parse_meeting_block_id
 from bot.slack.listeners.forms import first_action, option_values
 from bot.slack.subcommands import Subcommand, ephemeral
 
@@ -40,7 +40,7 @@ class DigestListeners:
     async def agenda_ticked(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """A checkbox of the meeting's agenda, answered once its answer is stored."""
         action = first_action(body)
-        where = digest_blocks.parse_meeting_block_id(str(action.get("block_id", "")))
+        where = parse_meeting_block_id(str(action.get("block_id", "")))
         if where is not None:
             meeting, postmortem_id = where
             ticked = option_values(action.get("selected_options"))

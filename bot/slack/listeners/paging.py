@@ -15,8 +15,9 @@ from bot.domain.paging import BadWhen, parse_person, parse_until
 from bot.services.paging import PagingError, PagingService
 from bot.slack import messages
 from bot.slack.blocks import paging as ui
-from bot.slack.blocks.incident import slack_date
+from bot.slack.blocks.common import slack_date
 from bot.slack.deps import ListenerDeps
+from bot.slack.ids import Action
 from bot.slack.listeners.forms import first_action
 from bot.slack.subcommands import Subcommand, ephemeral, incident_here
 
@@ -146,5 +147,5 @@ def register(app: AsyncApp, deps: ListenerDeps) -> list[Subcommand]:
     if deps.paging is None:
         return []
     listeners = PagingListeners(deps, deps.paging)
-    app.action(ui.ACK_ACTION)(listeners.page_acknowledged)
+    app.action(Action.PAGE_ACKNOWLEDGE)(listeners.page_acknowledged)
     return listeners.subcommands()

@@ -18,14 +18,13 @@ from bot.services.raci import NotAccountable
 from bot.slack import messages
 from bot.slack.blocks.postmortems import (
     ITEM_ROWS,
-    PmIds,
     followups_list,
     postmortem_modal,
     resolve_modal,
 )
 from bot.slack.deps import ListenerDeps
 from bot.slack.errors import answer_errors
-from bot.slack.ids import Action
+from bot.slack.ids import Action, PmIds
 from bot.slack.listeners.forms import (
     acknowledge,
     answering,

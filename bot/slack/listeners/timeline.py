@@ -24,7 +24,6 @@ from bot.services.timeline import Captured, timeline_page
 from bot.slack import messages
 from bot.slack.blocks.timeline import (
     PAGE_SIZE,
-    TimelineIds,
     capture_modal,
     change_modal,
     status_modal,
@@ -32,6 +31,7 @@ from bot.slack.blocks.timeline import (
 from bot.slack.blocks.timeline import timeline_page as render_page
 from bot.slack.deps import ListenerDeps
 from bot.slack.errors import answer_errors
+from bot.slack.ids import TimelineIds
 from bot.slack.listeners.forms import (
     acknowledge,
     answering,

@@ -1,0 +1,223 @@
+"""Block Kit primitives every builder shares, written once with slack_sdk's models.
+
+Slack's limits are applied here (`clip`), so a builder never trips slack_sdk's validation
+with a reporter's long text; the payload of anything within the limits is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    BlockElement,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    InputBlock,
+    InputInteractiveElement,
+    InteractiveElement,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.domain.policy import Policy
+from bot.slack.ids import VALUE
+
+Payload = dict[str, Any]  # JSON as Slack receives it
+SlackBlock = Block
+
+SECTION_TEXT_MAX = 3000  # a section's or a context's text
+FIELD_TEXT_MAX = 2000  # one of a section's fields
+LABEL_MAX = 2000  # an input's label and hint
+OPTION_TEXT_MAX = 75  # an option's text and description
+HEADER_TEXT_MAX = 150
+MODAL_TITLE_MAX = 24
+
+
+def clip(text: str, limit: int) -> str:
+    """Slack refuses text over a field's limit: cut it, and say so with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn escaping: user text must not become links or mentions."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_date(when: datetime | None) -> str:
+    """Shown in each reader's own time zone by Slack."""
+    if when is None:
+        return "—"
+    epoch = int(when.timestamp())
+    fallback = when.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def mention(user: str | None, otherwise: str) -> str:
+    """A user mention, or the word that stands for nobody in particular."""
+    return f"<@{user}>" if user else otherwise
+
+
+def channel_link(channel_id: str | None, otherwise: str) -> str:
+    """A channel link, or what to say while the channel does not exist (yet)."""
+    return f"<#{channel_id}>" if channel_id else otherwise
+
+
+def severity_label(policy: Policy, severity: str) -> str:
+    """The policy's label for a severity; a key the policy no longer has shows as itself."""
+    found = policy.severities.get(severity)
+    return found.label if found else severity
+
+
+def role_title(policy: Policy, role: str) -> str:
+    """The policy's title for a role key; a party that is not a role shows as itself."""
+    return policy.roles[role].title if role in policy.roles else role
+
+
+# --- blocks ---------------------------------------------------------------------------------
+
+
+def rendered(blocks: Sequence[SlackBlock]) -> list[Payload]:
+    """The JSON Slack receives for a list of blocks."""
+    return [block.to_dict() for block in blocks]
+
+
+def mrkdwn(text: str, limit: int = SECTION_TEXT_MAX) -> MarkdownTextObject:
+    return MarkdownTextObject(text=clip(text, limit))
+
+
+def plain(text: str, limit: int, *, emoji: bool = True) -> PlainTextObject:
+    """Plain text. Messages first written as raw JSON carry no `emoji` flag; `emoji=False`
+    keeps their payload as it was (Slack reads a missing flag as true)."""
+    return PlainTextObject(text=clip(text, limit), emoji=True if emoji else None)
+
+
+def section(text: str, *, accessory: BlockElement | None = None) -> SectionBlock:
+    return SectionBlock(text=mrkdwn(text), accessory=accessory)
+
+
+def labelled(label: str, body: str, *, escaped: bool = False) -> SectionBlock:
+    """A bold label over its text; an empty text shows as a dash."""
+    return section(f"*{label}*\n{(body if escaped else escape(body)) or '—'}")
+
+
+def fields(*texts: str) -> SectionBlock:
+    """Short facts side by side (two columns on desktop)."""
+    return SectionBlock(fields=[mrkdwn(text, FIELD_TEXT_MAX) for text in texts])
+
+
+def context(text: str) -> ContextBlock:
+    """Small grey text under a message: notes, who did what, how to go on."""
+    return ContextBlock(elements=[mrkdwn(text)])
+
+
+def header(text: str) -> HeaderBlock:
+    return HeaderBlock(text=plain(text, HEADER_TEXT_MAX, emoji=False))
+
+
+def button(
+    text: str, action_id: str, value: str, *, style: str | None = None, emoji: bool = True
+) -> ButtonElement:
+    return ButtonElement(
+        text=plain(text, OPTION_TEXT_MAX, emoji=emoji),
+        action_id=action_id,
+        value=value,
+        style=style,
+    )
+
+
+def actions(*elements: InteractiveElement, block_id: str | None = None) -> ActionsBlock:
+    return ActionsBlock(block_id=block_id, elements=list(elements))
+
+
+def option(value: str, text: str, description: str | None = None, *, emoji: bool = True) -> Option:
+    """A choice in a select, radio or checkbox list; Slack shows 75 characters of each."""
+    return Option(
+        value=value,
+        text=plain(text, OPTION_TEXT_MAX, emoji=emoji),
+        description=plain(description, OPTION_TEXT_MAX, emoji=emoji) if description else None,
+    )
+
+
+# --- modals -----------------------------------------------------------------------------------
+
+
+def modal(
+    callback: str,
+    title: str,
+    blocks: Sequence[SlackBlock],
+    submit: str | None,
+    *,
+    close: str = "Cancel",
+    **metadata: Any,
+) -> Payload:
+    """A modal view; `metadata` comes back, as JSON, with the submission."""
+    return View(
+        type="modal",
+        callback_id=callback,
+        title=PlainTextObject(text=clip(title, MODAL_TITLE_MAX)),
+        submit=PlainTextObject(text=submit) if submit else None,
+        close=PlainTextObject(text=close),
+        private_metadata=json.dumps(metadata),
+        blocks=list(blocks),
+    ).to_dict()
+
+
+def input_block(
+    block_id: str,
+    label: str,
+    element: InputInteractiveElement,
+    *,
+    optional: bool | None = None,
+    hint: str | None = None,
+) -> InputBlock:
+    """One form input; its element's action_id is always VALUE (`read_value` relies on it)."""
+    return InputBlock(
+        block_id=block_id,
+        label=clip(label, LABEL_MAX),
+        hint=clip(hint, LABEL_MAX) if hint else None,
+        optional=optional,
+        element=element,
+    )
+
+
+def text_input(
+    block_id: str,
+    label: str,
+    *,
+    limit: int,
+    multiline: bool = True,
+    optional: bool | None = None,
+    hint: str | None = None,
+    initial: str | None = None,
+) -> InputBlock:
+    """A text box holding at most `limit` characters, pre-filled with `initial`."""
+    element = PlainTextInputElement(
+        action_id=VALUE,
+        multiline=multiline,
+        max_length=limit,
+        initial_value=initial[:limit] if initial else None,
+    )
+    return input_block(block_id, label, element, optional=optional, hint=hint)
+
+
+def select_input(
+    block_id: str,
+    label: str,
+    options: Sequence[Option],
+    *,
+    initial: Option | None = None,
+    optional: bool | None = None,
+) -> InputBlock:
+    element = StaticSelectElement(action_id=VALUE, options=list(options), initial_option=initial)
+    return input_block(block_id, label, element, optional=optional)
