@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, func, select
+from sqlalchemy import Row, Select, Table, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.incident import ChannelStatus, Incident, Kind, Status
@@ -45,30 +45,19 @@ class IncidentRepository(Repository):
     async def find(self, incident_id: int, *, lock: bool = False) -> Incident | None:
         """The incident; with `lock`, its row is locked for this transaction (the
         timeline's hash chain and every change of the record need that)."""
-        row = await self.get(incident_id, for_update=lock)
-        return incident_from_row(row) if row is not None else None
+        stmt = select(IncidentRow).where(IncidentRow.id == incident_id)
+        return await self._first(stmt.with_for_update() if lock else stmt)
 
     async def update(self, incident_id: int, **values: Any) -> Incident:
         """Change columns of an incident this transaction has read (`find`), with no
         statement of its own (`rows.changed`); returns the incident as it is now."""
         return incident_from_row(await changed(self.session, IncidentRow, incident_id, values))
 
-    async def get(self, incident_id: int, *, for_update: bool = False) -> IncidentRow | None:
-        """The ORM row, for storage code (services use `find`)."""
-        stmt = select(IncidentRow).where(IncidentRow.id == incident_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.session.execute(stmt)).scalar_one_or_none()
-
     async def by_declare_key(self, key: str) -> Incident | None:
-        stmt = select(IncidentRow).where(IncidentRow.declare_key == key)
-        row = (await self.session.execute(stmt)).scalar_one_or_none()
-        return incident_from_row(row) if row is not None else None
+        return await self._first(select(IncidentRow).where(IncidentRow.declare_key == key))
 
     async def by_channel(self, channel_id: str) -> Incident | None:
-        stmt = select(IncidentRow).where(IncidentRow.channel_id == channel_id)
-        row = (await self.session.execute(stmt)).scalars().first()
-        return incident_from_row(row) if row is not None else None
+        return await self._first(select(IncidentRow).where(IncidentRow.channel_id == channel_id))
 
     async def channel_owner(self, channel_id: str) -> int | None:
         stmt = select(IncidentRow.id).where(IncidentRow.channel_id == channel_id)
@@ -83,6 +72,10 @@ class IncidentRepository(Repository):
             .limit(limit)
         )
         return [incident_from_row(r) for r in (await self.session.execute(stmt)).scalars()]
+
+    async def _first(self, stmt: Select[IncidentRow]) -> Incident | None:
+        row = (await self.session.execute(stmt)).scalars().first()
+        return incident_from_row(row) if row is not None else None
 
 
 class TimelineRepository(Repository):
