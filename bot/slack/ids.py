@@ -54,8 +54,15 @@ class Decision(StrEnum):
 # Inputs carry one element each; the element's action_id is always this.
 VALUE = "value"
 
-# Events API types the app subscribes to (manifest: settings.event_subscriptions.bot_events).
-EVENTS = ("reaction_added", "reaction_removed")
+
+class Event(StrEnum):
+    """Events API types the app subscribes to (manifest: event_subscriptions.bot_events)."""
+
+    REACTION_ADDED = "reaction_added"
+    REACTION_REMOVED = "reaction_removed"
+
+
+EVENTS = tuple(Event)
 
 
 class TimelineIds:

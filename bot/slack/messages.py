@@ -186,6 +186,8 @@ POSTMORTEM_REQUEST = (
 )
 ITEM_LINE = "• {text} — <@{owner}>, due {due} ({status})"
 POSTMORTEM_SUBMITTED = "Post-mortem of {ref} submitted for approval"
+CHANGES_REQUESTED = "<@{user}> asked for changes to the post-mortem of {ref}."
+CHANGES_REQUESTED_WITH_NOTE = "<@{user}> asked for changes to the post-mortem of {ref}: {note}"
 POSTMORTEM_APPROVER = "Only the {role} can approve."
 FINAL_REPORT_TITLE = "Final report · {ref}: {title} (closed)"
 POSTMORTEM_APPROVED_BY = "Approved by <@{user}>."

@@ -161,6 +161,19 @@ def request_message(incident: Incident, pm: Postmortem) -> tuple[str, list[Paylo
     return text, rendered(blocks)
 
 
+def changes_requested(incident: Incident, pm: Postmortem) -> tuple[str, list[Payload]]:
+    """The DM to the owner of a post-mortem sent back: who asked, their note, and the
+    Write button of the request again."""
+    if pm.decision_note:
+        text = messages.CHANGES_REQUESTED_WITH_NOTE.format(
+            user=pm.decided_by, ref=incident.ref, note=pm.decision_note
+        )
+    else:
+        text = messages.CHANGES_REQUESTED.format(user=pm.decided_by, ref=incident.ref)
+    _, blocks = request_message(incident, pm)
+    return text, blocks[-1:]
+
+
 def _content(pm: Postmortem, policy: Policy) -> list[SlackBlock]:
     labels = {p.key: p.label for p in policy.postmortem.assessments}
     answers = "\n".join(

@@ -53,10 +53,8 @@ class PostmortemEffects:
     async def changes_requested(self, item: OutboxItem) -> dict[str, Any]:
         incident = await self.base.incidents.get(item.payload["incident_id"])
         pm = await self.postmortems.get(item.payload["postmortem_id"])
-        note = f": {pm.decision_note}" if pm.decision_note else "."
-        text = f"<@{pm.decided_by}> asked for changes to the post-mortem of {incident.ref}{note}"
-        _, body = postmortem_blocks.request_message(incident, pm)
-        ts, channel, _ = await self.base.post(item, pm.owner_id, text, body[-1:])
+        text, body = postmortem_blocks.changes_requested(incident, pm)
+        ts, channel, _ = await self.base.post(item, pm.owner_id, text, body)
         return {"channel": channel, "ts": ts}
 
     async def final_report(self, item: OutboxItem) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from bot.slack.blocks.timeline import (
 from bot.slack.blocks.timeline import timeline_page as render_page
 from bot.slack.deps import ListenerDeps
 from bot.slack.errors import answer_errors
-from bot.slack.ids import TimelineIds
+from bot.slack.ids import Event, TimelineIds
 from bot.slack.listeners.forms import (
     acknowledge,
     answering,
@@ -374,8 +374,8 @@ def register(app: AsyncApp, deps: ListenerDeps) -> list[Subcommand]:
     app.shortcut(TimelineIds.ADD_TO_TIMELINE)(
         ack=listeners.capture_here, lazy=[listeners.choose_incident]
     )
-    app.event("reaction_added")(ack=acknowledge, lazy=[listeners.reaction_added])
-    app.event("reaction_removed")(listeners.reaction_removed)
+    app.event(Event.REACTION_ADDED)(ack=acknowledge, lazy=[listeners.reaction_added])
+    app.event(Event.REACTION_REMOVED)(listeners.reaction_removed)
     app.action({"action_id": _prefix(TimelineIds.CHANGE_STEP)})(listeners.change_step)
     app.action({"action_id": _prefix(TimelineIds.TIMELINE_PAGE)})(
         ack=acknowledge, lazy=[listeners.turn_page]
