@@ -20,9 +20,10 @@ from typing import Any
 
 from bot.domain.clock import Clock
 from bot.domain.incident import IncidentReport, Kind
-from bot.runtime.load import RequestLoad, wait_any
+from bot.runtime.load import RequestLoad
 from bot.services.group_commit import GroupCommit
 from bot.services.incidents import DeclareOutcome, IncidentService, InvalidReport
+from bot.services.polling import poll_until_stopped
 from storage import intake
 from storage.engine import Database, background_writes
 
@@ -87,16 +88,14 @@ class DeclarationIntake:
             await self._run(stop)
 
     async def _run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("declaration intake failed; retrying")
-                done = 0
-            if done:
-                continue
-            await wait_any(self._wake, stop, timeout=self.poll_seconds)
+        await poll_until_stopped(
+            self.run_once,
+            self._wake,
+            stop,
+            idle=lambda: self.poll_seconds,
+            log=log,
+            failed="declaration intake failed; retrying",
+        )
 
     async def run_once(self, limit: int = BATCH) -> int:
         """Declare the oldest stored submissions; returns how many were taken."""

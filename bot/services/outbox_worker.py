@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain.clock import Clock
-from bot.runtime.load import RequestLoad, wait_any
+from bot.runtime.load import RequestLoad
 from bot.services.outbox_handlers import (
     DeliveryObserver,
     EffectHandler,
@@ -31,6 +31,7 @@ from bot.services.outbox_handlers import (
     PermanentFailure,
     RetryLater,
 )
+from bot.services.polling import poll_until_stopped
 from storage import outbox_claims as claims
 from storage.engine import Database, background_writes
 from storage.outbox import ClaimedRow, OutboxRepository
@@ -167,17 +168,14 @@ class OutboxWorker:
 
     async def _run_forever(self, stop: asyncio.Event) -> None:
         await self.recover()
-        while not stop.is_set():
-            # Cleared before the pass: a commit during the pass wakes the next wait at once.
-            self._wake.clear()
-            try:
-                tried = await self.run_once()
-            except Exception:
-                log.exception("outbox pass failed; retrying after the poll interval")
-                tried = 0
-            if tried:
-                continue
-            await wait_any(self._wake, stop, timeout=self.idle_timeout())
+        await poll_until_stopped(
+            self.run_once,
+            self._wake,
+            stop,
+            idle=self.idle_timeout,
+            log=log,
+            failed="outbox pass failed; retrying after the poll interval",
+        )
 
     def idle_timeout(self) -> float:
         """How long an idle worker waits for a wake-up before its next pass: the poll
