@@ -7,7 +7,7 @@ breaches by `recorded_at`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
@@ -166,12 +166,6 @@ class DigestRepository(Repository):
             await self.session.flush()
         except IntegrityError as exc:  # the unique (job, scheduled_for)
             raise RunAlreadyClaimed(f"{job} at {scheduled_for.isoformat()}") from exc
-
-    async def runs(self, job: str | None = None) -> Sequence[JobRunRow]:
-        stmt = select(JobRunRow).order_by(JobRunRow.scheduled_for, JobRunRow.id)
-        if job is not None:
-            stmt = stmt.where(JobRunRow.job == job)
-        return (await self.session.execute(stmt)).scalars().all()
 
     async def has_runs(self, job: str) -> bool:
         stmt = select(func.count()).select_from(JobRunRow).where(JobRunRow.job == job)

@@ -10,6 +10,7 @@ and counts in storage/outbox_admin.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "ClaimedRow",
     "OutboxRepository",
     "OutboxStats",
+    "Queued",
     "ReadyHead",
     "enqueue_rows",
 ]
@@ -52,6 +54,13 @@ _RAW_INSERT = RawInsert(
 )
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A row `enqueue` stored: its id, for a caller that reports it."""
+
+    id: int
+
+
 class OutboxRepository(OutboxDeliveryQueries, OutboxAdminQueries):
     """Every outbox query, on one session."""
 
@@ -63,11 +72,11 @@ class OutboxRepository(OutboxDeliveryQueries, OutboxAdminQueries):
         *,
         now: datetime,
         incident_id: int | None = None,
-    ) -> OutboxRow:
+    ) -> Queued:
         row = OutboxRow(**_new_row(kind, ordering_key, payload, incident_id, now))
         self.session.add(row)
         await self.session.flush()
-        return row
+        return Queued(row.id)
 
     async def enqueue_many(
         self,
