@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.domain.incident import Incident
 from bot.services import effects
 from bot.services.changes import ChangeService
 from bot.services.outbox_worker import EffectHandler, OutboxItem
-from bot.services.postmortems import PostmortemService
+from bot.services.postmortems import Postmortem, PostmortemService
 from bot.slack.blocks import postmortems as postmortem_blocks
 from bot.slack.delivery.handler import Handler
 from bot.slack.delivery.incidents import IncidentEffects, channel_or_thread
@@ -16,6 +18,8 @@ from bot.slack.delivery.web_api import call, tolerating
 
 # Why a review or final report waits: the incident has nowhere to post yet.
 NOWHERE_YET = "no channel or announcement to post in"
+# A message to a post-mortem's owner, built from the incident and the post-mortem.
+ToOwner = Callable[[Incident, Postmortem], tuple[str, list[dict[str, Any]]]]
 
 
 @dataclass
@@ -36,11 +40,7 @@ class PostmortemEffects:
         }
 
     async def request(self, item: OutboxItem) -> dict[str, Any]:
-        incident = await self.base.incidents.get(item.payload["incident_id"])
-        pm = await self.postmortems.get(item.payload["postmortem_id"])
-        text, body = postmortem_blocks.request_message(incident, pm)
-        ts, channel, _ = await self.base.post(item, pm.owner_id, text, body)
-        return {"channel": channel, "ts": ts}
+        return await self._to_owner(item, postmortem_blocks.request_message)
 
     async def review(self, item: OutboxItem) -> dict[str, Any]:
         incident = await self.base.incidents.get(item.payload["incident_id"])
@@ -51,9 +51,13 @@ class PostmortemEffects:
         return {"channel": channel, "ts": ts}
 
     async def changes_requested(self, item: OutboxItem) -> dict[str, Any]:
+        return await self._to_owner(item, postmortem_blocks.changes_requested)
+
+    async def _to_owner(self, item: OutboxItem, render: ToOwner) -> dict[str, Any]:
+        """A DM to the post-mortem's owner, rendered from the record as it is now."""
         incident = await self.base.incidents.get(item.payload["incident_id"])
         pm = await self.postmortems.get(item.payload["postmortem_id"])
-        text, body = postmortem_blocks.changes_requested(incident, pm)
+        text, body = render(incident, pm)
         ts, channel, _ = await self.base.post(item, pm.owner_id, text, body)
         return {"channel": channel, "ts": ts}
 
