@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.domain.changes import ChangeStatus, change_reference
 from storage.models import ChangeRow
-from storage.rows import added, changed, from_row
+from storage.rows import added, changed, from_row, held
 from storage.session import Repository
 
 
@@ -51,7 +51,9 @@ class ChangeRepository(Repository):
         return change_from_row(await added(self.session, ChangeRow(**values)))
 
     async def get(self, change_id: int, *, lock: bool = False) -> Change | None:
-        row = await self.session.get(ChangeRow, change_id, with_for_update=lock or None)
+        row = await self.session.get(ChangeRow, change_id, with_for_update=lock)
+        if row is not None and lock:
+            held(self.session, row)
         return change_from_row(row) if row is not None else None
 
     async def update(self, change_id: int, **values: Any) -> Change:

@@ -18,7 +18,7 @@ from storage.paging_models import (
     RoleAssignmentRow,
 )
 from storage.repositories import incident_from_row
-from storage.rows import added, from_row
+from storage.rows import added, from_row, held
 from storage.session import Repository
 
 _OPEN = [Status.INVESTIGATING.value, Status.IDENTIFIED.value, Status.MONITORING.value]
@@ -45,7 +45,7 @@ class PagingRepository(Repository):
             .execution_options(populate_existing=True)
         )
         row = (await self.session.execute(stmt)).scalar_one_or_none()
-        return incident_from_row(row) if row is not None else None
+        return incident_from_row(held(self.session, row)) if row is not None else None
 
     async def incidents_to_page(self, limit: int = 100) -> list[int]:
         """Open incidents whose current severity's roles have not been paged yet."""

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.domain.incident import ChannelStatus, Incident, Kind, Status
 from bot.domain.timeline import GENESIS_HASH, TimelineEntry
 from storage.models import DeclareDraftRow, IncidentRow, SlackEventRow, TimelineEntryRow
-from storage.rows import added, changed, from_row
+from storage.rows import added, changed, from_row, held
 from storage.session import Repository
 from storage.slices import READ_SLICE, between_slices
 from storage.timeline_batch import NewEntry, link
@@ -46,7 +46,10 @@ class IncidentRepository(Repository):
         """The incident; with `lock`, its row is locked for this transaction (the
         timeline's hash chain and every change of the record need that)."""
         stmt = select(IncidentRow).where(IncidentRow.id == incident_id)
-        return await self._first(stmt.with_for_update() if lock else stmt)
+        if not lock:
+            return await self._first(stmt)
+        row = (await self.session.execute(stmt.with_for_update())).scalars().first()
+        return incident_from_row(held(self.session, row)) if row is not None else None
 
     async def update(self, incident_id: int, **values: Any) -> Incident:
         """Change columns of an incident this transaction has read (`find`), with no

@@ -30,17 +30,31 @@ def from_row(cls: type[T], row: Any, **converted: Any) -> T:
     return cls(**values, **converted)
 
 
+# Where a session keeps the rows it read to change (`held`).
+_HELD = "firewatch.held_rows"
+
+
+def held(session: Session, row: R) -> R:
+    """Keep `row` in the session until its transaction ends, for `changed`.
+
+    A session's identity map holds a row it has not changed weakly: once the repository
+    has made a record of it, the row is gone, and `changed` would read it again (one
+    more statement). Every read that locks a row holds it, and so does `added`."""
+    session.info.setdefault(_HELD, []).append(row)
+    return row
+
+
 async def added(session: Session, row: R) -> R:
     """Store a new row now (its id is then known)."""
     session.add(row)
     await session.flush()
-    return row
+    return held(session, row)
 
 
 async def changed(session: Session, model: type[R], key: Any, values: Mapping[str, Any]) -> R:
-    """Set columns of a row this transaction has already read (and locked, where it
-    must): the row it holds is changed, and written with the transaction's next
-    statement, so this costs no statement of its own."""
+    """Set columns of a row this transaction has read with a lock (`held`) or added: the
+    row it holds is changed, and written with the transaction's next statement (the
+    UPDATE the ORM flushes), so this costs no statement of its own."""
     row = await session.get(model, key)
     if row is None:
         raise LookupError(f"no {model.__tablename__} row {key!r}")
