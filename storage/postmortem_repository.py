@@ -13,7 +13,7 @@ from bot.domain.digest import ActionItemFacts
 from bot.domain.postmortem import ActionItem, PostmortemStatus
 from storage.paging_models import PageRow
 from storage.postmortem_models import ActionItemRow, PostmortemRow
-from storage.rows import added, changed, from_row
+from storage.rows import added, changed, from_row, held
 from storage.session import Repository
 
 
@@ -85,13 +85,13 @@ class PostmortemRepository(Repository):
         """Lock the post-mortem's row for this transaction."""
         stmt = select(PostmortemRow).where(PostmortemRow.id == postmortem_id).with_for_update()
         row = (await self.session.execute(stmt)).scalar_one_or_none()
-        return _state(row) if row else None
+        return _state(held(self.session, row)) if row else None
 
     async def lock_for_incident(self, incident_id: int) -> PostmortemState | None:
         """Lock the incident's post-mortem row, if it has one, for this transaction."""
         stmt = _by_incident(incident_id).with_for_update()
         row = (await self.session.execute(stmt)).scalar_one_or_none()
-        return _state(row) if row else None
+        return _state(held(self.session, row)) if row else None
 
     async def add(self, **values: Any) -> PostmortemState:
         """Store a new post-mortem (`values`: its columns); returned with its id."""
@@ -132,6 +132,8 @@ class PostmortemRepository(Repository):
         if lock:
             stmt = stmt.with_for_update()
         row = (await self.session.execute(stmt)).scalar_one_or_none()
+        if row is not None and lock:
+            held(self.session, row)  # for update_item
         return from_row(ActionItemFacts, row) if row else None
 
     async def update_item(self, item_id: int, **values: Any) -> None:
