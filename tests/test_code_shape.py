@@ -135,7 +135,9 @@ def test_the_cycle_finder_finds_a_cycle(tmp_path: Path, monkeypatch: pytest.Monk
     assert import_cycles("cyclic_pkg") == [["cyclic_pkg.a", "cyclic_pkg.b"]]
 
 
-def test_the_shape_check_reads_long_reasons(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_shape_check_reads_long_reasons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)
     body = "\n".join(f"    x{i} = {i}" for i in range(61))
     (tmp_path / "plain.py").write_text(f"def f() -> None:\n{body}\n")
