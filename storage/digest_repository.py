@@ -58,7 +58,6 @@ class RunAlreadyClaimed(Exception):
 
 
 class DigestRepository(Repository):
-
     # --- the digest's facts ---------------------------------------------------------------
 
     async def incidents_between(self, start: datetime, end: datetime) -> list[IncidentFacts]:

@@ -203,9 +203,7 @@ class DigestService(Service):
                 )
         return sorted(owed, key=lambda o: (o.due_at is None, o.due_at or now, o.incident_id))
 
-    async def overdue_for(
-        self, session: Session, owner: str, now: datetime
-    ) -> list[OverdueItem]:
+    async def overdue_for(self, session: Session, owner: str, now: datetime) -> list[OverdueItem]:
         today = self.today(now)
         items = await DigestRepository(session).overdue_action_items(today, owner=owner)
         return sorted(

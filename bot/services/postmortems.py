@@ -13,8 +13,14 @@ from typing import Any
 from bot.domain.clock import Clock
 from bot.domain.incident import ChannelStatus, Incident, Status, reference
 from bot.domain.policy import Policy
-from bot.domain.postmortem import ActionItem, PostmortemStatus, after_decision, after_save
-from bot.domain.postmortem import mtta, mttr
+from bot.domain.postmortem import (
+    ActionItem,
+    PostmortemStatus,
+    after_decision,
+    after_save,
+    mtta,
+    mttr,
+)
 from bot.domain.timeline import EntryKind
 from bot.services import effects
 from bot.services.base import IncidentNotFound, Service, locked_incident
