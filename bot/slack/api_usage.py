@@ -1,6 +1,6 @@
 """Which Slack Web API methods Firewatch calls, read from its own source code.
 
-`tests/test_manifest.py` uses this to check that `manifest.yaml` asks for exactly the bot
+`tests/slack/test_manifest.py` uses this to check that `manifest.yaml` asks for exactly the bot
 scopes those methods need: a new call whose scope is missing fails the test, and so does a
 scope that no call needs any more. Nothing imports this module at run time.
 

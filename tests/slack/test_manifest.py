@@ -187,7 +187,7 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> list[Registration]:
     assert app.bolt is not None, "Firewatch built no Bolt app with a token and a secret"
     assert seen, "no listener registration was recorded; has the registration API changed?"
     unchecked = sorted({r.kind for r in seen} & NOT_CHECKED_HERE)
-    assert not unchecked, f"the app registers {unchecked}: extend tests/test_manifest.py"
+    assert not unchecked, f"the app registers {unchecked}: extend tests/slack/test_manifest.py"
     return seen
 
 
