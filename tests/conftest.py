@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from storage import migrate
+from storage.engine import Database
 from tests.support import PG_ENV, Harness, start_harness
 
 pytest_plugins: list[str] = []
@@ -68,6 +70,15 @@ async def database_url(tmp_path: Path) -> AsyncIterator[str]:
         yield url
     finally:
         await _drop_pg_database(admin, name)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """That database, migrated to the current schema."""
+    database = Database(database_url)
+    await migrate.upgrade(database.engine)
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture

@@ -44,7 +44,6 @@ from bot.services.outbox_worker import (
 from bot.slack.delivery.web_api import call
 from bot.slack.instrumentation import InstrumentedWebClient, outcome_for_status, request_metrics
 from bot.slack.request_kinds import classify_request
-from storage import migrate
 from storage.engine import Database, background_writes
 from storage.instrumentation import time_statements
 from storage.models import IncidentRow
@@ -107,14 +106,6 @@ def events_app(metrics: Metrics, seen: Seen, max_size: int = 1024 * 1024) -> web
 async def serve(app: web.Application) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
         yield client
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await migrate.upgrade(database.engine)
-    yield database
-    await database.dispose()
 
 
 # --- the request middleware --------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +18,6 @@ from bot.services.outbox_worker import (
     PermanentFailure,
     RetryLater,
 )
-from storage import migrate
 from storage.engine import Database
 from storage.outbox import OutboxRepository
 
@@ -44,14 +42,6 @@ class Recorder:
 
     async def gave_up(self, item: OutboxItem, error: str) -> None:
         self.gave_up_on.append((item.id, error))
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await migrate.upgrade(database.engine)
-    yield database
-    await database.dispose()
 
 
 async def enqueue(db: Database, key: str, *numbers: int, now: datetime = T0) -> None:

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-
-import pytest
 
 from bot.domain.clock import FrozenClock
 from bot.policy.loader import load_policy
 from bot.services.jobs import PURGE_JOB, JobRunner
-from storage import migrate
 from storage.engine import Database
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await migrate.upgrade(database.engine)
-    yield database
-    await database.dispose()
 
 
 async def test_the_purge_runs_once_per_scheduled_time(db: Database) -> None:

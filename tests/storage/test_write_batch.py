@@ -4,26 +4,16 @@ its own, one hand-off per batch) and on PostgreSQL (the event loop)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Connection, func, select
 
-from storage import migrate
 from storage.engine import Database
 from storage.models import OutboxRow
 from storage.outbox import OutboxRepository, enqueue_rows
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await migrate.upgrade(database.engine)
-    yield database
-    await database.dispose()
 
 
 async def payloads(db: Database) -> list[int]:
