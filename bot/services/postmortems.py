@@ -78,6 +78,8 @@ class PostmortemService(Service):
         self.timeline = timeline
         self.timezone = timezone
         self.raci = Raci(policy, holders)
+        # Resolving by any path (status command, modal, /incident resolve) requests it.
+        timeline.on_resolved = self._request
 
     async def owner_for(self, incident: Incident) -> str:
         """The RACI's responsible role for writing it (its acting holder), else the reporter."""
@@ -99,46 +101,39 @@ class PostmortemService(Service):
     async def resolve(
         self, incident_id: int, *, actor: str, summary: str, source_key: str | None = None
     ) -> Incident:
-        """Resolve the incident and ask its owner for a post-mortem, in one transaction."""
+        """Resolve the incident; the status change asks its owner for a post-mortem
+        (`_request`, in the same transaction)."""
         summary = summary.strip()
         if not summary:
             raise InvalidChange("Say how it was resolved.")
-
-        async def request(session: Session, incident: Incident, now: datetime) -> None:
-            await self._request(session, incident, now, summary=summary)
-
         return await self.timeline.change_status(
-            incident_id,
-            Status.RESOLVED,
-            actor=actor,
-            update=summary,
-            source_key=source_key,
-            also=request,
+            incident_id, Status.RESOLVED, actor=actor, update=summary, source_key=source_key
         )
 
     async def _request(
-        self, session: Session, incident: Incident, now: datetime, *, summary: str
+        self, session: Session, incident: Incident, now: datetime, summary: str
     ) -> None:
+        """Once per incident: resolved again after a reopen, the post-mortem already
+        requested continues (its resolution summary brought up to date), nobody is asked twice."""
         repo = PostmortemRepository(session)
         current = await repo.lock_for_incident(incident.id)
+        if current is not None:
+            await repo.update(current.id, resolution_summary=summary, updated_at=now)
+            return
         owner = await self.owner_for(incident)
         due = self.due_date(now)
-        if current is None:
-            current = await repo.add(
-                incident_id=incident.id,
-                status=PostmortemStatus.REQUESTED.value,
-                owner_id=owner,
-                requested_at=now,
-                due_at=due,
-                resolution_summary=summary,
-                root_cause="",
-                impact="",
-                assessments={},
-                updated_at=now,
-            )
-        else:  # resolved again after a reopen: the post-mortem continues
-            await repo.update(current.id, resolution_summary=summary, due_at=due, updated_at=now)
-            owner = current.owner_id
+        current = await repo.add(
+            incident_id=incident.id,
+            status=PostmortemStatus.REQUESTED.value,
+            owner_id=owner,
+            requested_at=now,
+            due_at=due,
+            resolution_summary=summary,
+            root_cause="",
+            impact="",
+            assessments={},
+            updated_at=now,
+        )
         text = f"Post-mortem requested from <@{owner}>, due {due:%Y-%m-%d %H:%M} UTC"
         data = {"postmortem": current.id, "owner": owner, "due": due.isoformat()}
         await _record(session, incident.id, text, actor=None, at=now, data=data)

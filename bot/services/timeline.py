@@ -35,6 +35,10 @@ NOTE_MAX = 3000
 
 # Work that must commit with a status change: (session, the incident as changed, now).
 InTransaction = Callable[[Session, Incident, datetime], Awaitable[None]]
+# What resolving also does, whatever asked for it: (session, incident, now, how it was
+# resolved). The post-mortem service sets it (requesting the post-mortem).
+OnResolved = Callable[[Session, Incident, datetime, str], Awaitable[None]]
+RESOLUTION_NEEDED = "Say how it was resolved: `/incident status resolved <how>`."
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ class TimelineService(Service):
         # wake for a channel it is holding back to Slack's pace).
         self._on_echoes = on_echoes
         self._appends: GroupCommit[NewEntry, TimelineEntry | None] = GroupCommit(self._append_batch)
+        # Every way to "resolved" goes through change_status, so through this (one path).
+        self.on_resolved: OnResolved | None = None
 
     async def add_note(
         self, incident_id: int, *, actor: str, text: str, source_key: str | None = None
@@ -139,8 +145,11 @@ class TimelineService(Service):
 
         `also` runs inside the same transaction (e.g. requesting the post-mortem when
         resolving), so both facts commit together or not at all. Raises
-        InvalidTransition (domain) for a move the state machine forbids.
+        InvalidTransition (domain) for a move the state machine forbids. Resolving needs
+        an update (how it was resolved) and runs `on_resolved` in the same transaction.
         """
+        if target is Status.RESOLVED and not update.strip():
+            raise InvalidChange(RESOLUTION_NEEDED)
         now = self.clock.now()
         async with self.db.session() as session:
             incident = await locked_incident(session, incident_id)
@@ -175,6 +184,8 @@ class TimelineService(Service):
             await outbox.enqueue_many(self._status_effects(incident, entry), now=now)
             if also is not None:
                 await also(session, incident, now)
+            if change.new is Status.RESOLVED and self.on_resolved is not None:
+                await self.on_resolved(session, incident, now, update.strip())
             await outbox.enqueue_many(effects.report_update(incident), now=now)
         self._on_commit()
         log.info(
