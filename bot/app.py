@@ -24,6 +24,7 @@ from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import Scheduler
 from bot.runtime.startup import prepare_schema, resolve_roster
 from bot.services import effects
+from bot.services.authority import Authority
 from bot.services.changes import ChangeService
 from bot.services.digest import DigestService
 from bot.services.events import EventLog
@@ -132,9 +133,16 @@ class Firewatch:
             on_commit=wake,
             on_echoes=lambda keys: self.worker.wake_for(effects.TIMELINE_ECHO, keys),
         )
-        # RACI checks ask the roster (absences, stand-ins, per-incident assignments).
-        holders = self._holders
-        self.changes = ChangeService(db, policy, clock, holders=holders, on_commit=wake)
+        # Who may do what: the policy's permissions, from stored state; refusals counted.
+        self.authority = Authority(
+            db, policy, clock, on_refusal=lambda action: self.metrics.permission_refused(action)
+        )
+        # RACI: who writes the post-mortem asks the roster and per-incident assignments;
+        # approvals count the rostered holder only.
+        holders, rostered = self._holders, self.authority.rostered
+        self.changes = ChangeService(
+            db, policy, clock, holders=holders, rostered=rostered, on_commit=wake
+        )
         self.notices = NoticeService(db, clock, on_commit=wake)
         self.postmortems = PostmortemService(
             db,
@@ -143,6 +151,7 @@ class Firewatch:
             self.timeline,
             timezone=settings.timezone,
             holders=holders,
+            rostered=rostered,
             on_commit=wake,
         )
         # The weekly meeting: APScheduler says when; job_runs makes each run happen once.
@@ -246,6 +255,7 @@ class Firewatch:
             postmortems=self.postmortems,
             paging=self.paging,
             digest=self.digest,
+            authority=self.authority,
         )
 
     def _background(self) -> Background:

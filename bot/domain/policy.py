@@ -20,6 +20,7 @@ from pydantic import BaseModel, field_validator, model_validator
 from bot.domain.business_time import BusinessHours, WorkingTime
 from bot.domain.checklist import ChecklistGroup, ChecklistLeaf, ConsistencyError, Problem
 from bot.domain.durations import Duration
+from bot.domain.permissions import PERMISSION_PARTIES, Action
 from bot.domain.policy_parts import FROZEN, SPECIAL_PARTIES, Key, UnknownPolicyKey
 from bot.domain.policy_sections import (
     ChangePolicy,
@@ -83,6 +84,8 @@ class Policy(BaseModel):
     report: ReportPolicy
     roles: dict[Key, Role]
     raci: dict[Key, RaciTask]
+    # Who may do what (see `bot.domain.permissions`): action -> parties.
+    permissions: dict[Action, tuple[str, ...]]
     templates: Templates
     declare: DeclarePolicy
     postmortem: PostmortemPolicy = PostmortemPolicy()
@@ -173,7 +176,7 @@ class Policy(BaseModel):
 
     def _reference_problems(self) -> Iterable[Problem]:
         roles = set(self.roles)
-        for key in sorted(roles & SPECIAL_PARTIES):
+        for key in sorted(roles & (SPECIAL_PARTIES | PERMISSION_PARTIES)):
             yield Problem(("roles", key), f"{key!r} is reserved for RACI; pick another key")
         for key, severity in self.severities.items():
             for index, role in enumerate(severity.page_roles):
@@ -205,6 +208,23 @@ class Policy(BaseModel):
                     f"{task.accountable!r} cannot be accountable: name one role "
                     f"({', '.join(sorted(roles))}) or 'reporter'",
                 )
+
+        yield from self._permission_problems(roles)
+
+    def _permission_problems(self, roles: set[str]) -> Iterable[Problem]:
+        missing = [action.value for action in Action if action not in self.permissions]
+        if missing:
+            yield Problem(("permissions",), f"say who may {', '.join(missing)}")
+        for action, parties in self.permissions.items():
+            if not parties:
+                yield Problem(("permissions", action.value), "name at least one party")
+            for index, party in enumerate(parties):
+                if party not in roles | PERMISSION_PARTIES:
+                    known = ", ".join([*sorted(roles), *sorted(PERMISSION_PARTIES)])
+                    yield Problem(
+                        ("permissions", action.value, index),
+                        f"unknown party {party!r}; name a role or one of ({known})",
+                    )
 
 
 T = TypeVar("T")

@@ -24,6 +24,7 @@ class EntryKind(StrEnum):
     WITHDRAWN = "withdrawn"
     CHANGE = "change"
     POSTMORTEM = "postmortem"
+    REFUSED = "refused"  # someone tried an action the policy does not grant them
     # Data lifecycle (bot/domain/retention.py): a signed tombstone standing for a purged
     # prefix of the chain, the stub of a purged incident, a signed record of a rewrite.
     TOMBSTONE = "tombstone"

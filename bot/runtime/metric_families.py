@@ -189,6 +189,11 @@ class IncidentMetrics(_Family):
             "firewatch_response_breaches",
             "Incidents whose response deadline passed without an acknowledgement.",
         )
+        self.permission_refusals = self._counter(
+            "firewatch_permission_refusals",
+            "Actions refused by the policy's permissions, by action.",
+            ["action"],
+        )
 
     def set_incident_counts(self, counts: Mapping[tuple[str, str], int]) -> None:
         """Replace the incident gauge: a (severity, status) no longer present disappears."""
@@ -207,6 +212,9 @@ class IncidentMetrics(_Family):
 
     def response_breach(self) -> None:
         self.response_breaches.inc()
+
+    def permission_refused(self, action: str) -> None:
+        self.permission_refusals.labels(action).inc()
 
 
 class SchedulerMetrics(_Family):

@@ -15,7 +15,7 @@ from bot.domain.timeline import EntryKind
 from bot.services import effects
 from bot.services.base import Service, locked_incident
 from bot.services.incidents import InvalidChange
-from bot.services.raci import Raci, RoleHolders
+from bot.services.raci import Raci, RoleHolders, Rostered
 from storage.change_repository import Change, ChangeRepository
 from storage.engine import Database
 from storage.outbox import OutboxRepository
@@ -52,10 +52,11 @@ class ChangeService(Service):
         clock: Clock,
         *,
         holders: RoleHolders | None = None,
+        rostered: Rostered | None = None,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(db, policy, clock, on_commit)
-        self.raci = Raci(policy, holders)
+        self.raci = Raci(policy, holders, rostered)
 
     def check_proposal(self, proposal: ChangeProposal) -> dict[str, str]:
         errors = {}
@@ -114,7 +115,7 @@ class ChangeService(Service):
                 raise ChangeNotFound(change_reference(change_id))
             if step in DECISIONS:
                 await self.raci.require_accountable(
-                    APPROVE_TASK, actor, change.incident_id, doing=f"{step.value} a change"
+                    APPROVE_TASK, actor, doing=f"{step.value} a change"
                 )
             new = advance(change.status, step)
             change = await changes.update(

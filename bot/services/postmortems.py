@@ -26,7 +26,7 @@ from bot.services import effects
 from bot.services.base import IncidentNotFound, Service, locked_incident
 from bot.services.changes import Change
 from bot.services.incidents import InvalidChange
-from bot.services.raci import Raci, RoleHolders
+from bot.services.raci import Raci, RoleHolders, Rostered
 from bot.services.schedule_times import next_run
 from bot.services.timeline import TimelineService
 from storage.engine import Database
@@ -72,12 +72,13 @@ class PostmortemService(Service):
         *,
         timezone: str = "UTC",
         holders: RoleHolders | None = None,
+        rostered: Rostered | None = None,
         on_commit: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(db, policy, clock, on_commit)
         self.timeline = timeline
         self.timezone = timezone
-        self.raci = Raci(policy, holders)
+        self.raci = Raci(policy, holders, rostered)
         # Resolving by any path (status command, modal, /incident resolve) requests it.
         timeline.on_resolved = self._request
 
@@ -234,9 +235,7 @@ class PostmortemService(Service):
         async with self.db.session() as session:
             repo = PostmortemRepository(session)
             current = await _locked(repo, postmortem_id)
-            await self.raci.require_accountable(
-                APPROVE_TASK, actor, current.incident_id, doing="review a post-mortem"
-            )
+            await self.raci.require_accountable(APPROVE_TASK, actor, doing="review a post-mortem")
             new = after_decision(current.status, approve=approve)
             await repo.update(
                 current.id,

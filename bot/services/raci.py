@@ -1,4 +1,10 @@
-"""RACI enforcement: only the acting holder of a task's accountable role may do it."""
+"""RACI inside the use cases: who writes the post-mortem, and the approvals' backstop.
+
+Listeners ask `bot.services.authority.Authority` first (it records and counts a
+refusal); `require_accountable` repeats the approval check inside the transaction,
+against the *rostered* holder only (`Authority.rostered`): a per-incident assignment
+(`/incident assign pm @me`) never makes anyone an approver.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ from bot.domain.policy import Policy
 
 # Who holds a role for an incident now (the roster's acting holders): role → user ids.
 RoleHolders = Callable[[str, int], Awaitable[set[str]]]
+# The roster's acting holder of a role now (absences and stand-ins), no assignments.
+Rostered = Callable[[str], Awaitable[set[str]]]
 
 
 class NotAccountable(Exception):
@@ -21,25 +29,32 @@ async def policy_holders(policy: Callable[[], Policy], role: str) -> set[str]:
 
 
 class Raci:
-    def __init__(self, policy: Callable[[], Policy], holders: RoleHolders | None = None) -> None:
+    def __init__(
+        self,
+        policy: Callable[[], Policy],
+        holders: RoleHolders | None = None,
+        rostered: Rostered | None = None,
+    ) -> None:
         self._policy = policy
         self._holders = holders
+        self._rostered = rostered
 
     async def holders(self, role: str, incident_id: int) -> set[str]:
         if self._holders is not None:
             return await self._holders(role, incident_id)
         return await policy_holders(self._policy, role)
 
-    async def require_accountable(
-        self, task: str, actor: str, incident_id: int, *, doing: str
-    ) -> None:
+    async def require_accountable(self, task: str, actor: str, *, doing: str) -> None:
         """Raise NotAccountable unless `actor` acts in the role accountable for `task`.
 
         `doing` completes "Only the Product Manager can …", e.g. "approve a change".
         """
         policy = self._policy()
         role = policy.accountable(task)
-        allowed = await self.holders(role, incident_id)
+        if self._rostered is not None:
+            allowed = await self._rostered(role)
+        else:
+            allowed = await policy_holders(self._policy, role)
         if actor in allowed:
             return
         title = policy.roles[role].title if role in policy.roles else role

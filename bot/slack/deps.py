@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.domain.policy import Policy
+from bot.services.authority import Authority
 from bot.services.changes import ChangeService
 from bot.services.digest import DigestService
 from bot.services.incidents import IncidentService
@@ -29,3 +30,4 @@ class ListenerDeps:
     follow_ups: FollowUps  # Slack calls after the answer
     paging: PagingService | None = None  # None: the feature is not registered
     digest: DigestService | None = None  # None: the feature is not registered
+    authority: Authority | None = None  # who may do what; None: nothing is checked (tests)

@@ -10,6 +10,7 @@ from textwrap import dedent
 import pytest
 import yaml
 
+from bot.domain.permissions import Action
 from bot.domain.policy import Policy
 from bot.policy.loader import (
     DEFAULT_POLICY_NAME,
@@ -224,7 +225,7 @@ def test_unknown_section(tmp_path):
     path = write(tmp_path, "declare: {}\nseverties: {}\n")
     assert problems(path) == [
         f"{path}:2: severties: unknown key; allowed here: "
-        "severities, working_time, checklist, report, roles, raci, "
+        "severities, working_time, checklist, report, roles, raci, permissions, "
         "templates, declare, postmortem, change, retention, features, schedules"
     ]
 
@@ -353,3 +354,27 @@ def test_the_docs_example_override_loads(tmp_path):
     assert policy.severity_keys == ("major", "minor")
     assert policy.role("pm").primary == "U012ABC"
     assert policy.working_time.timezone == "Europe/Paris"
+
+
+def test_permissions_merge_over_the_default(tmp_path):
+    path = write(tmp_path, "permissions:\n  page: [members]\n")
+    policy = load_policy(path).policy
+    assert policy.permissions[Action.PAGE] == ("members",)
+    assert policy.permissions[Action.APPROVE_CHANGE] == ("pm",)  # the rest stays
+
+
+def test_an_action_without_parties_is_rejected(tmp_path):
+    path = write(tmp_path, "permissions:\n  approve_change: []\n")
+    assert problems(path) == [f"{path}:2: permissions.approve_change: name at least one party"]
+
+
+def test_an_unknown_party_is_named(tmp_path):
+    path = write(tmp_path, "permissions:\n  resolve: [irt, ceo]\n")
+    [problem] = problems(path)
+    assert problem.startswith(f"{path}:2: permissions.resolve[1]: unknown party 'ceo'")
+
+
+def test_an_unknown_action_is_named(tmp_path):
+    path = write(tmp_path, "permissions:\n  launch_rocket: [pm]\n")
+    [problem] = problems(path)
+    assert problem.startswith(f"{path}:2: permissions.launch_rocket")

@@ -1,0 +1,124 @@
+"""Every action as every kind of party, against the default policy (issue 20)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.domain.permission_check import may, refusal, role_facts
+from bot.domain.permissions import Action, Actor, ActorKind, IncidentFacts
+from bot.domain.policy import Policy
+from bot.policy.loader import load_default_policy, merge_policy_data
+
+PM, PM_BACKUP, DL, DL_BACKUP, OM = "U0SAMUEL", "U0REMY", "U0REMY2", "U0PIERRICK", "U0CORENTIN"
+CAROL, REPORTER, PAGED, OWNER, MEMBER = "U0CAROL", "U0REPORT", "U0PAGED", "U0OWNER", "U0MEMBER"
+
+
+def _policy() -> Policy:
+    base = load_default_policy().model_dump(mode="json")
+    roles = {
+        "pm": {"primary": PM, "backups": [PM_BACKUP]},
+        "dl": {"primary": DL, "backups": [DL_BACKUP]},
+        "om": {"primary": OM},
+    }
+    return Policy.model_validate(merge_policy_data(base, {"roles": roles}))
+
+
+POLICY = _policy()
+ROLES = role_facts(POLICY)
+# CAROL assigned herself pm for this incident; PAGED was paged for the dl role.
+FACTS = IncidentFacts(
+    incident_id=1,
+    reporter_id=REPORTER,
+    assigned=frozenset({CAROL}),
+    paged=frozenset({PAGED}),
+    channel_members=frozenset({MEMBER, "U0GUEST", "U0OTHER"}),
+    page_person=PAGED,
+    page_backups=frozenset({DL_BACKUP}),
+    item_owner=OWNER,
+)
+
+A = Action
+APPROVALS = {A.APPROVE_CHANGE, A.REJECT_CHANGE, A.APPROVE_POSTMORTEM}
+RESPONDING = {
+    A.CHANGE_SEVERITY,
+    A.CHANGE_STATUS,
+    A.RESOLVE,
+    A.PAGE,
+    A.PROPOSE_CHANGE,
+    A.APPLY_CHANGE,
+    A.VERIFY_CHANGE,
+    A.VALIDATE_CHANGE,
+    A.ROLL_BACK_CHANGE,
+    A.WRITE_POSTMORTEM,
+    A.SUBMIT_POSTMORTEM,
+}
+READS = {A.READ_TIMELINE, A.EXPORT}
+
+# Who, as which party, may do what under the default policy.
+ALLOWED: dict[str, set[Action]] = {
+    "pm (rostered)": {A.DECLARE, A.ASSIGN_ROLE, A.RELOAD_ROSTER, A.COMPLETE_ACTION_ITEM}
+    | APPROVALS
+    | RESPONDING
+    | READS,
+    "dl (irt)": {A.DECLARE, A.COMPLETE_ACTION_ITEM} | RESPONDING | READS,
+    "assigned pm (responder)": {A.DECLARE} | RESPONDING | READS,
+    "paged person": {A.DECLARE, A.ACKNOWLEDGE} | RESPONDING | READS,
+    "role backup of the page": {A.DECLARE, A.ACKNOWLEDGE} | READS,
+    "reporter": {A.DECLARE, A.RESOLVE} | READS,
+    "item owner": {A.DECLARE, A.COMPLETE_ACTION_ITEM} | READS,
+    "member": {A.DECLARE} | READS,
+    "guest in the channel": READS,
+    "guest elsewhere": set(),
+    "other team in the channel": READS,
+}
+ACTORS = {
+    "pm (rostered)": Actor(PM),
+    "dl (irt)": Actor(DL),
+    "assigned pm (responder)": Actor(CAROL),
+    "paged person": Actor(PAGED),
+    "role backup of the page": Actor(DL_BACKUP),
+    "reporter": Actor(REPORTER),
+    "item owner": Actor(OWNER),
+    "member": Actor(MEMBER),
+    "guest in the channel": Actor("U0GUEST", ActorKind.GUEST),
+    "guest elsewhere": Actor("U0NOWHERE", ActorKind.GUEST),
+    "other team in the channel": Actor("U0OTHER", ActorKind.EXTERNAL),
+}
+
+
+@pytest.mark.parametrize("party", sorted(ACTORS))
+@pytest.mark.parametrize("action", list(Action))
+def test_every_action_as_every_party(party: str, action: Action) -> None:
+    decision = may(POLICY, ROLES, ACTORS[party], action, FACTS)
+    assert decision.allowed is (action in ALLOWED[party]), (party, action)
+    assert decision.allowed or decision.who_may
+
+
+def test_an_assigned_pm_may_not_approve_and_is_told_who_may() -> None:
+    decision = may(POLICY, ROLES, Actor(CAROL), A.APPROVE_CHANGE, FACTS)
+    assert not decision.allowed
+    assert refusal(POLICY, ROLES, decision, A.APPROVE_CHANGE) == (
+        f"Only the Product Manager can approve a change; acting Product Manager now: <@{PM}>."
+    )
+
+
+def test_the_acting_backup_approves_while_the_primary_is_away() -> None:
+    roles = role_facts(POLICY, absent={PM})
+    assert may(POLICY, roles, Actor(PM_BACKUP), A.APPROVE_POSTMORTEM, FACTS).allowed
+    assert not may(POLICY, roles, Actor(PM), A.APPROVE_POSTMORTEM, FACTS).allowed
+
+
+def test_a_refusal_of_several_parties_names_them() -> None:
+    decision = may(POLICY, ROLES, Actor(MEMBER), A.CHANGE_SEVERITY, FACTS)
+    sentence = refusal(POLICY, ROLES, decision, A.CHANGE_SEVERITY)
+    assert sentence.startswith("Only the Incident Response Team (<@")
+    assert "the people assigned or paged for this incident" in sentence
+    assert sentence.endswith("may change the severity.")
+
+
+def test_guests_act_only_where_the_policy_names_them() -> None:
+    data = merge_policy_data(POLICY.model_dump(mode="json"), {"permissions": {"page": ["guests"]}})
+    policy = Policy.model_validate(data)
+    guest = Actor("U0GUEST", ActorKind.GUEST)
+    assert may(policy, ROLES, guest, A.PAGE, FACTS).allowed
+    assert not may(policy, ROLES, Actor(MEMBER), A.PAGE, FACTS).allowed
