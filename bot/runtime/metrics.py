@@ -25,11 +25,11 @@ names are sanitised and capped, and free-text reasons (retry/dead reasons) never
 from __future__ import annotations
 
 import asyncio
-import hmac
 import importlib.metadata
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -38,6 +38,7 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from bot.runtime.access import OperatorAccess
 from bot.runtime.metric_families import (
     DatabaseMetrics,
     IncidentMetrics,
@@ -50,11 +51,15 @@ from storage.instrumentation import gauge_counts
 from storage.outbox import OutboxStats
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 OutboxStatsProvider = Callable[[], Awaitable[OutboxStats]]
 # (severity, status) -> number of incidents
 IncidentCountsProvider = Callable[[], Awaitable[Mapping[tuple[str, str], int]]]
 Refresh = Callable[[], Awaitable[None]]
+# The database aggregates behind the gauges are read at most this often: scrapes in
+# between (several Prometheus servers, someone's loop) reuse the last answer.
+AGGREGATE_CACHE_SECONDS = 5.0
 
 
 class Metrics(SlackMetrics, OutboxMetrics, IncidentMetrics, SchedulerMetrics, DatabaseMetrics):
@@ -113,13 +118,16 @@ class Metrics(SlackMetrics, OutboxMetrics, IncidentMetrics, SchedulerMetrics, Da
         now: Callable[[], datetime],
         slack_auth_ok: Callable[[], bool] | None = None,
         timeout: float = 2.0,
+        cache_seconds: float = AGGREGATE_CACHE_SECONDS,
     ) -> Refresh:
         """The refresh for `aiohttp_handler`: outbox stats and incident counts in one
-        read-only session, bounded by `timeout` seconds."""
+        read-only session, bounded by `timeout` seconds, and read at most once every
+        `cache_seconds` by `now`'s clock (concurrent scrapes wait for the same read)."""
+        read = _cached(lambda: gauge_counts(db), now=now, seconds=cache_seconds)
 
         async def refresh() -> None:
             async with asyncio.timeout(timeout):
-                stats, counts = await gauge_counts(db)
+                stats, counts = await read()
 
             async def outbox() -> OutboxStats:
                 return stats
@@ -133,30 +141,36 @@ class Metrics(SlackMetrics, OutboxMetrics, IncidentMetrics, SchedulerMetrics, Da
 
         return refresh
 
-    def route(self, refresh: Refresh | None = None) -> web.RouteDef:
-        """GET /metrics, for the web app's routes."""
-        return web.get("/metrics", self.aiohttp_handler(refresh))
+    def route(
+        self, refresh: Refresh | None = None, *, access: OperatorAccess | None = None
+    ) -> web.RouteDef:
+        """GET /metrics, for the web app's routes (loopback only without `access`)."""
+        return web.get("/metrics", self.aiohttp_handler(refresh, access=access))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
 
     def aiohttp_handler(
-        self, refresh: Refresh | None = None, *, bearer_token: str | None = None
+        self,
+        refresh: Refresh | None = None,
+        *,
+        access: OperatorAccess | None = None,
+        bearer_token: str | None = None,
     ) -> Handler:
         """GET /metrics: refresh the scrape-time gauges, then the text exposition.
 
         A failed refresh (database down, timeout) is logged and counted in
         firewatch_metrics_refresh_failures_total; the scrape still succeeds, so `up` keeps
-        meaning "the process answers". With `bearer_token`, scrapes must send
-        `Authorization: Bearer <token>`.
+        meaning "the process answers". Who may scrape is `access` (bot/runtime/access.py):
+        by default (no `access`, no `bearer_token`) loopback clients only; with
+        `bearer_token`, scrapes must send `Authorization: Bearer <token>`.
         """
-        expected = f"Bearer {bearer_token}".encode() if bearer_token else None
+        rule = access if access is not None else OperatorAccess(bearer_token)
 
         async def metrics_endpoint(request: web.Request) -> web.StreamResponse:
-            if expected is not None:
-                given = request.headers.get("Authorization", "").encode()
-                if not hmac.compare_digest(given, expected):
-                    return web.Response(status=401, text="unauthorized\n")
+            verdict = rule.verdict(request)
+            if verdict != "allowed":
+                return rule.refusal(verdict)
             if refresh is not None:
                 try:
                     await refresh()
@@ -168,6 +182,31 @@ class Metrics(SlackMetrics, OutboxMetrics, IncidentMetrics, SchedulerMetrics, Da
             )
 
         return metrics_endpoint
+
+
+def _cached(
+    read: Callable[[], Awaitable[T]], *, now: Callable[[], datetime], seconds: float
+) -> Callable[[], Awaitable[T]]:
+    """`read`, its answer reused for `seconds` after it was read (by `now`); callers that
+    come while it is being read wait for that read. A failed read is not kept."""
+    lock = asyncio.Lock()
+    kept: list[tuple[datetime, T]] = []
+    window = timedelta(seconds=seconds)
+
+    def fresh() -> T | None:
+        if kept and now() - kept[0][0] < window:
+            return kept[0][1]
+        return None
+
+    async def cached() -> T:
+        async with lock:
+            value = fresh()
+            if value is None:
+                value = await read()
+                kept[:] = [(now(), value)]
+            return value
+
+    return cached
 
 
 def _installed_version() -> str:

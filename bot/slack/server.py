@@ -1,5 +1,9 @@
 """The HTTP server: Slack's requests at POST /slack/events, plus health endpoints (and any
-extra routes, such as /metrics)."""
+extra routes, such as /metrics).
+
+/health/live and /health/ready are open (probes); /health gives its details (components,
+team, errors) only to whom `access` allows (bot/runtime/access.py), and everyone else
+only the overall status, with the same HTTP status code."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.runtime.access import OperatorAccess
 from bot.runtime.load import RequestLoad
 from bot.slack.errors import new_error_ref
 
@@ -34,13 +39,14 @@ def build_web_app(
     extra_routes: list[web.RouteDef] | None = None,
     middlewares: list[Middleware] | None = None,
     load: RequestLoad | None = None,
+    access: OperatorAccess | None = None,
 ) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024, middlewares=middlewares or [])
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
     app.add_routes(
         [
             web.post(EVENTS_PATH, slack_events_handler(bolt, verifier, load)),
-            web.get("/health", _probe_endpoint(health)),
+            web.get("/health", _health_endpoint(health, access or OperatorAccess())),
             web.get("/health/live", _live),
             web.get("/health/ready", _probe_endpoint(ready)),
             *(extra_routes or []),
@@ -95,6 +101,16 @@ def slack_events_handler(
 def _probe_endpoint(probe: HealthProbe) -> Handler:
     async def endpoint(_: web.Request) -> web.Response:
         status, payload = await probe()
+        return _json(payload, status)
+
+    return endpoint
+
+
+def _health_endpoint(probe: HealthProbe, access: OperatorAccess) -> Handler:
+    async def endpoint(request: web.Request) -> web.Response:
+        status, payload = await probe()
+        if not access.allows(request):
+            payload = {"status": payload.get("status")}
         return _json(payload, status)
 
     return endpoint
