@@ -14,7 +14,10 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.runtime.redact import mask_secret, mask_url
+
 SLACK_API_URL = "https://slack.com/api/"
+AUDIT_KEY_HOW_TO = 'python -c "import secrets; print(secrets.token_hex(32))"'
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "xoxb-your-token", "todo", "placeholder"}
 
 
@@ -77,9 +80,13 @@ class Settings(BaseSettings):
         default="https://events.pagerduty.com/v2/enqueue", alias="FIREWATCH_PAGERDUTY_URL"
     )
     page_webhook_url: str | None = Field(default=None, alias="FIREWATCH_PAGE_WEBHOOK_URL")
-    # Signs purge and forget tombstones (HMAC-SHA256) and keys user pseudonyms. Optional:
-    # without it tombstones carry a plain SHA-256 digest (integrity, not authenticity).
+    # Signs purge and forget tombstones (HMAC-SHA256) and keys user pseudonyms. Required
+    # in production (`require_audit_key`); elsewhere, without it tombstones carry a plain
+    # SHA-256 digest (integrity, not authenticity).
     audit_key: SecretStr | None = Field(default=None, alias="FIREWATCH_AUDIT_KEY")
+    # With it, /metrics and /health's details need `Authorization: Bearer <token>`;
+    # without it they are served to loopback clients only (bot/runtime/access.py).
+    metrics_token: SecretStr | None = Field(default=None, alias="FIREWATCH_METRICS_TOKEN")
     environment: Literal["production", "development", "test"] = Field(
         default="production",
         validation_alias=AliasChoices("FIREWATCH_ENV", "environment"),
@@ -128,8 +135,17 @@ class Settings(BaseSettings):
         if value is None or not value.get_secret_value().strip():
             return None
         if len(value.get_secret_value().strip()) < 16:
-            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 32`)")
+            raise ValueError(f"must be at least 16 characters (e.g. `{AUDIT_KEY_HOW_TO}`)")
         return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value().strip()) < 16:
+            raise ValueError(f"must be at least 16 characters (e.g. `{AUDIT_KEY_HOW_TO}`)")
+        return SecretStr(value.get_secret_value().strip())
 
     @field_validator("broadcast_channel")
     @classmethod
@@ -180,6 +196,21 @@ class Settings(BaseSettings):
             return None
         return self.audit_key.get_secret_value().strip().encode()
 
+    @property
+    def metrics_token_value(self) -> str | None:
+        """FIREWATCH_METRICS_TOKEN, or None when it is not set."""
+        return self.metrics_token.get_secret_value() if self.metrics_token else None
+
+    def require_audit_key(self) -> None:
+        """In production FIREWATCH_AUDIT_KEY is required: without it the audit hash chain is
+        plain SHA-256, which anyone who can write the database can recompute."""
+        if self.environment == "production" and self.audit_key is None:
+            raise ConfigError(
+                "FIREWATCH_AUDIT_KEY: is required when FIREWATCH_ENV=production (it signs "
+                f"the audit trail); create one with `{AUDIT_KEY_HOW_TO}` "
+                "(see docs/install.md, 'Environment variables')"
+            )
+
     def require_slack_credentials(self) -> None:
         """Check the secrets `firewatch run` needs; raise ConfigError naming the variable."""
         _require_secret(
@@ -199,29 +230,16 @@ class Settings(BaseSettings):
             key = field.alias or name.upper()
             value = getattr(self, name)
             if isinstance(value, SecretStr):
-                out[key] = _mask(value.get_secret_value())
+                out[key] = mask_secret(value.get_secret_value())
             elif value is None:
                 out[key] = "(not set)"
+            elif isinstance(value, str) and "://" in value:
+                out[key] = mask_url(value)
             else:
                 out[key] = str(value)
-        out["FIREWATCH_DATABASE_URL"] = _mask_url(self.effective_database_url)
+        out["FIREWATCH_DATABASE_URL"] = mask_url(self.effective_database_url)
         out["mode"] = "socket" if self.socket_mode else "http"
         return out
-
-
-def _mask(secret: str) -> str:
-    if len(secret) <= 8:
-        return "****"
-    return secret[:5] + "…" + "*" * 4
-
-
-def _mask_url(url: str) -> str:
-    # postgresql+asyncpg://user:password@host/db → hide the password
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest and ":" in rest.split("@", 1)[0]:
-        user = rest.split("@", 1)[0].split(":", 1)[0]
-        return f"{scheme}{sep}{user}:****@{rest.split('@', 1)[1]}"
-    return url
 
 
 def _require_secret(name: str, value: SecretStr | None, *, prefix: str = "", env: str) -> None:

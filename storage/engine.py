@@ -55,6 +55,9 @@ def background_writes() -> Iterator[None]:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    # Database errors (IntegrityError…) and SQLAlchemy's logs must not carry bound
+    # parameters: they hold people's text (notes, titles) and pseudonymised ids.
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -169,6 +172,7 @@ class Database:
                 },
                 pool_size=1,
                 pool_reset_on_return=None,
+                hide_parameters=True,
             )
             event.listen(self._batch_engine, "connect", _sqlite_pragmas)
             self._checkpoint_engine = create_sync_engine(
@@ -176,6 +180,7 @@ class Database:
                 connect_args={"check_same_thread": False},
                 pool_size=1,
                 pool_reset_on_return=None,
+                hide_parameters=True,
             )
             event.listen(self._checkpoint_engine, "connect", _sqlite_pragmas)
 

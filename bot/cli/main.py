@@ -106,6 +106,7 @@ def _run(_: argparse.Namespace) -> int:
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     settings.require_slack_credentials()
+    settings.require_audit_key()
     return asyncio.run(_serve(settings))
 
 
@@ -168,10 +169,11 @@ def _check_config(_: argparse.Namespace) -> int:
         + ", ".join(f"{k} ({s.label})" for k, s in holder.policy.severities.items())
     )
     problems = []
-    try:
-        settings.require_slack_credentials()
-    except ConfigError as exc:
-        problems.append(str(exc))
+    for require in (settings.require_slack_credentials, settings.require_audit_key):
+        try:
+            require()
+        except ConfigError as exc:
+            problems.append(str(exc))
     for problem in problems:
         print(f"warning: {problem} (needed by `firewatch run`)", file=sys.stderr)
     print("configuration OK")

@@ -2,8 +2,10 @@
 
 Context (incident reference, Slack request id, team) travels in context variables so any
 log line written while handling a request carries it without threading it through calls.
-Secrets never reach a formatter: Settings keeps them as SecretStr and the redaction filter
-masks anything shaped like a Slack token that slipped into a message anyway.
+Secrets never reach a formatter: Settings keeps them as SecretStr, and every formatted line
+goes through `redact` (bot/runtime/redact.py), which masks anything shaped like a Slack
+token, and the credentials, query values and token-like path segments of any URL, that
+slipped into a message (or an exception's text) anyway.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from bot.runtime.redact import redact
 
 incident_ref: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "incident_ref", default=None
@@ -22,11 +25,7 @@ incident_ref: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 team_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("team_id", default=None)
 
-_TOKEN = re.compile(r"\b(xox[abposr]|xapp)-[A-Za-z0-9-]+")
-
-
-def redact(text: str) -> str:
-    return _TOKEN.sub(lambda m: m.group(1) + "-****", text)
+__all__ = ["ContextFilter", "JsonFormatter", "TextFormatter", "configure_logging", "redact"]
 
 
 class ContextFilter(logging.Filter):
