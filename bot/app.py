@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.policy import Policy
 from bot.policy.holder import PolicyHolder, load_policy_or_fail
+from bot.runtime.access import OperatorAccess
 from bot.runtime.background import Background, Nudges, paging_tick, sqlite_checkpoints, watch
 from bot.runtime.health import Health, Probe
 from bot.runtime.load import RequestLoad
@@ -275,6 +276,7 @@ class Firewatch:
     def web_app(self) -> web.Application:
         secret = self.settings.slack_signing_secret
         http_mode = not self.settings.socket_mode
+        access = OperatorAccess(self.settings.metrics_token_value)
         refresh = self.metrics.database_refresh(
             self.db, now=self.clock.now, slack_auth_ok=lambda: self.auth.identity.ok
         )
@@ -283,8 +285,9 @@ class Firewatch:
             signing_secret=secret.get_secret_value() if (secret and http_mode) else None,
             health=self.health,
             ready=self.readiness,
-            extra_routes=[self.metrics.route(refresh)],
+            extra_routes=[self.metrics.route(refresh, access=access)],
             load=self.load,
+            access=access,
             middlewares=[request_metrics(self.metrics)],
         )
 

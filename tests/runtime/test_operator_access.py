@@ -5,6 +5,7 @@ few seconds."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from bot.runtime.metrics import AGGREGATE_CACHE_SECONDS, Metrics
 from bot.slack.server import HttpServer, build_web_app
 from storage.engine import Database
 from storage.instrumentation import time_statements
+from tests.support import start_harness
 
 TOKEN = "0123456789abcdef0123456789abcdef"  # noqa: S105 - a test token
 DETAILS = {
@@ -202,3 +204,17 @@ async def test_database_aggregates_are_read_at_most_once_per_window(db: Database
         assert len(selects) == 2 * first  # the window ended: read once more
     finally:
         uninstall()
+
+
+async def test_firewatch_wires_its_metrics_token(database_url: str) -> None:
+    async with start_harness(database_url, FIREWATCH_METRICS_TOKEN=TOKEN) as h:
+        base = f"http://127.0.0.1:{h.app.port}"
+        assert (await get(f"{base}/metrics"))[0] == 401
+        status, body, _ = await get(f"{base}/metrics", Authorization=f"Bearer {TOKEN}")
+        assert status == 200
+        assert "firewatch_incidents" in body or "firewatch_outbox_backlog" in body
+        status, body, _ = await get(f"{base}/health")
+        assert set(json.loads(body)) == {"status"}
+        status, body, _ = await get(f"{base}/health", Authorization=f"Bearer {TOKEN}")
+        assert "components" in json.loads(body)
+        assert (await get(f"{base}/health/ready"))[0] == 200
