@@ -288,6 +288,7 @@ class Firewatch:
             extra_routes=[self.metrics.route(refresh, access=access)],
             load=self.load,
             access=access,
+            health_summary=self.checks.summary,
             middlewares=[request_metrics(self.metrics)],
         )
 

@@ -23,6 +23,9 @@ INTAKE_DEGRADED_SECONDS = 60.0
 OUTBOX_DEGRADED_SECONDS = 300
 # How long each database question may take before the database counts as down.
 PROBE_TIMEOUT_SECONDS = 2
+# /health's overall status, for clients that may not see the details, is worked out at
+# most this often: polling it cannot load the database.
+SUMMARY_CACHE_SECONDS = 5.0
 
 Probe = tuple[int, dict[str, Any]]
 
@@ -59,6 +62,8 @@ class Health:
     identity: SlackIdentity
     socket: SocketConnection | None
     started_monotonic: float = field(default_factory=time.monotonic)
+    _summary: tuple[datetime, Probe] | None = field(default=None, init=False, repr=False)
+    _summary_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     async def readiness(self) -> Probe:
         try:
@@ -92,6 +97,17 @@ class Health:
             "time": datetime.now(UTC).isoformat(),
         }
         return (503 if status == "down" else 200), payload
+
+    async def summary(self) -> Probe:
+        """The overall status alone (same HTTP status as the report), from a report made
+        at most every SUMMARY_CACHE_SECONDS by the clock; concurrent callers share one."""
+        async with self._summary_lock:
+            kept = self._summary
+            now = self.clock.now()
+            if kept is None or (now - kept[0]).total_seconds() >= SUMMARY_CACHE_SECONDS:
+                code, payload = await self.report()
+                kept = self._summary = (now, (code, {"status": payload["status"]}))
+            return kept[1]
 
     async def _storage(self, components: dict[str, Any]) -> str:
         """The database, the outbox and the declaration intake: "ok", "degraded" when the

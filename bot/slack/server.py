@@ -40,13 +40,18 @@ def build_web_app(
     middlewares: list[Middleware] | None = None,
     load: RequestLoad | None = None,
     access: OperatorAccess | None = None,
+    health_summary: HealthProbe | None = None,
 ) -> web.Application:
+    """`health_summary`: what /health answers those `access` does not allow (by default
+    `health`, reduced to its overall status)."""
     app = web.Application(client_max_size=1024 * 1024, middlewares=middlewares or [])
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
     app.add_routes(
         [
             web.post(EVENTS_PATH, slack_events_handler(bolt, verifier, load)),
-            web.get("/health", _health_endpoint(health, access or OperatorAccess())),
+            web.get(
+                "/health", _health_endpoint(health, health_summary, access or OperatorAccess())
+            ),
             web.get("/health/live", _live),
             web.get("/health/ready", _probe_endpoint(ready)),
             *(extra_routes or []),
@@ -106,12 +111,15 @@ def _probe_endpoint(probe: HealthProbe) -> Handler:
     return endpoint
 
 
-def _health_endpoint(probe: HealthProbe, access: OperatorAccess) -> Handler:
+def _health_endpoint(
+    probe: HealthProbe, summary: HealthProbe | None, access: OperatorAccess
+) -> Handler:
     async def endpoint(request: web.Request) -> web.Response:
-        status, payload = await probe()
-        if not access.allows(request):
-            payload = {"status": payload.get("status")}
-        return _json(payload, status)
+        if access.allows(request):
+            status, payload = await probe()
+            return _json(payload, status)
+        status, payload = await (summary or probe)()
+        return _json({"status": payload.get("status")}, status)
 
     return endpoint
 

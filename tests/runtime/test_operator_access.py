@@ -20,6 +20,7 @@ from aiohttp.test_utils import make_mocked_request
 
 from bot.domain.clock import FrozenClock
 from bot.runtime.access import OperatorAccess, is_loopback
+from bot.runtime.health import SUMMARY_CACHE_SECONDS, Health
 from bot.runtime.metrics import AGGREGATE_CACHE_SECONDS, Metrics
 from bot.slack.server import HttpServer, build_web_app
 from storage.engine import Database
@@ -218,3 +219,32 @@ async def test_firewatch_wires_its_metrics_token(database_url: str) -> None:
         status, body, _ = await get(f"{base}/health", Authorization=f"Bearer {TOKEN}")
         assert "components" in json.loads(body)
         assert (await get(f"{base}/health/ready"))[0] == 200
+
+
+class Identity:
+    ok = True
+    team_id = "T0SECRET"
+    error = None
+    checked_at = None
+
+
+async def test_the_public_health_status_is_worked_out_at_most_once_per_window(
+    db: Database,
+) -> None:
+    clock = FrozenClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    reads: list[int] = []
+
+    async def backlog() -> tuple[int, float]:
+        reads.append(1)
+        return 0, 0.0
+
+    health = Health(db, clock, backlog, Identity(), None)
+    assert await health.summary() == (200, {"status": "ok"})
+    clock.advance(timedelta(seconds=SUMMARY_CACHE_SECONDS - 1))
+    await asyncio.gather(health.summary(), health.summary())
+    assert len(reads) == 1
+    clock.advance(timedelta(seconds=1))
+    await health.summary()
+    assert len(reads) == 2
+    await health.report()  # the details are never cached
+    assert len(reads) == 3
