@@ -152,7 +152,7 @@ class PagingDeadlines(Service):
                 text,
                 at=now,
                 actor=None,
-                data={"page": page_id, "to": escalated_to, "role": page.role},
+                data={"page": page_id, "to": escalated_to, "role": page.role, "paged": page.person},
                 source_key=f"escalate:{page_id}",
             )
             await self.writer.queue_updates(session, incident, [page], now)

@@ -7,7 +7,8 @@ with a reporter's long text; the payload of anything within the limits is unchan
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -50,8 +51,22 @@ def clip(text: str, limit: int) -> str:
 
 
 def escape(text: str) -> str:
-    """Slack's mrkdwn escaping: user text must not become links or mentions."""
+    """The one escaping rule: user text made safe for `mrkdwn` and a message's top-level
+    `text` (both parsed for mentions and links). `&`, `<`, `>` become `&amp;`, `&lt;`,
+    `&gt;`, and nothing else changes. Every piece of user text goes through it exactly
+    once; Firewatch's own mentions, channel links, dates and links are added after it, so
+    they stay live. `plain_text` objects are not parsed: they take the text as it is."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]+)&gt;")
+
+
+def with_mentions(escaped: str, users: Iterable[str | None]) -> str:
+    """Escaped text Firewatch wrote itself (a timeline entry) with its own mentions of
+    `users` live again; any other mention in it stays text."""
+    known = {user for user in users if user}
+    return _ESCAPED_MENTION.sub(lambda m: f"<@{m[1]}>" if m[1] in known else m[0], escaped)
 
 
 def slack_date(when: datetime | None) -> str:

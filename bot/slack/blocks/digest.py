@@ -43,6 +43,7 @@ from bot.slack.blocks.common import (
     actions,
     button,
     context,
+    escape,
     header,
     mention,
     option,
@@ -73,7 +74,7 @@ def _day(value: date | datetime, zone: ZoneInfo) -> str:
 
 
 def _incident(number: int, title: str) -> str:
-    return f"*{reference(number)}* {title}"
+    return f"*{reference(number)}* {escape(title)}"
 
 
 def period_title(digest: Digest, zone: ZoneInfo) -> str:
@@ -175,7 +176,7 @@ def _overdue_line(overdue: OverdueItem, zone: ZoneInfo) -> str:
     days = overdue.days_overdue
     return messages.OVERDUE_ITEM_LINE.format(
         ref=reference(item.incident_id),
-        text=item.text,
+        text=escape(item.text),
         owner=item.owner_id,
         day=_day(item.due_on, zone),
         days=(messages.ONE_DAY if days == 1 else messages.DAYS).format(count=days),

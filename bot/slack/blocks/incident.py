@@ -41,14 +41,14 @@ def _facts(incident: Incident, policy: Policy) -> SectionBlock:
 
 
 def announcement_text(incident: Incident, policy: Policy, *, mrkdwn: bool = False) -> str:
-    """The policy's announcement template filled in; `mrkdwn` escapes the reporter's words
-    and links the channel and reporter, the plain form is for notifications."""
+    """The policy's announcement template filled in, the reporter's words escaped (Slack
+    parses the top-level `text` too); `mrkdwn` links the channel and reporter, the plain
+    form is for notifications."""
+    title = escape(incident.title)
     if mrkdwn:
-        title = escape(incident.title)
         channel = channel_link(incident.channel_id, messages.THIS_THREAD)
         reporter = f"<@{incident.reporter_id}>"
     else:
-        title = incident.title
         channel = f"#{incident.channel_name}" if incident.channel_name else messages.THE_THREAD
         reporter = incident.reporter_id
     return policy.templates.announcement.format(
@@ -73,10 +73,10 @@ def incident_report(
     """The report pinned in the incident's channel: the facts, the reporter's answers, the
     checklist, and (while it is open) the button to change its severity."""
     discovery = {m.key: m.label for m in policy.report.discovery_methods}
-    text = messages.REPORT_TITLE.format(ref=incident.ref, title=incident.title)
+    title = messages.REPORT_TITLE.format(ref=incident.ref, title=incident.title)
     blocks: list[SlackBlock] = [context(f":warning: {escape(note)}")] if note else []
     blocks += [
-        header(text),
+        header(title),  # plain text: shown as written
         _facts(incident, policy),
         DividerBlock(),
         labelled("What is happening?", incident.nature),
@@ -92,6 +92,7 @@ def incident_report(
     if incident.kind is Kind.INCIDENT and incident.is_open:
         severity = button(messages.CHANGE_SEVERITY, Action.CHANGE_SEVERITY, str(incident.id))
         blocks.append(actions(severity, block_id=Block.REPORT_ACTIONS))
+    text = messages.REPORT_TITLE.format(ref=incident.ref, title=escape(incident.title))
     return text, rendered(blocks)
 
 

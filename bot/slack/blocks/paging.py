@@ -82,7 +82,7 @@ def page_dm(page: Page, incident: Incident, policy: Policy) -> tuple[str, list[P
         sender = messages.PAGE_DM_FROM.format(user=page.paged_by)
         lines.append(f"{sender} {escape(page.message or '')}".rstrip(": "))
     text = messages.PAGE_DM_TEXT.format(
-        role=title, ref=incident.ref, severity=label, title=incident.title
+        role=escape(title), ref=incident.ref, severity=escape(label), title=escape(incident.title)
     )
     return text, _page_blocks(page, "\n".join(lines))
 
@@ -95,7 +95,7 @@ def page_post(page: Page, incident: Incident, policy: Policy) -> tuple[str, list
     )
     if page.message:
         line += f"\n> {escape(page.message)}"
-    text = messages.PAGE_POSTED_TEXT.format(ref=incident.ref, role=title, user=page.person)
+    text = messages.PAGE_POSTED_TEXT.format(ref=incident.ref, role=escape(title), user=page.person)
     return text, _page_blocks(page, line)
 
 
@@ -109,7 +109,9 @@ def unanswered(incident: Incident, policy: Policy, role: str) -> tuple[str, list
         role=escape(role),
         channel=where,
     )
-    text = messages.PAGE_UNANSWERED_TEXT.format(ref=incident.ref, severity=label, role=role)
+    text = messages.PAGE_UNANSWERED_TEXT.format(
+        ref=incident.ref, severity=escape(label), role=escape(role)
+    )
     return text, rendered([section(line)])
 
 
@@ -121,7 +123,7 @@ def breach(incident: Incident, policy: Policy) -> tuple[str, list[Payload]]:
         title=escape(incident.title),
         deadline=slack_date(incident.response_deadline),
     )
-    text = messages.BREACH_TEXT.format(ref=incident.ref, severity=label)
+    text = messages.BREACH_TEXT.format(ref=incident.ref, severity=escape(label))
     return text, rendered([section(line)])
 
 

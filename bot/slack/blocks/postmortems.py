@@ -157,7 +157,7 @@ def request_message(incident: Incident, pm: Postmortem) -> tuple[str, list[Paylo
         ),
         actions(write),
     ]
-    text = messages.POSTMORTEM_REQUEST_TEXT.format(ref=incident.ref, title=incident.title)
+    text = messages.POSTMORTEM_REQUEST_TEXT.format(ref=incident.ref, title=escape(incident.title))
     return text, rendered(blocks)
 
 
@@ -166,7 +166,7 @@ def changes_requested(incident: Incident, pm: Postmortem) -> tuple[str, list[Pay
     Write button of the request again."""
     if pm.decision_note:
         text = messages.CHANGES_REQUESTED_WITH_NOTE.format(
-            user=pm.decided_by, ref=incident.ref, note=pm.decision_note
+            user=pm.decided_by, ref=incident.ref, note=escape(pm.decision_note)
         )
     else:
         text = messages.CHANGES_REQUESTED.format(user=pm.decided_by, ref=incident.ref)
@@ -214,9 +214,10 @@ def review_message(incident: Incident, pm: Postmortem, policy: Policy) -> tuple[
 def final_report(
     incident: Incident, pm: Postmortem, facts: Facts, policy: Policy
 ) -> tuple[str, list[Payload]]:
-    text = messages.FINAL_REPORT_TITLE.format(ref=incident.ref, title=incident.title)
+    title = messages.FINAL_REPORT_TITLE.format(ref=incident.ref, title=incident.title)
+    text = messages.FINAL_REPORT_TITLE.format(ref=incident.ref, title=escape(incident.title))
     blocks = [
-        header(text),
+        header(title),  # plain text: shown as written
         context(facts_text(facts)),
         labelled("Resolution", pm.resolution_summary),
         *_content(pm, policy),

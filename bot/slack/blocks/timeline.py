@@ -10,7 +10,7 @@ from bot.domain.changes import DECISIONS, NEXT_STEPS, STEP_LABELS, ChangeStep
 from bot.domain.incident import Incident
 from bot.domain.policy import Policy
 from bot.domain.status import LABELS, allowed_targets
-from bot.domain.timeline import TimelineEntry
+from bot.domain.timeline import EntryKind, TimelineEntry
 from bot.services.changes import Change
 from bot.slack import messages
 from bot.slack.blocks.common import (
@@ -32,6 +32,7 @@ from bot.slack.blocks.common import (
     select_input,
     slack_date,
     text_input,
+    with_mentions,
 )
 from bot.slack.ids import VALUE, TimelineIds, change_block_id, change_step_action
 
@@ -84,8 +85,23 @@ def capture_modal(incidents: list[Incident], message: dict[str, Any]) -> Payload
     return modal(TimelineIds.CAPTURE_MODAL, messages.CAPTURE_TITLE, blocks, "Add", message=message)
 
 
+# Entries whose text is a person's words (a note, a captured message, a status update):
+# nothing in them is Firewatch's own markup.
+PEOPLES_WORDS = frozenset({EntryKind.NOTE, EntryKind.CAPTURED, EntryKind.STATUS})
+
+
+def entry_markup(entry: TimelineEntry, limit: int | None = None) -> str:
+    """An entry's text for mrkdwn or `text`: escaped; in an entry Firewatch wrote, its own
+    mentions of the people the entry is about (its actor and the ids in its data) stay live."""
+    text = escape(entry.text if limit is None else clip(entry.text, limit))
+    if entry.kind in PEOPLES_WORDS:
+        return text
+    data = entry.data or {}
+    return with_mentions(text, [entry.actor, *(v for v in data.values() if isinstance(v, str))])
+
+
 def _entry_line(entry: TimelineEntry) -> str:
-    text = escape(clip(entry.text, 600))
+    text = entry_markup(entry, 600)
     link = entry.data.get("permalink") if entry.data else None
     if link:
         text += f" (<{link}|message>)"
@@ -182,15 +198,16 @@ def change_message(change: Change, incident: Incident, policy: Policy) -> tuple[
         blocks.append(context(steps))
     blocks += _change_actions(change, policy)
     text = messages.CHANGE_TEXT.format(
-        ref=change.ref, incident=incident.ref, summary=change.summary, status=status
+        ref=change.ref, incident=incident.ref, summary=escape(change.summary), status=status
     )
     return text, rendered(blocks)
 
 
 def status_update(incident: Incident, entry: TimelineEntry) -> tuple[str, list[Payload]]:
     who = mention(entry.actor, "Firewatch")
-    body = section(f":mega: *{incident.ref}* {escape(entry.text)} · {who}")
-    return f"{incident.ref} {entry.text}", rendered([body])
+    update = entry_markup(entry)
+    body = section(f":mega: *{incident.ref}* {update} · {who}")
+    return f"{incident.ref} {update}", rendered([body])
 
 
 # A grouped echo: lines packed into mrkdwn sections (3,000 characters each at most), at
@@ -210,12 +227,14 @@ def timeline_entries(entries: list[TimelineEntry]) -> tuple[str, list[Payload], 
     size = 0
     shown = 0
     text_size = 0
+    texts: list[str] = []
     for entry in entries:
-        text_size += len(entry.text) + 1
+        markup = entry_markup(entry)
+        text_size += len(markup) + 1
         if shown and text_size > ECHO_TEXT_CHARS:
             break
         who = mention(entry.actor, "Firewatch")
-        line = clip(f":memo: {escape(entry.text)} · {who} · {slack_date(entry.at)}", 2000)
+        line = clip(f":memo: {markup} · {who} · {slack_date(entry.at)}", 2000)
         if sections and size + len(line) + 1 <= ECHO_SECTION_CHARS:
             sections[-1].append(line)
             size += len(line) + 1
@@ -225,6 +244,7 @@ def timeline_entries(entries: list[TimelineEntry]) -> tuple[str, list[Payload], 
         else:
             break
         shown += 1
+        texts.append(markup)
     body = rendered([section("\n".join(lines)) for lines in sections])
-    text = "\n".join(entry.text for entry in entries[:shown])
+    text = "\n".join(texts)
     return clip(text, 39000), body, max(shown, 1) if entries else 0

@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack import messages
 from bot.slack.blocks import declare as modals
 from bot.slack.blocks import incident as blocks
+from bot.slack.blocks.common import escape
 from bot.slack.deps import ListenerDeps
 from bot.slack.errors import answer_errors
 from bot.slack.follow_ups import FollowUps
@@ -144,7 +145,7 @@ class IncidentCommand:
             await ephemeral(ack, help_message)
         else:
             await ephemeral(
-                ack, messages.UNKNOWN_SUBCOMMAND.format(sub=name[:40], help=help_message)
+                ack, messages.UNKNOWN_SUBCOMMAND.format(sub=escape(name[:40]), help=help_message)
             )
 
 
