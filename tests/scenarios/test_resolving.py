@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
-from bot.domain.clock import FrozenClock
 from bot.emulator import input_values
 from bot.slack.ids import TimelineIds
 from storage.models import OutboxRow
 from storage.postmortem_models import PostmortemRow
-from tests.support import Harness, start_harness
+from tests.scenarios import test_postmortems
+from tests.scenarios.test_timeline import declared
+from tests.support import Harness
 
-OWNER = "U0BOB"  # the PM: the first IRT role with a person writes the post-mortem
-NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def h(database_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(f"roles:\n  pm:\n    primary: {OWNER}\n")
-    async with start_harness(
-        database_url, clock=FrozenClock(NOW), FIREWATCH_POLICY_FILE=str(policy)
-    ) as harness:
-        yield harness
-
-
-async def declared(h: Harness) -> str:
-    await h.declare()
-    await h.settled()
-    [incident] = await h.incidents()
-    assert incident.channel_id is not None
-    return incident.channel_id
+# The post-mortem scenarios' harness: U0BOB, the PM, is the one asked to write it.
+h = test_postmortems.h
+OWNER = test_postmortems.OWNER
 
 
 async def command(h: Harness, text: str, channel: str) -> str:

@@ -17,17 +17,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.domain import digest as facts
 from bot.domain.changes import ChangeStatus
 from bot.domain.checklist import Verdict
-from bot.domain.digest import (
-    ActionItemFacts,
-    BreachFacts,
-    Digest,
-    IncidentFacts,
-    OverdueItem,
-    OwedPostmortem,
-    PostmortemFacts,
-)
 from bot.domain.incident import ChannelStatus, Incident, Kind, Status
 from bot.domain.paging import Page, PageKind, PageStatus
 from bot.domain.postmortem import PostmortemStatus
@@ -103,111 +95,58 @@ def assert_safe(text: str | None, blocks: Any) -> set[str]:
 
 
 def an_incident(words: str, kind: Kind = Kind.INCIDENT) -> Incident:
-    return Incident(
-        id=7,
-        title=words,
-        nature=words,
-        discovery=words,
-        impact=words,
-        evidence=words,
-        service=words,
-        severity="sev1",
-        status=Status.INVESTIGATING,
-        kind=kind,
-        reporter_id=REPORTER,
-        declared_at=AT,
-        channel_status=ChannelStatus.CREATED,
-        channel_id=CHANNEL,
-        channel_name="inc-7",
-        response_deadline=AT + timedelta(hours=1),
-        checklist={"answers": [], "qualifies": False, "failures": [], "override_reason": words},
-    )
+    """Every field a reporter writes holds `words` (the title, the four answers, the
+    service, the reason for declaring anyway)."""
+    w = words
+    return Incident(7, w, w, w, w, w, w, "sev1", Status.INVESTIGATING, kind, REPORTER, AT,
+                    ChannelStatus.CREATED, channel_id=CHANNEL, channel_name="inc-7",
+                    response_deadline=AT + timedelta(hours=1),
+                    checklist={"answers": [], "failures": [], "override_reason": w})  # fmt: skip
 
 
 def an_entry(words: str, kind: str, seq: int = 1, **data: Any) -> TimelineEntry:
-    return TimelineEntry(
-        incident_id=7,
-        seq=seq,
-        at=AT,
-        kind=kind,
-        actor=REPORTER,
-        text=words,
-        data=data,
-        prev_hash="",
-        hash="",
-        id=seq,
-    )
+    """A timeline entry by the reporter: `data` names whom Firewatch's own text is about."""
+    return TimelineEntry(7, seq, AT, kind, REPORTER, words, data, "", "", id=seq)
 
 
 def a_page(words: str) -> Page:
-    return Page(
-        id=3,
-        incident_id=7,
-        chain="ic",
-        role="ic",
-        person=PAGED,
-        step=0,
-        kind=PageKind.MANUAL,
-        via="primary",
-        status=PageStatus.WAITING,
-        paged_at=AT,
-        ack_deadline=AT + timedelta(minutes=5),
-        paged_by=REPORTER,
-        message=words,
-    )
+    """A page by hand from the reporter, with their message."""
+    deadline = AT + timedelta(minutes=5)
+    return Page(3, 7, "ic", "ic", PAGED, 0, PageKind.MANUAL, "primary", PageStatus.WAITING, AT,
+                deadline, paged_by=REPORTER, message=words)  # fmt: skip
 
 
 def a_change(words: str) -> Change:
-    return Change(
-        id=2,
-        incident_id=7,
-        summary=words,
-        plan=words,
-        rollback_plan=words,
-        risk=words,
-        checklist={},
-        status=ChangeStatus.PROPOSED,
-        proposed_by=PROPOSER,
-        proposed_at=AT,
-        steps={"propose": {"by": PROPOSER}},
-        message_channel_id=None,
-        message_ts=None,
-    )
+    """A proposed CHG: summary, plan, rollback plan and risk are the proposer's words."""
+    steps = {"propose": {"by": PROPOSER}}
+    return Change(2, 7, words, words, words, words, {}, ChangeStatus.PROPOSED, PROPOSER, AT,
+                  steps, None, None)  # fmt: skip
 
 
 def a_postmortem(words: str) -> Postmortem:
+    """A submitted post-mortem: every text, note, item and question key is `words`."""
     item = {"text": words, "owner": OWNER, "due_on": "2026-12-01", "status": "open"}
-    return Postmortem(
-        id=4,
-        incident_id=7,
-        status=PostmortemStatus.SUBMITTED,
-        owner_id=OWNER,
-        due_at=AT,
-        resolution_summary=words,
-        root_cause=words,
-        impact=words,
-        assessments={"followup_change": {"answer": "yes", "note": words}, words: {"note": words}},
-        items=[item],
-        submitted_by=SUBMITTER,
-        decided_by=SUBMITTER,
-        decision_note=words,
-    )
+    answers = {"followup_change": {"answer": "yes", "note": words}, words: {"note": words}}
+    return Postmortem(4, 7, PostmortemStatus.SUBMITTED, OWNER, AT, words, words, words, answers,
+                      [item], SUBMITTER, SUBMITTER, words)  # fmt: skip
 
 
-def a_digest(words: str) -> Digest:
-    facts = IncidentFacts(7, "incident", "sev1", words, "resolved", REPORTER, AT)
-    report = IncidentFacts(8, "non_incident", "sev3", words, "closed", REPORTER, AT)
-    item = ActionItemFacts(5, 7, words, OWNER, date(2026, 11, 20))
-    return Digest(
+def a_digest(words: str) -> facts.Digest:
+    declared = facts.IncidentFacts(7, "incident", "sev1", words, "resolved", REPORTER, AT)
+    report = facts.IncidentFacts(8, "non_incident", "sev3", words, "closed", REPORTER, AT)
+    item = facts.ActionItemFacts(5, 7, words, OWNER, date(2026, 11, 20))
+    return facts.Digest(
         period_start=AT - timedelta(days=7),
         period_end=AT,
-        by_severity={"sev1": [facts]},
-        to_review=[PostmortemFacts(4, 7, words, "sev1", "submitted", OWNER, AT, SUBMITTER, AT)],
-        owed=[OwedPostmortem(7, words, "sev1", OWNER, AT, 4, "draft", True)],
+        by_severity={"sev1": [declared]},
+        to_review=[
+            facts.PostmortemFacts(4, 7, words, "sev1", "submitted", OWNER, AT, SUBMITTER, AT)
+        ],
+        owed=[facts.OwedPostmortem(7, words, "sev1", OWNER, AT, 4, "draft", True)],
         non_incidents=[report],
-        breaches=[BreachFacts(7, words, "sev1", AT, AT)],
+        breaches=[facts.BreachFacts(7, words, "sev1", AT, AT)],
         response_times=[],
-        overdue_items=[OverdueItem(item, 5)],
+        overdue_items=[facts.OverdueItem(item, 5)],
         generated_at=AT,
         severity_counts={"sev1": 1},
     )
