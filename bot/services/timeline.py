@@ -146,8 +146,7 @@ class TimelineService(Service):
         `also` runs inside the same transaction (e.g. requesting the post-mortem when
         resolving), so both facts commit together or not at all. Raises
         InvalidTransition (domain) for a move the state machine forbids. Resolving needs
-        an update (how it was resolved) and runs `on_resolved` in the same transaction.
-        """
+        an update (how) and runs `on_resolved` in the transaction too."""
         if target is Status.RESOLVED and not update.strip():
             raise InvalidChange(RESOLUTION_NEEDED)
         now = self.clock.now()
