@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import String, literal, null, select, union_all
 
-from storage.models import IncidentRow
+from storage.models import ChangeRow, IncidentRow
 from storage.paging_models import AbsenceRow, PageRow, RoleAssignmentRow
 from storage.postmortem_models import ActionItemRow, PostmortemRow
 from storage.session import Repository
@@ -37,6 +37,8 @@ class PermissionRepository(Repository):
         *,
         page_id: int | None = None,
         item_id: int | None = None,
+        change_id: int | None = None,
+        postmortem_id: int | None = None,
     ) -> StoredFacts:
         """One statement: a UNION ALL of what each fact needs (absent rows are skipped)."""
         parts: list[Any] = [
@@ -57,38 +59,55 @@ class PermissionRepository(Repository):
                     literal("page", String), PageRow.incident_id, PageRow.person, PageRow.role
                 ).where(PageRow.id == page_id)
             )
-        incident: Any = incident_id
-        if incident is None and item_id is not None:
-            incident = select(ActionItemRow.incident_id).where(ActionItemRow.id == item_id)
-        elif incident is None and page_id is not None:
-            incident = select(PageRow.incident_id).where(PageRow.id == page_id)
+        incident = _incident_of(incident_id, item_id, page_id, change_id, postmortem_id)
         if incident is not None:
-            if not isinstance(incident, int):
-                incident = incident.scalar_subquery()
-            parts += [
-                select(
-                    literal("incident", String), IncidentRow.id, IncidentRow.reporter_id, null()
-                ).where(IncidentRow.id == incident),
-                select(
-                    literal("assigned", String),
-                    RoleAssignmentRow.incident_id,
-                    RoleAssignmentRow.person,
-                    RoleAssignmentRow.role,
-                ).where(RoleAssignmentRow.incident_id == incident),
-                select(literal("paged", String), PageRow.incident_id, PageRow.person, null()).where(
-                    PageRow.incident_id == incident
-                ),
-                select(
-                    literal("postmortem", String),
-                    PostmortemRow.incident_id,
-                    PostmortemRow.owner_id,
-                    null(),
-                ).where(PostmortemRow.incident_id == incident),
-            ]
+            parts += _incident_parts(incident)
         found = StoredFacts()
         for kind, of, person, role in (await self.session.execute(union_all(*parts))).all():
             _collect(found, str(kind), of, str(person), role)
         return found
+
+
+def _incident_of(
+    incident_id: int | None,
+    item_id: int | None,
+    page_id: int | None,
+    change_id: int | None,
+    postmortem_id: int | None,
+) -> Any:
+    """The incident id, or a scalar subquery finding it from what was named."""
+    if incident_id is not None:
+        return incident_id
+    for table, key in (
+        (ActionItemRow, item_id),
+        (PageRow, page_id),
+        (ChangeRow, change_id),
+        (PostmortemRow, postmortem_id),
+    ):
+        if key is not None:
+            return select(table.incident_id).where(table.id == key).scalar_subquery()
+    return None
+
+
+def _incident_parts(incident: Any) -> list[Any]:
+    """The incident's reporter, assignments, people paged and post-mortem owner."""
+    return [
+        select(literal("incident", String), IncidentRow.id, IncidentRow.reporter_id, null()).where(
+            IncidentRow.id == incident
+        ),
+        select(
+            literal("assigned", String),
+            RoleAssignmentRow.incident_id,
+            RoleAssignmentRow.person,
+            RoleAssignmentRow.role,
+        ).where(RoleAssignmentRow.incident_id == incident),
+        select(literal("paged", String), PageRow.incident_id, PageRow.person, null()).where(
+            PageRow.incident_id == incident
+        ),
+        select(
+            literal("postmortem", String), PostmortemRow.incident_id, PostmortemRow.owner_id, null()
+        ).where(PostmortemRow.incident_id == incident),
+    ]
 
 
 def _collect(

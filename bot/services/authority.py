@@ -53,12 +53,23 @@ class Authority:
         *,
         page_id: int | None = None,
         item_id: int | None = None,
+        change_id: int | None = None,
+        postmortem_id: int | None = None,
     ) -> None:
-        """Return if the policy lets `actor` do `action`; else record it and raise Refused."""
+        """Return if the policy lets `actor` do `action`; else record it and raise Refused.
+
+        The incident is `incident_id`, or the one the page, item, change or post-mortem
+        belongs to; all facts come from one read.
+        """
         policy = self._policy()
         async with self.db.session(write=False) as session:
             stored = await PermissionRepository(session).facts(
-                incident_id, self.clock.now(), page_id=page_id, item_id=item_id
+                incident_id,
+                self.clock.now(),
+                page_id=page_id,
+                item_id=item_id,
+                change_id=change_id,
+                postmortem_id=postmortem_id,
             )
         roles = role_facts(policy, stored.absent)
         facts = _incident_facts(policy, stored)

@@ -64,7 +64,7 @@ ALLOWED: dict[str, set[Action]] = {
     "assigned pm (responder)": {A.DECLARE} | RESPONDING | READS,
     "paged person": {A.DECLARE, A.ACKNOWLEDGE} | RESPONDING | READS,
     "role backup of the page": {A.DECLARE, A.ACKNOWLEDGE} | READS,
-    "reporter": {A.DECLARE, A.RESOLVE} | READS,
+    "reporter": {A.DECLARE} | RESPONDING | READS,
     "item owner": {A.DECLARE, A.COMPLETE_ACTION_ITEM} | READS,
     "member": {A.DECLARE} | READS,
     "guest in the channel": READS,

@@ -13,7 +13,7 @@ from bot.slack.ids import TimelineIds
 from storage.models import ChangeRow
 from tests.support import Harness, start_harness
 
-PM, SOMEONE = "U0BOB", "U0CAROL"
+PM, SOMEONE, REPORTER = "U0BOB", "U0CAROL", "U0ALICE"
 
 
 @pytest.fixture
@@ -117,16 +117,20 @@ async def test_only_the_accountable_role_may_approve(pm_harness: Harness) -> Non
 async def test_verification_and_validation_are_separate_recorded_steps(pm_harness: Harness) -> None:
     channel, message = await propose(pm_harness)
     await click(pm_harness, channel, message, "approve", PM)
+    # Issue 20: the steps are the responders' (here the reporter and the PM), not anyone's.
     await click(pm_harness, channel, message, "apply", SOMEONE)
-    await click(pm_harness, channel, message, "validate", SOMEONE)  # not yet verified
+    assert (await change_row(pm_harness)).status == "approved"
+    assert notices(pm_harness, SOMEONE)[-1].endswith("may apply a change.")
+    await click(pm_harness, channel, message, "apply", REPORTER)
+    await click(pm_harness, channel, message, "validate", REPORTER)  # not yet verified
     assert (await change_row(pm_harness)).status == "applied"
-    assert "can only be verified" in notices(pm_harness, SOMEONE)[-1].lower()
-    await click(pm_harness, channel, message, "verify", SOMEONE)
-    await click(pm_harness, channel, message, "validate", "U0DAVE")
+    assert "can only be verified" in notices(pm_harness, REPORTER)[-1].lower()
+    await click(pm_harness, channel, message, "verify", REPORTER)
+    await click(pm_harness, channel, message, "validate", PM)
     row = await change_row(pm_harness)
     assert row.status == "validated"
-    assert row.steps["verified"]["by"] == SOMEONE
-    assert row.steps["validated"]["by"] == "U0DAVE"
+    assert row.steps["verified"]["by"] == REPORTER
+    assert row.steps["validated"]["by"] == PM
     kinds = [e.text for e in await pm_harness.timeline() if e.kind == "change"]
     assert kinds == [
         "CHG-1 proposed: Roll back checkout to v41",

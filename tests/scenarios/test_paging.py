@@ -141,28 +141,34 @@ async def test_declaring_pages_each_role_by_dm_in_the_channel_and_invites_them(
     assert kinds.count("page") == 3
 
 
-async def test_acknowledgement_by_someone_not_paged_is_recorded_and_shown(
+async def test_acknowledgement_by_the_roles_backup_is_recorded_and_shown(
     harness: Harness, setup: Setup
 ) -> None:
     channel = await declared(harness)
     alice = next(p for p in await pages(harness) if p.person == "U0ALICE")
     setup.clock.advance(timedelta(minutes=5))
+    # Issue 20: someone neither paged nor a backup of the role may not stop its escalation.
     await click_ack(harness, alice, "U0DAVE", channel)
     [row] = [p for p in await pages(harness) if p.id == alice.id]
-    assert (row.status, row.acknowledged_by) == ("acknowledged", "U0DAVE")
+    assert row.acknowledged_by is None
+    refusals = [e for e in await harness.timeline() if e.kind == "refused"]
+    assert [(e.actor, e.data["action"]) for e in refusals] == [("U0DAVE", "acknowledge")]
+    await click_ack(harness, alice, "U0BOB", channel)  # the pm role's backup
+    [row] = [p for p in await pages(harness) if p.id == alice.id]
+    assert (row.status, row.acknowledged_by) == ("acknowledged", "U0BOB")
     [incident] = await harness.incidents()
     assert incident.acknowledged_at == START + timedelta(minutes=5)
     updates = {c.args["ts"]: c.args for c in harness.slack.calls_to("chat.update")}
     assert row.dm_ts in updates
     assert row.channel_ts in updates
     [dm] = page_dms(harness, "U0ALICE")
-    assert "Acknowledged by <@U0DAVE>" in json.dumps(dm.blocks)
+    assert "Acknowledged by <@U0BOB>" in json.dumps(dm.blocks)
     assert not has_button(dm)
     entries = [e for e in await harness.timeline() if e.kind == "acknowledged"]
-    assert [e.actor for e in entries] == ["U0DAVE"]
+    assert [e.actor for e in entries] == ["U0BOB"]
     assert "(paged: <@U0ALICE>)" in entries[0].text
     # A second click changes nothing.
-    await click_ack(harness, alice, "U0BOB", channel)
+    await click_ack(harness, alice, "U0ALICE", channel)
     assert [e.kind for e in await harness.timeline()].count("acknowledged") == 1
 
 
@@ -275,7 +281,8 @@ async def test_roster_reload_keeps_the_old_roster_when_the_new_file_is_invalid(
 ) -> None:
     setup.policy.write_text(ROSTER.replace("U0ERIN", "not a person"))
     refused = await harness.sender.slash_command("roster reload", user_id="U0DAVE")
-    assert "Only the people accountable" in refused.json()["text"]
+    # Issue 20: the refusal names who may.
+    assert "Only the Product Manager can reload the roster" in refused.json()["text"]
     answer = (await harness.sender.slash_command("roster reload", user_id="U0ALICE")).json()
     assert "the roster in use is unchanged" in answer["text"]
     assert "roles.om.primary" in answer["text"]

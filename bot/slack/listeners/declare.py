@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.checklist import leaves
 from bot.domain.incident import Incident, IncidentReport, Kind
+from bot.domain.permissions import Action as Can
 from bot.services.incidents import (
     DeclareAnywayNotAllowed,
     IncidentNotFound,
@@ -38,6 +39,7 @@ from bot.slack.listeners.forms import (
     state_values,
     view_key,
 )
+from bot.slack.permission import require_in_form
 
 # A follow-up that opens a modal for a shortcut or a button.
 OpenModal = Callable[[dict[str, Any], AsyncWebClient], Awaitable[None]]
@@ -198,7 +200,7 @@ class DeclareListeners:
         values = state_values(view)
         async with answering(ack, Block.NEW_SEVERITY, refused=(InvalidChange,)):
             await self.incidents.change_severity(
-                int(metadata(view).get("incident_id", "")),
+                await require_in_form(self.deps.authority, body, view, Can.CHANGE_SEVERITY),
                 read_value(values, Block.NEW_SEVERITY),
                 actor=body["user"]["id"],
                 reason=read_value(values, Block.REASON),

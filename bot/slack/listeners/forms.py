@@ -10,6 +10,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck
 
+from bot.services.authority import Refused
 from bot.services.incidents import IncidentNotFound
 from bot.slack import messages
 from bot.slack.ids import VALUE
@@ -85,14 +86,15 @@ async def answering(
 ) -> AsyncIterator[None]:
     """Answer a modal submission when the block ends: the form closes. When the block
     raises one of `gone`, the field `block` says the incident no longer exists; one of
-    `refused`, it shows the exception's text; either way the form stays open. Any other
-    exception goes on to `answer_errors`."""
+    `refused` (or a permission refusal), it shows the exception's text; either way the
+    form stays open. Any other exception goes on to `answer_errors`."""
+    shown: Failures = (*refused, Refused)
     try:
         yield
     except gone:
         await errors(ack, block, messages.INCIDENT_GONE)
         return
-    except refused as exc:
+    except shown as exc:
         await errors(ack, block, str(exc))
         return
     await ack()

@@ -12,13 +12,15 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.domain.paging import BadWhen, parse_person, parse_until
+from bot.domain.permissions import Action
 from bot.services.paging import PagingError, PagingService
 from bot.slack import messages
 from bot.slack.blocks import paging as ui
 from bot.slack.blocks.common import slack_date
 from bot.slack.deps import ListenerDeps
-from bot.slack.ids import Action
-from bot.slack.listeners.forms import first_action
+from bot.slack.ids import Action as Ids
+from bot.slack.listeners.forms import channel_of, first_action
+from bot.slack.permission import refusal, refused_answer
 from bot.slack.subcommands import Subcommand, ephemeral, incident_here
 
 
@@ -28,19 +30,27 @@ class PagingListeners:
     def __init__(self, deps: ListenerDeps, paging: PagingService) -> None:
         self.incidents = deps.incidents
         self.paging = paging
+        self.authority, self.notices = deps.authority, deps.notices
 
     async def page_acknowledged(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """The Acknowledge button of a page, answered once the acknowledgement is stored."""
         user = str((body.get("user") or {}).get("id", ""))
         try:
-            await self.paging.acknowledge(int(first_action(body).get("value", "")), user)
+            page_id = int(first_action(body).get("value", ""))
+            refused = await refusal(self.authority, user, Action.ACKNOWLEDGE, page_id=page_id)
+            if refused is None:
+                await self.paging.acknowledge(page_id, user)
         except (ValueError, PagingError):
-            pass  # a stale button: the message already says what became of the page
+            refused = None  # a stale button: the message already says what became of the page
         await ack()
+        if refused is not None:
+            await self.notices.tell(user, channel_of(body), refused)
 
     async def answer_roster(self, ack: AsyncAck, command: dict[str, Any], rest: str) -> None:
         user = str(command.get("user_id", ""))
         if rest.strip().lower() == "reload":
+            if await refused_answer(ack, self.authority, user, Action.RELOAD_ROSTER):
+                return
             try:
                 await ephemeral(ack, await self.paging.reload_roster(user))
             except PagingError as exc:
@@ -77,6 +87,9 @@ class PagingListeners:
         if not target:
             await ephemeral(ack, messages.PAGE_USAGE)
             return
+        user = str(command.get("user_id", ""))
+        if await refused_answer(ack, self.authority, user, Action.PAGE, incident.id):
+            return
         paged = self.paging.page_by_hand(
             incident.id,
             target,
@@ -94,6 +107,9 @@ class PagingListeners:
         person = parse_person(who)
         if not role or person is None:
             await ephemeral(ack, messages.ASSIGN_USAGE)
+            return
+        user = str(command.get("user_id", ""))
+        if await refused_answer(ack, self.authority, user, Action.ASSIGN_ROLE, incident.id):
             return
         assigned = self.paging.assign_role(
             incident.id,
@@ -147,5 +163,5 @@ def register(app: AsyncApp, deps: ListenerDeps) -> list[Subcommand]:
     if deps.paging is None:
         return []
     listeners = PagingListeners(deps, deps.paging)
-    app.action(Action.PAGE_ACKNOWLEDGE)(listeners.page_acknowledged)
+    app.action(Ids.PAGE_ACKNOWLEDGE)(listeners.page_acknowledged)
     return listeners.subcommands()

@@ -9,9 +9,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.incident import Status
+from bot.domain.permissions import Action as Can
 from bot.domain.policy import Policy
 from bot.domain.postmortem import ActionItem, InvalidPostmortemStep
 from bot.domain.status import InvalidTransition
+from bot.services.authority import Refused
 from bot.services.incidents import IncidentNotFound, InvalidChange
 from bot.services.postmortems import PostmortemNotFound
 from bot.services.raci import NotAccountable
@@ -35,6 +37,7 @@ from bot.slack.listeners.forms import (
     state_values,
     view_key,
 )
+from bot.slack.permission import refused_answer, require, require_in_form
 from bot.slack.subcommands import Subcommand, ephemeral, incident_here
 
 DONE = (Status.RESOLVED, Status.CLOSED)
@@ -113,6 +116,9 @@ class PostmortemListeners:
             status = incident.status.value
             await ephemeral(ack, messages.ALREADY_STATUS.format(ref=incident.ref, status=status))
             return
+        authority = self.deps.authority
+        if await refused_answer(ack, authority, command["user_id"], Can.RESOLVE, incident.id):
+            return
         await ack()
 
     async def follow_resolve(self, command: dict[str, Any], client: AsyncWebClient, _: str) -> None:
@@ -126,7 +132,7 @@ class PostmortemListeners:
     ) -> None:
         async with answering(ack, PmIds.SUMMARY, refused=(InvalidTransition, InvalidChange)):
             await self.postmortems.resolve(
-                int(metadata(view).get("incident_id", 0)),
+                await require_in_form(self.deps.authority, body, view, Can.RESOLVE),
                 actor=body["user"]["id"],
                 summary=read_value(state_values(view), PmIds.SUMMARY),
                 source_key=view_key(view),
@@ -178,8 +184,11 @@ class PostmortemListeners:
             return
         gone, refused = (ValueError, PostmortemNotFound), (InvalidPostmortemStep,)
         async with answering(ack, PmIds.ROOT_CAUSE, gone=gone, refused=refused):
+            postmortem_id = int(metadata(view).get("postmortem_id", 0))
+            can = Can.SUBMIT_POSTMORTEM if submit else Can.WRITE_POSTMORTEM
+            await require(self.deps.authority, body["user"]["id"], can, postmortem_id=postmortem_id)
             await self.postmortems.save(
-                int(metadata(view).get("postmortem_id", 0)),
+                postmortem_id,
                 actor=body["user"]["id"],
                 root_cause=root_cause,
                 impact=impact,
@@ -195,13 +204,14 @@ class PostmortemListeners:
         user, channel = clicked_by(body)
         approve = action.get("action_id") == Action.POSTMORTEM_APPROVE
         try:
-            pm = await self.postmortems.decide(
-                int(action.get("value", "")), approve=approve, actor=user
-            )
+            postmortem_id = int(action.get("value", ""))
+            can = Can.APPROVE_POSTMORTEM
+            await require(self.deps.authority, user, can, postmortem_id=postmortem_id)
+            pm = await self.postmortems.decide(postmortem_id, approve=approve, actor=user)
         except (ValueError, PostmortemNotFound):
             await self.notices.tell(user, channel, messages.POSTMORTEM_GONE)
             return
-        except (NotAccountable, InvalidPostmortemStep) as exc:
+        except (Refused, NotAccountable, InvalidPostmortemStep) as exc:
             await self.notices.tell(user, channel, str(exc))
             return
         incident = await self.incidents.get(pm.incident_id)
@@ -220,9 +230,15 @@ class PostmortemListeners:
         await ack()
         user, channel = clicked_by(body)
         try:
-            done = await self.postmortems.complete_item(int(action.get("value", "")), actor=user)
+            item_id = int(action.get("value", ""))
+            can = Can.COMPLETE_ACTION_ITEM
+            await require(self.deps.authority, user, can, item_id=item_id)
+            done = await self.postmortems.complete_item(item_id, actor=user)
         except ValueError:
             done = False
+        except Refused as exc:
+            await self.notices.tell(user, channel, str(exc))
+            return
         told = messages.ITEM_DONE if done else messages.ITEM_ALREADY_DONE
         await self.notices.tell(user, channel, told)
 

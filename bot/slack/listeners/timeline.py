@@ -15,8 +15,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.changes import ChangeStep, InvalidStep
 from bot.domain.incident import Incident, Status, parse_reference, reference
+from bot.domain.permissions import Action as Can
 from bot.domain.policy import Policy
 from bot.domain.status import InvalidTransition
+from bot.services.authority import Refused
 from bot.services.changes import ChangeNotFound, ChangeProposal
 from bot.services.incidents import IncidentNotFound, InvalidChange
 from bot.services.raci import NotAccountable
@@ -44,6 +46,7 @@ from bot.slack.listeners.forms import (
     state_values,
     view_key,
 )
+from bot.slack.permission import CHANGE_ACTIONS, refused_answer, require, require_in_form
 from bot.slack.subcommands import Subcommand, ephemeral, incident_here
 
 Blocks = list[dict[str, Any]]
@@ -155,6 +158,10 @@ class TimelineListeners:
             valid = ", ".join(s.value for s in Status if s is not Status.CLOSED)
             await ephemeral(ack, messages.NOT_A_STATUS.format(word=escape(word), valid=valid))
             return
+        if await refused_answer(
+            ack, self.deps.authority, command["user_id"], Can.CHANGE_STATUS, incident.id
+        ):
+            return
         try:
             await self.timeline.change_status(
                 incident.id, target, actor=command["user_id"], update=update
@@ -182,6 +189,10 @@ class TimelineListeners:
             if found is None:
                 return
             incident = found
+        if await refused_answer(
+            ack, self.deps.authority, command["user_id"], Can.READ_TIMELINE, incident.id
+        ):
+            return
         page = await self.timeline_blocks(incident, offset=0)
         await ephemeral(ack, messages.TIMELINE_OF.format(ref=incident.ref), page)
 
@@ -234,8 +245,9 @@ class TimelineListeners:
     ) -> None:
         values = state_values(view)
         async with answering(ack, TimelineIds.STATUS, refused=(InvalidTransition, InvalidChange)):
+            incident_id = await require_in_form(self.deps.authority, body, view, Can.CHANGE_STATUS)
             await self.timeline.change_status(
-                int(metadata(view).get("incident_id", 0)),
+                incident_id,
                 Status(read_value(values, TimelineIds.STATUS)),
                 actor=body["user"]["id"],
                 update=read_value(values, TimelineIds.UPDATE),
@@ -252,8 +264,9 @@ class TimelineListeners:
             await ack(response_action="errors", errors=problems)
             return
         async with answering(ack, TimelineIds.SUMMARY):
+            incident_id = await require_in_form(self.deps.authority, body, view, Can.PROPOSE_CHANGE)
             await self.changes.propose(
-                int(metadata(view).get("incident_id", 0)),
+                incident_id,
                 proposal,
                 actor=body["user"]["id"],
                 propose_key=view_key(view),
@@ -340,10 +353,12 @@ class TimelineListeners:
         user, channel = body["user"]["id"], channel_of(body)
         try:
             raw_id, raw_step = str(action.get("value", "")).split(":", 1)
-            await self.changes.step(int(raw_id), ChangeStep(raw_step), actor=user)
+            step, change_id = ChangeStep(raw_step), int(raw_id)
+            await require(self.deps.authority, user, CHANGE_ACTIONS[step], change_id=change_id)
+            await self.changes.step(change_id, step, actor=user)
         except (ValueError, ChangeNotFound):
             await self.notices.tell(user, channel, messages.CHANGE_GONE)
-        except (NotAccountable, InvalidStep) as exc:
+        except (Refused, NotAccountable, InvalidStep) as exc:
             await self.notices.tell(user, channel, str(exc))
 
     async def turn_page(self, action: dict[str, Any], respond: AsyncRespond) -> None:
