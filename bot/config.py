@@ -218,8 +218,8 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, str]:
         """The effective configuration with secrets masked, for `firewatch check-config`."""
         out: dict[str, str] = {}
-        for name, field in type(self).model_fields.items():
-            key = field.alias or name.upper()
+        for name in type(self).model_fields:
+            key = variable_name(name)
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 out[key] = mask_secret(value.get_secret_value())
@@ -252,12 +252,24 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(describe_validation_error(exc)) from None
 
 
+def variable_name(field_name: str) -> str:
+    """The environment variable a setting is read from (FIREWATCH_ENV for `environment`)."""
+    field = Settings.model_fields.get(field_name)
+    if field is None:
+        return field_name.upper()
+    if field.alias:
+        return field.alias.upper()
+    choices = field.validation_alias
+    if isinstance(choices, AliasChoices) and isinstance(choices.choices[0], str):
+        return choices.choices[0].upper()
+    return field_name.upper()
+
+
 def describe_validation_error(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         loc = err["loc"][0] if err["loc"] else "?"
-        field = Settings.model_fields.get(str(loc))
-        name = (field.alias if field and field.alias else str(loc)).upper()
+        name = variable_name(str(loc))
         message = err["msg"].removeprefix("Value error, ")
         lines.append(f"{name}: {message}")
     return "; ".join(lines)
