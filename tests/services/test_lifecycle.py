@@ -53,9 +53,9 @@ def cli(
 
 
 @pytest.fixture
-def policy_file(tmp_path: Path) -> Path:
+def policy_file(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
     path = tmp_path / "policy.yaml"
-    path.write_text(RETENTION)
+    path.write_text(getattr(request, "param", RETENTION))
     return path
 
 
@@ -257,13 +257,17 @@ async def test_daily_job_runs_only_when_the_policy_switches_it_on(
         assert await timeline(h, key=None).verify() == []
 
 
+# Issue 20: assigning roles is the rostered PM's, and changing the status a responder's.
+@pytest.mark.parametrize(
+    "policy_file", [RETENTION + "roles:\n  pm: {primary: U0ALICE}\n"], indirect=True
+)
 async def test_export_user_then_forget_user(h: Harness) -> None:
     inc = await declare(h)  # reported by U0ALICE
     channel = inc.channel_id or ""
     await say(h, channel, "note Bob thinks the cache is cold", user="U0BOB")
     await say(h, channel, "note Asked <@U0BOB> to check the cache")
-    await say(h, channel, "status monitoring Bob restarted the cache nodes", user="U0BOB")
     await say(h, channel, "assign sme <@U0BOB>")
+    await say(h, channel, "status monitoring Bob restarted the cache nodes", user="U0BOB")
     await say(h, "D0BOB", "away until 17:00", user="U0BOB")
     await say(h, channel, "note Alice wrote this herself")
     await h.settled()
