@@ -42,7 +42,7 @@ class PermissionRepository(Repository):
     ) -> StoredFacts:
         """One statement: a UNION ALL of what each fact needs (absent rows are skipped)."""
         parts: list[Any] = [
-            select(literal("away", String), literal(None), AbsenceRow.person, null()).where(
+            select(literal("away", String), null(), AbsenceRow.person, null()).where(
                 AbsenceRow.until > now
             )
         ]
