@@ -136,7 +136,11 @@ class Firewatch:
         )
         # Who may do what: the policy's permissions, from stored state; refusals counted.
         self.authority = Authority(
-            db, policy, clock, on_refusal=lambda action: self.metrics.permission_refused(action)
+            db,
+            policy,
+            clock,
+            on_refusal=lambda action: self.metrics.permission_refused(action),
+            home_team=lambda: self.auth.identity.team_id,  # another team's users: EXTERNAL
         )
         # RACI: who writes the post-mortem asks the roster and per-incident assignments;
         # approvals count the rostered holder only.

@@ -86,6 +86,7 @@ class ActorKind(StrEnum):
 class Actor:
     user_id: str
     kind: ActorKind = ActorKind.MEMBER
+    team_id: str | None = None  # the user's workspace as the request says (signed by Slack)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ and tells the observer (the refusals metric).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from bot.domain.clock import Clock
 from bot.domain.permission_check import may, refusal, role_facts
-from bot.domain.permissions import Action, Actor, IncidentFacts, RoleFacts
+from bot.domain.permissions import Action, Actor, ActorKind, IncidentFacts, RoleFacts
 from bot.domain.policy import Policy
 from bot.domain.timeline import EntryKind
 from bot.services.base import locked_incident
@@ -39,11 +40,13 @@ class Authority:
         clock: Clock,
         *,
         on_refusal: RefusalObserver | None = None,
+        home_team: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.db = db
         self._policy = policy
         self.clock = clock
         self._on_refusal = on_refusal or (lambda _action: None)
+        self._home_team = home_team  # the installation's workspace (auth.test)
 
     async def require(
         self,
@@ -61,7 +64,7 @@ class Authority:
         The incident is `incident_id`, or the one the page, item, change or post-mortem
         belongs to; all facts come from one read.
         """
-        policy = self._policy()
+        policy, actor = self._policy(), self._classified(actor)
         async with self.db.session(write=False) as session:
             stored = await PermissionRepository(session).facts(
                 incident_id,
@@ -81,6 +84,13 @@ class Authority:
             await self._record(stored.incident_id, actor, action)
         self._on_refusal(action)
         raise Refused(sentence, action)
+
+    def _classified(self, actor: Actor) -> Actor:
+        """A user of another workspace than the installation's is EXTERNAL."""
+        home = self._home_team()
+        if actor.team_id and home and actor.team_id != home:
+            return replace(actor, kind=ActorKind.EXTERNAL)
+        return actor
 
     async def rostered(self, role: str) -> set[str]:
         """The roster's acting holder of `role` now (absences, stand-ins), never a

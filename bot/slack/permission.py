@@ -26,9 +26,18 @@ CHANGE_ACTIONS = {
 }
 
 
+def actor_of(payload: dict[str, Any]) -> Actor:
+    """Who asks: a block action's or view's `user`, or a slash command's `user_id` (with
+    the workspace each carries; `Authority` tells another organisation's users apart)."""
+    user = payload.get("user")
+    if isinstance(user, dict):
+        return Actor(str(user.get("id", "")), team_id=user.get("team_id"))
+    return Actor(str(payload.get("user_id", "")), team_id=payload.get("team_id"))
+
+
 async def refusal(
     authority: Authority | None,
-    user_id: str,
+    user_id: str | Actor,
     action: Action,
     incident_id: int | None = None,
     **about: int | None,
@@ -37,28 +46,32 @@ async def refusal(
     if authority is None:
         return None
     try:
-        await authority.require(Actor(user_id), action, incident_id, **about)
+        await authority.require(_actor(user_id), action, incident_id, **about)
     except Refused as exc:
         return str(exc)
     return None
 
 
+def _actor(user: str | Actor) -> Actor:
+    return user if isinstance(user, Actor) else Actor(user)
+
+
 async def require(
     authority: Authority | None,
-    user_id: str,
+    user_id: str | Actor,
     action: Action,
     incident_id: int | None = None,
     **about: int | None,
 ) -> None:
     """Raise Refused unless `user_id` may do `action` (inside a modal's `answering`)."""
     if authority is not None:
-        await authority.require(Actor(user_id), action, incident_id, **about)
+        await authority.require(_actor(user_id), action, incident_id, **about)
 
 
 async def refused_answer(
     ack: AsyncAck,
     authority: Authority | None,
-    user_id: str,
+    user_id: str | Actor,
     action: Action,
     incident_id: int | None = None,
 ) -> bool:
@@ -75,5 +88,5 @@ async def require_in_form(
     """A modal's check (inside `answering`, which shows a refusal under the field):
     the incident id of the view's metadata, once the submitter may do `action` there."""
     incident_id = int(metadata(view).get("incident_id", 0))
-    await require(authority, str(body["user"]["id"]), action, incident_id)
+    await require(authority, actor_of(body), action, incident_id)
     return incident_id

@@ -53,3 +53,21 @@ async def test_an_assigned_pm_still_may_not_approve(pm_harness: Harness) -> None
     assert 'firewatch_permission_refusals_total{action="approve_change"} 1.0' in metrics
     await click(pm_harness, channel, message, "approve", PM)
     assert (await change_row(pm_harness)).status == "approved"
+
+
+async def test_a_user_of_another_organisation_may_not_act(pm_harness: Harness) -> None:
+    channel, _message = await propose(pm_harness)  # declared by U0ALICE
+    home_team, pm_harness.sender.team_id = pm_harness.sender.team_id, "T0OTHERORG"
+    other = await pm_harness.sender.slash_command(
+        "status monitoring", channel_id=channel, user_id="U0ALICE"
+    )
+    pm_harness.sender.team_id = home_team
+    assert other.json()["text"].startswith("Only the Incident Response Team")
+    [incident] = await pm_harness.incidents()
+    assert incident.status != "monitoring"
+    refusals = [e for e in await pm_harness.timeline() if e.kind == "refused"]
+    assert [(e.actor, e.data["kind"]) for e in refusals] == [("U0ALICE", "external")]
+    home = await pm_harness.sender.slash_command(
+        "status monitoring", channel_id=channel, user_id="U0ALICE"
+    )
+    assert "Only" not in home.json().get("text", "")

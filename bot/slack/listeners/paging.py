@@ -20,7 +20,7 @@ from bot.slack.blocks.common import slack_date
 from bot.slack.deps import ListenerDeps
 from bot.slack.ids import Action as Ids
 from bot.slack.listeners.forms import channel_of, first_action
-from bot.slack.permission import refusal, refused_answer
+from bot.slack.permission import actor_of, refusal, refused_answer
 from bot.slack.subcommands import Subcommand, ephemeral, incident_here
 
 
@@ -37,7 +37,9 @@ class PagingListeners:
         user = str((body.get("user") or {}).get("id", ""))
         try:
             page_id = int(first_action(body).get("value", ""))
-            refused = await refusal(self.authority, user, Action.ACKNOWLEDGE, page_id=page_id)
+            refused = await refusal(
+                self.authority, actor_of(body), Action.ACKNOWLEDGE, page_id=page_id
+            )
             if refused is None:
                 await self.paging.acknowledge(page_id, user)
         except (ValueError, PagingError):
@@ -49,7 +51,7 @@ class PagingListeners:
     async def answer_roster(self, ack: AsyncAck, command: dict[str, Any], rest: str) -> None:
         user = str(command.get("user_id", ""))
         if rest.strip().lower() == "reload":
-            if await refused_answer(ack, self.authority, user, Action.RELOAD_ROSTER):
+            if await refused_answer(ack, self.authority, actor_of(command), Action.RELOAD_ROSTER):
                 return
             try:
                 await ephemeral(ack, await self.paging.reload_roster(user))
@@ -87,8 +89,7 @@ class PagingListeners:
         if not target:
             await ephemeral(ack, messages.PAGE_USAGE)
             return
-        user = str(command.get("user_id", ""))
-        if await refused_answer(ack, self.authority, user, Action.PAGE, incident.id):
+        if await refused_answer(ack, self.authority, actor_of(command), Action.PAGE, incident.id):
             return
         paged = self.paging.page_by_hand(
             incident.id,
@@ -108,8 +109,9 @@ class PagingListeners:
         if not role or person is None:
             await ephemeral(ack, messages.ASSIGN_USAGE)
             return
-        user = str(command.get("user_id", ""))
-        if await refused_answer(ack, self.authority, user, Action.ASSIGN_ROLE, incident.id):
+        if await refused_answer(
+            ack, self.authority, actor_of(command), Action.ASSIGN_ROLE, incident.id
+        ):
             return
         assigned = self.paging.assign_role(
             incident.id,

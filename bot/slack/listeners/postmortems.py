@@ -37,7 +37,7 @@ from bot.slack.listeners.forms import (
     state_values,
     view_key,
 )
-from bot.slack.permission import refused_answer, require, require_in_form
+from bot.slack.permission import actor_of, refused_answer, require, require_in_form
 from bot.slack.subcommands import Subcommand, ephemeral, incident_here
 
 DONE = (Status.RESOLVED, Status.CLOSED)
@@ -117,7 +117,7 @@ class PostmortemListeners:
             await ephemeral(ack, messages.ALREADY_STATUS.format(ref=incident.ref, status=status))
             return
         authority = self.deps.authority
-        if await refused_answer(ack, authority, command["user_id"], Can.RESOLVE, incident.id):
+        if await refused_answer(ack, authority, actor_of(command), Can.RESOLVE, incident.id):
             return
         await ack()
 
@@ -186,7 +186,7 @@ class PostmortemListeners:
         async with answering(ack, PmIds.ROOT_CAUSE, gone=gone, refused=refused):
             postmortem_id = int(metadata(view).get("postmortem_id", 0))
             can = Can.SUBMIT_POSTMORTEM if submit else Can.WRITE_POSTMORTEM
-            await require(self.deps.authority, body["user"]["id"], can, postmortem_id=postmortem_id)
+            await require(self.deps.authority, actor_of(body), can, postmortem_id=postmortem_id)
             await self.postmortems.save(
                 postmortem_id,
                 actor=body["user"]["id"],
@@ -206,7 +206,7 @@ class PostmortemListeners:
         try:
             postmortem_id = int(action.get("value", ""))
             can = Can.APPROVE_POSTMORTEM
-            await require(self.deps.authority, user, can, postmortem_id=postmortem_id)
+            await require(self.deps.authority, actor_of(body), can, postmortem_id=postmortem_id)
             pm = await self.postmortems.decide(postmortem_id, approve=approve, actor=user)
         except (ValueError, PostmortemNotFound):
             await self.notices.tell(user, channel, messages.POSTMORTEM_GONE)
@@ -232,7 +232,7 @@ class PostmortemListeners:
         try:
             item_id = int(action.get("value", ""))
             can = Can.COMPLETE_ACTION_ITEM
-            await require(self.deps.authority, user, can, item_id=item_id)
+            await require(self.deps.authority, actor_of(body), can, item_id=item_id)
             done = await self.postmortems.complete_item(item_id, actor=user)
         except ValueError:
             done = False

@@ -46,7 +46,7 @@ from bot.slack.listeners.forms import (
     state_values,
     view_key,
 )
-from bot.slack.permission import CHANGE_ACTIONS, refused_answer, require, require_in_form
+from bot.slack.permission import CHANGE_ACTIONS, actor_of, refused_answer, require, require_in_form
 from bot.slack.subcommands import Subcommand, ephemeral, incident_here
 
 Blocks = list[dict[str, Any]]
@@ -112,7 +112,7 @@ class TimelineListeners:
     def __init__(self, deps: ListenerDeps) -> None:
         self.deps = deps
         self.incidents, self.timeline = deps.incidents, deps.timeline
-        self.changes, self.notices = deps.changes, deps.notices
+        self.changes, self.notices, self.authority = deps.changes, deps.notices, deps.authority
 
     # --- /incident note, status, timeline, change -----------------------------------------
 
@@ -159,7 +159,7 @@ class TimelineListeners:
             await ephemeral(ack, messages.NOT_A_STATUS.format(word=escape(word), valid=valid))
             return
         if await refused_answer(
-            ack, self.deps.authority, command["user_id"], Can.CHANGE_STATUS, incident.id
+            ack, self.authority, actor_of(command), Can.CHANGE_STATUS, incident.id
         ):
             return
         try:
@@ -190,7 +190,7 @@ class TimelineListeners:
                 return
             incident = found
         if await refused_answer(
-            ack, self.deps.authority, command["user_id"], Can.READ_TIMELINE, incident.id
+            ack, self.authority, actor_of(command), Can.READ_TIMELINE, incident.id
         ):
             return
         page = await self.timeline_blocks(incident, offset=0)
@@ -354,7 +354,7 @@ class TimelineListeners:
         try:
             raw_id, raw_step = str(action.get("value", "")).split(":", 1)
             step, change_id = ChangeStep(raw_step), int(raw_id)
-            await require(self.deps.authority, user, CHANGE_ACTIONS[step], change_id=change_id)
+            await require(self.authority, actor_of(body), CHANGE_ACTIONS[step], change_id=change_id)
             await self.changes.step(change_id, step, actor=user)
         except (ValueError, ChangeNotFound):
             await self.notices.tell(user, channel, messages.CHANGE_GONE)
