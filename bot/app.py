@@ -49,8 +49,10 @@ from bot.slack.delivery.timeline import TimelineEffects
 from bot.slack.deps import ListenerDeps
 from bot.slack.follow_ups import FollowUps
 from bot.slack.instrumentation import request_metrics
+from bot.slack.permission import refusal_sentence
 from bot.slack.runtime import SocketMode, build_slack_app
 from bot.slack.server import HttpServer, build_web_app
+from bot.slack.user_directory import UserDirectory
 from storage.engine import Database
 from storage.instrumentation import time_statements
 
@@ -135,12 +137,15 @@ class Firewatch:
             on_echoes=lambda keys: self.worker.wake_for(effects.TIMELINE_ECHO, keys),
         )
         # Who may do what: the policy's permissions, from stored state; refusals counted.
+        self.users = UserDirectory(self.slack.interactive, clock)  # guests: users.info, cached
         self.authority = Authority(
             db,
             policy,
             clock,
             on_refusal=lambda action: self.metrics.permission_refused(action),
             home_team=lambda: self.auth.identity.team_id,  # another team's users: EXTERNAL
+            directory=self.users,
+            wording=refusal_sentence,  # the sentences are the Slack layer's (messages.py)
         )
         # RACI: who writes the post-mortem asks the roster and per-incident assignments;
         # approvals count the rostered holder only.

@@ -1,5 +1,5 @@
-"""What permissions depend on, in one read: an incident's reporter, its per-incident
-assignments and the people paged, a page's person and role, the post-mortem's owner,
+"""What permissions depend on, in one read: an incident's reporter and channel, its
+per-incident assignments and the people paged, a page's person and role, the post-mortem's owner,
 an action item's owner and incident, and who is away now."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from storage.session import Repository
 class StoredFacts:
     incident_id: int | None = None  # None: no such incident (or item/page)
     reporter_id: str = ""
+    channel_id: str | None = None  # the incident's channel, once created
     assigned: set[str] = field(default_factory=set)
     paged: set[str] = field(default_factory=set)
     page_person: str | None = None
@@ -92,9 +93,12 @@ def _incident_of(
 def _incident_parts(incident: Any) -> list[Any]:
     """The incident's reporter, assignments, people paged and post-mortem owner."""
     return [
-        select(literal("incident", String), IncidentRow.id, IncidentRow.reporter_id, null()).where(
-            IncidentRow.id == incident
-        ),
+        select(
+            literal("incident", String),
+            IncidentRow.id,
+            IncidentRow.reporter_id,
+            IncidentRow.channel_id,
+        ).where(IncidentRow.id == incident),
         select(
             literal("assigned", String),
             RoleAssignmentRow.incident_id,
@@ -118,6 +122,7 @@ def _collect(
         return
     if kind == "incident":
         found.incident_id, found.reporter_id = int(incident or 0), person
+        found.channel_id = role
     elif kind == "assigned":
         found.assigned.add(person)
     elif kind == "paged":

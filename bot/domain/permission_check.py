@@ -12,7 +12,9 @@ from bot.domain.permissions import (
     ActorKind,
     Decision,
     IncidentFacts,
+    Refusal,
     RoleFacts,
+    WhoMay,
 )
 from bot.domain.policy import Policy
 
@@ -83,77 +85,23 @@ def may(
         return Decision(allowed=True)
     return Decision(
         allowed=False,
-        who_may=tuple(describe(policy, party, roles, known, action) for party in parties),
-        roles=tuple(party for party in parties if party in policy.roles),
+        who_may=tuple(who_may(policy, party, roles, known, action) for party in parties),
     )
 
 
-_PARTY_NAMES = {
-    "irt": "the Incident Response Team",
-    "incident_responders": "the people assigned or paged for this incident",
-    "reporter": "the reporter",
-    "paged_person": "the person paged and their role's backups",
-    "owner": "its owner",
-    "members": "full members of the workspace",
-    "channel_members": "people in the incident's channel",
-    "guests": "guests",
-    "external": "people of other organisations",
-}
-
-
-def describe(
+def who_may(
     policy: Policy, party: str, roles: RoleFacts, facts: IncidentFacts, action: Action
-) -> str:
-    """A party for a refusal: its title, with its people now as mentions where known."""
-    if party in policy.roles:
-        name = f"the {policy.roles[party].title}"
-    else:
-        name = _PARTY_NAMES.get(party, party)
+) -> WhoMay:
+    """A party for a refusal: a role's title, and its people now where they can be named
+    (not the incident's responders or its channel's members, nor a kind of people)."""
+    title = policy.roles[party].title if party in policy.roles else None
     people = party_people(party, roles, facts, action)
     if people is None or party in ("incident_responders", "channel_members"):
-        return name
-    if not people:
-        return f"{name} (nobody now)"
-    return f"{name} ({', '.join(f'<@{person}>' for person in sorted(people))})"
+        return WhoMay(party, title)
+    return WhoMay(party, title, tuple(sorted(people)))
 
 
-# What each action is, completing "Only … may …".
-DOING: dict[Action, str] = {
-    Action.DECLARE: "declare an incident",
-    Action.ASSIGN_ROLE: "assign incident roles",
-    Action.CHANGE_SEVERITY: "change the severity",
-    Action.CHANGE_STATUS: "change the status",
-    Action.RESOLVE: "resolve the incident",
-    Action.PAGE: "page people",
-    Action.ACKNOWLEDGE: "acknowledge this page",
-    Action.PROPOSE_CHANGE: "propose a change",
-    Action.APPROVE_CHANGE: "approve a change",
-    Action.REJECT_CHANGE: "reject a change",
-    Action.APPLY_CHANGE: "apply a change",
-    Action.VERIFY_CHANGE: "verify a change",
-    Action.VALIDATE_CHANGE: "validate a change",
-    Action.ROLL_BACK_CHANGE: "roll back a change",
-    Action.WRITE_POSTMORTEM: "write the post-mortem",
-    Action.SUBMIT_POSTMORTEM: "submit the post-mortem",
-    Action.APPROVE_POSTMORTEM: "review a post-mortem",
-    Action.COMPLETE_ACTION_ITEM: "mark this action item done",
-    Action.READ_TIMELINE: "read this timeline",
-    Action.EXPORT: "export this incident",
-    Action.RELOAD_ROSTER: "reload the roster",
-}
-
-
-def refusal(policy: Policy, roles: RoleFacts, decision: Decision, action: Action) -> str:
-    """The sentence for the person refused: who may do it instead.
-
-    One role alone keeps the RACI wording: "Only the Product Manager can approve a
-    change; acting Product Manager now: <@U…>."
-    """
-    doing = DOING[action]
-    parties = policy.permissions.get(action, ())
-    if len(parties) == 1 and parties[0] in policy.roles:
-        title = policy.roles[parties[0]].title
-        people = sorted(roles.holders.get(parties[0], frozenset()))
-        who = ", ".join(f"<@{person}>" for person in people) or "nobody (the role is vacant)"
-        return f"Only the {title} can {doing}; acting {title} now: {who}."
-    return f"Only {' or '.join(decision.who_may) or 'nobody'} may {doing}."
+def refusal(decision: Decision, action: Action) -> Refusal:
+    """What the person refused is told (the Slack layer words it): who may instead."""
+    sole = decision.who_may[0] if len(decision.who_may) == 1 else None
+    return Refusal(action, decision.who_may, sole if sole and sole.title else None)

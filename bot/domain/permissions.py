@@ -52,6 +52,7 @@ class Action(StrEnum):
     APPROVE_POSTMORTEM = "approve_postmortem"
     COMPLETE_ACTION_ITEM = "complete_action_item"
     READ_TIMELINE = "read_timeline"
+    CAPTURE = "capture"  # add a message to a timeline (shortcut or reaction)
     EXPORT = "export"
     RELOAD_ROSTER = "reload_roster"
 
@@ -87,6 +88,9 @@ class Actor:
     user_id: str
     kind: ActorKind = ActorKind.MEMBER
     team_id: str | None = None  # the user's workspace as the request says (signed by Slack)
+    # The channel the request was made in (signed by Slack): typing in an incident's
+    # channel shows the person is in it, which is what `channel_members` asks.
+    channel_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,8 +117,25 @@ class RoleFacts:
 
 
 @dataclass(frozen=True)
+class WhoMay:
+    """One party of a refused action, for the refusal (the Slack layer words it)."""
+
+    party: str  # a role key, or one of PERMISSION_PARTIES
+    title: str | None = None  # the role's title ("Product Manager"); None: not a role
+    people: tuple[str, ...] | None = None  # who it is now; None: not listed (a kind of
+    # people, or a group too large or unknown to name)
+
+
+@dataclass(frozen=True)
 class Decision:
     allowed: bool
-    # Party descriptions for the refusal ("the Product Manager (<@U1>)").
-    who_may: tuple[str, ...] = ()
-    roles: tuple[str, ...] = ()  # the role keys among the parties (for the refusal's wording)
+    who_may: tuple[WhoMay, ...] = ()  # the action's parties, when refused
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Who may do `action` instead; `sole_role` when one role alone may (RACI wording)."""
+
+    action: Action
+    who_may: tuple[WhoMay, ...]
+    sole_role: WhoMay | None = None

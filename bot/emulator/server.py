@@ -127,8 +127,10 @@ class SlackEmulator(AsyncContext):
 
     # -- seeding and inspection ---------------------------------------------------------------
 
-    def add_user(self, user_id: str, name: str, email: str, *, tz: str = "UTC") -> User:
-        user = self.state.add_user(user_id, name, email, tz=tz)
+    def add_user(
+        self, user_id: str, name: str, email: str, *, tz: str = "UTC", is_restricted: bool = False
+    ) -> User:
+        user = self.state.add_user(user_id, name, email, tz=tz, is_restricted=is_restricted)
         self._notify()
         return user
 

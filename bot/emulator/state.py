@@ -45,6 +45,8 @@ class User:
     is_admin: bool = False
     deleted: bool = False
     bot_id: str | None = None
+    is_restricted: bool = False  # a multi-channel guest
+    is_ultra_restricted: bool = False  # a single-channel guest
 
     def as_dict(self, team_id: str, now: float) -> JSON:
         zone = ZoneInfo(self.tz)
@@ -78,8 +80,8 @@ class User:
             "is_admin": self.is_admin,
             "is_owner": False,
             "is_primary_owner": False,
-            "is_restricted": False,
-            "is_ultra_restricted": False,
+            "is_restricted": self.is_restricted,
+            "is_ultra_restricted": self.is_ultra_restricted,
             "is_bot": self.is_bot,
             "is_app_user": False,
             "updated": 1700000000,
@@ -297,9 +299,11 @@ class Workspace:
         real_name: str = "",
         is_bot: bool = False,
         is_admin: bool = False,
+        is_restricted: bool = False,
     ) -> User:
         ZoneInfo(tz)  # fail fast on a typo in the time zone
         user = User(user_id, name, email, tz, real_name or name.title(), is_bot, is_admin)
+        user.is_restricted = is_restricted
         self.users[user_id] = user
         return user
 

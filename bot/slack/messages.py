@@ -235,3 +235,53 @@ POSTMORTEM_REMINDER = (
 FOLLOWUP_REMINDER_TEXT = "Reminder: {count} action item(s) of yours are overdue"
 FOLLOWUP_REMINDER = "*These post-mortem action items are overdue:*"
 MORE_OVERDUE = "… and {count} more: `/incident followups`"
+
+# -- who may do what (issue 20) ------------------------------------------------------------
+# A refusal: "Only {who} may {doing}.", or, when one role alone may, the RACI wording.
+REFUSED = "Only {who} may {doing}."
+REFUSED_ROLE = "Only the {title} can {doing}; acting {title} now: {who}."
+REFUSED_NOBODY = "nobody"
+ROLE_VACANT = "nobody (the role is vacant)"
+PARTY_ROLE = "the {title}"
+PARTY_WITH_PEOPLE = "{name} ({people})"
+PARTY_NOBODY_NOW = "{name} (nobody now)"
+PARTY_OR = " or "
+PARTY_NAMES = {
+    "irt": "the Incident Response Team",
+    "incident_responders": "the people assigned or paged for this incident",
+    "reporter": "the reporter",
+    "paged_person": "the person paged and their role's backups",
+    "owner": "its owner",
+    "members": "full members of the workspace",
+    "channel_members": "people in the incident's channel",
+    "guests": "guests",
+    "external": "people of other organisations",
+}
+# What each action is, completing "Only … may …" (keys: bot.domain.permissions.Action).
+DOING = {
+    "declare": "declare an incident",
+    "assign_role": "assign incident roles",
+    "change_severity": "change the severity",
+    "change_status": "change the status",
+    "resolve": "resolve the incident",
+    "page": "page people",
+    "acknowledge": "acknowledge this page",
+    "propose_change": "propose a change",
+    "approve_change": "approve a change",
+    "reject_change": "reject a change",
+    "apply_change": "apply a change",
+    "verify_change": "verify a change",
+    "validate_change": "validate a change",
+    "roll_back_change": "roll back a change",
+    "write_postmortem": "write the post-mortem",
+    "submit_postmortem": "submit the post-mortem",
+    "approve_postmortem": "review a post-mortem",
+    "complete_action_item": "mark this action item done",
+    "read_timeline": "read this timeline",
+    "capture": "add messages to this timeline",
+    "export": "export this incident",
+    "reload_roster": "reload the roster",
+}
+DIGEST_MEMBERS_ONLY = (
+    "The digest covers every incident: only full members of the workspace may read it."
+)

@@ -22,6 +22,7 @@ from bot.slack.errors import answer_errors
 from bot.slack.follow_ups import FollowUps
 from bot.slack.ids import COMMAND
 from bot.slack.listeners.declare import open_severity_modal
+from bot.slack.permission import actor_of, look_up, readable_here
 from bot.slack.subcommands import Subcommand, ack_only, ephemeral, help_text, incident_here
 
 
@@ -44,14 +45,17 @@ class CoreCommands:
             self.deps.policy(), title=rest, origin_channel=command.get("channel_id")
         )
         await client.views_open(trigger_id=command["trigger_id"], view=view)
+        await look_up(self.deps.authority, command)  # the submission reads only the cache
 
     async def open_checklist(self, command: dict[str, Any], client: AsyncWebClient, _: str) -> None:
         view = modals.checklist_modal(self.deps.policy())
         await client.views_open(trigger_id=command["trigger_id"], view=view)
 
-    async def answer_list(self, ack: AsyncAck, _command: dict[str, Any], _rest: str) -> None:
+    async def answer_list(self, ack: AsyncAck, command: dict[str, Any], _rest: str) -> None:
         incidents = self.deps.incidents
-        found = await incidents.list_open()
+        found = await readable_here(
+            self.deps.authority, actor_of(command), await incidents.list_open()
+        )
         body = blocks.incident_list(found, self.deps.policy(), incidents.clock.now())
         await ephemeral(ack, messages.OPEN_INCIDENTS.format(count=len(found)), body)
 

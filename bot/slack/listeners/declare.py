@@ -39,7 +39,7 @@ from bot.slack.listeners.forms import (
     state_values,
     view_key,
 )
-from bot.slack.permission import require_in_form
+from bot.slack.permission import actor_of, look_up, refusal_now, require_in_form
 
 # A follow-up that opens a modal for a shortcut or a button.
 OpenModal = Callable[[dict[str, Any], AsyncWebClient], Awaitable[None]]
@@ -101,6 +101,7 @@ class DeclareListeners:
     async def open_declare_modal(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = modals.declare_modal(self.deps.policy())
         await client.views_open(trigger_id=body["trigger_id"], view=view)
+        await look_up(self.deps.authority, body)  # the submission reads only the cache
 
     async def severity_clicked(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
@@ -134,6 +135,10 @@ class DeclareListeners:
     async def declare_submitted(
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
     ) -> None:
+        refused = refusal_now(self.deps.authority, actor_of(body), Can.DECLARE)
+        if refused is not None:  # in memory: the submission's path reads nothing more
+            await errors(ack, Block.TITLE, refused)
+            return
         report = report_from_view(view)
         answers = checklist_answers(view, self.leaf_keys())
         key = view_key(view)

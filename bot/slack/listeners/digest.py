@@ -14,22 +14,34 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.domain.policy import Policy
+from bot.services.authority import Authority
 from bot.services.digest import DigestService
+from bot.slack import messages
 from bot.slack.blocks import digest as digest_blocks
 from bot.slack.deps import ListenerDeps
 from bot.slack.ids import Action, parse_meeting_block_id
 from bot.slack.listeners.forms import first_action, option_values
+from bot.slack.permission import actor_of, reads_everywhere
 from bot.slack.subcommands import Subcommand, ephemeral
 
 
 class DigestListeners:
     """The feature's listener and subcommand, sharing the service they call."""
 
-    def __init__(self, digest: DigestService, policy: Callable[[], Policy]) -> None:
+    def __init__(
+        self,
+        digest: DigestService,
+        policy: Callable[[], Policy],
+        authority: Authority | None = None,
+    ) -> None:
         self.digest = digest
         self.policy = policy
+        self.authority = authority
 
-    async def answer_digest(self, ack: AsyncAck, _command: dict[str, Any], _rest: str) -> None:
+    async def answer_digest(self, ack: AsyncAck, command: dict[str, Any], _rest: str) -> None:
+        if not await reads_everywhere(self.authority, actor_of(command)):
+            await ephemeral(ack, messages.DIGEST_MEMBERS_ONLY)
+            return
         period = self.digest.current_period()
         built = await self.digest.build(period.start, period.end)
         text, blocks = digest_blocks.digest_message(
@@ -62,6 +74,6 @@ class DigestListeners:
 def register(app: AsyncApp, deps: ListenerDeps) -> list[Subcommand]:
     if deps.digest is None:
         return []
-    listeners = DigestListeners(deps.digest, deps.policy)
+    listeners = DigestListeners(deps.digest, deps.policy, deps.authority)
     app.action(Action.MEETING_AGENDA)(listeners.agenda_ticked)
     return listeners.subcommands()
