@@ -285,3 +285,23 @@ DOING = {
 DIGEST_MEMBERS_ONLY = (
     "The digest covers every incident: only full members of the workspace may read it."
 )
+
+
+# `/incident help`: what each subcommand does (bot/slack/subcommands.py Subcommand.help)
+HELP_DECLARE = "declare an incident (a form with the checklist)"
+HELP_CHECKLIST = "is it an incident? Runs the checklist alone; records nothing"
+HELP_LIST = "open incidents with severity, status, age and time to the deadline"
+HELP_SEVERITY = "change the severity (in an incident channel)"
+HELP_RACI = "who is responsible and accountable for what"
+HELP_DIGEST = "preview the weekly review digest (only you see it)"
+HELP_ROSTER = "incident roles, their people and who is acting now; `reload` re-reads the policy"
+HELP_AWAY = "mark yourself unavailable; your pages go to your backup (`away off` to return)"
+HELP_PAGE = "page someone for this incident (in an incident channel)"
+HELP_ASSIGN = "set who holds a role for this incident, e.g. the SME"
+HELP_RESOLVE = "resolve this incident and ask for its post-mortem"
+HELP_POSTMORTEM = "write or edit this incident's post-mortem"
+HELP_FOLLOWUPS = "open action items (yours, or all)"
+HELP_NOTE = "add a note to this incident's timeline"
+HELP_STATUS = "post a status update (investigating, identified, monitoring, resolved)"
+HELP_TIMELINE = "the timeline, oldest first"
+HELP_CHANGE = "propose an emergency change (CHG) for this incident"

@@ -34,7 +34,8 @@ def directory(users: FakeUsers, clock: FrozenClock, **options: Any) -> UserDirec
 
 
 def not_found() -> SlackApiError:
-    return SlackApiError("user_not_found", {"ok": False, "error": "user_not_found"})
+    error = {"ok": False, "error": "user_not_found"}
+    return SlackApiError("user_not_found", error)  # type: ignore[no-untyped-call]
 
 
 async def test_restricted_accounts_are_guests_and_answers_are_cached_an_hour() -> None:
@@ -64,7 +65,8 @@ async def test_a_failure_uses_the_last_answer_else_counts_as_a_guest() -> None:
     found = directory(users, clock)
     assert await found.kind("U0BOB") is ActorKind.MEMBER
     clock.advance(timedelta(hours=2))
-    users.answers["U0BOB"] = SlackApiError("ratelimited", {"ok": False, "error": "ratelimited"})
+    limited = {"ok": False, "error": "ratelimited"}
+    users.answers["U0BOB"] = SlackApiError("ratelimited", limited)  # type: ignore[no-untyped-call]
     assert await found.kind("U0BOB") is ActorKind.MEMBER  # stale, but the last answer
     assert await found.kind("U0NEW") is ActorKind.GUEST  # never answered: fails closed
     assert found.known("U0NEW") is None  # and is asked again next time

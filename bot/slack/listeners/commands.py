@@ -79,7 +79,7 @@ def core_subcommands(deps: ListenerDeps) -> list[Subcommand]:
         Subcommand(
             "declare",
             "declare [title]",
-            "declare an incident (a form with the checklist)",
+            messages.HELP_DECLARE,
             ack_only,
             core.open_declare,
             aliases=("",),
@@ -87,24 +87,24 @@ def core_subcommands(deps: ListenerDeps) -> list[Subcommand]:
         Subcommand(
             "checklist",
             "checklist",
-            "is it an incident? Runs the checklist alone; records nothing",
+            messages.HELP_CHECKLIST,
             ack_only,
             core.open_checklist,
         ),
         Subcommand(
             "list",
             "list",
-            "open incidents with severity, status, age and time to the deadline",
+            messages.HELP_LIST,
             core.answer_list,
         ),
         Subcommand(
             "severity",
             "severity",
-            "change the severity (in an incident channel)",
+            messages.HELP_SEVERITY,
             core.answer_severity,
             core.open_severity,
         ),
-        Subcommand("raci", "raci", "who is responsible and accountable for what", core.answer_raci),
+        Subcommand("raci", "raci", messages.HELP_RACI, core.answer_raci),
     ]
 
 

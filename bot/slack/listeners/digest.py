@@ -65,7 +65,7 @@ class DigestListeners:
             Subcommand(
                 "digest",
                 "digest",
-                "preview the weekly review digest (only you see it)",
+                messages.HELP_DIGEST,
                 self.answer_digest,
             )
         ]

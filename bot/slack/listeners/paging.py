@@ -127,25 +127,25 @@ class PagingListeners:
             Subcommand(
                 "roster",
                 "roster [reload]",
-                "incident roles, their people and who is acting now; `reload` re-reads the policy",
+                messages.HELP_ROSTER,
                 self.answer_roster,
             ),
             Subcommand(
                 "away",
                 "away until <when>",
-                "mark yourself unavailable; your pages go to your backup (`away off` to return)",
+                messages.HELP_AWAY,
                 self.answer_away,
             ),
             Subcommand(
                 "page",
                 "page <role or @person> [message]",
-                "page someone for this incident (in an incident channel)",
+                messages.HELP_PAGE,
                 self.answer_page,
             ),
             Subcommand(
                 "assign",
                 "assign <role> @person",
-                "set who holds a role for this incident, e.g. the SME",
+                messages.HELP_ASSIGN,
                 self.answer_assign,
             ),
         ]

@@ -247,21 +247,21 @@ class PostmortemListeners:
             Subcommand(
                 "resolve",
                 "resolve",
-                "resolve this incident and ask for its post-mortem",
+                messages.HELP_RESOLVE,
                 self.answer_resolve,
                 self.follow_resolve,
             ),
             Subcommand(
                 "postmortem",
                 "postmortem",
-                "write or edit this incident's post-mortem",
+                messages.HELP_POSTMORTEM,
                 self.answer_postmortem,
                 self.follow_postmortem,
             ),
             Subcommand(
                 "followups",
                 "followups [all]",
-                "open action items (yours, or all)",
+                messages.HELP_FOLLOWUPS,
                 self.answer_followups,
             ),
         ]

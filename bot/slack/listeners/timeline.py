@@ -172,23 +172,21 @@ class TimelineListeners:
 
     def subcommands(self) -> list[Subcommand]:
         return [
-            Subcommand(
-                "note", "note <text>", "add a note to this incident's timeline", self.answer_note
-            ),
+            Subcommand("note", "note <text>", messages.HELP_NOTE, self.answer_note),
             Subcommand(
                 "status",
                 "status [state] [update]",
-                "post a status update (investigating, identified, monitoring, resolved)",
+                messages.HELP_STATUS,
                 self.answer_status,
                 self.open_status,
             ),
             Subcommand(
-                "timeline", "timeline [INC-n]", "the timeline, oldest first", self.answer_timeline
+                "timeline", "timeline [INC-n]", messages.HELP_TIMELINE, self.answer_timeline
             ),
             Subcommand(
                 "change",
                 "change",
-                "propose an emergency change (CHG) for this incident",
+                messages.HELP_CHANGE,
                 self.answer_change,
                 self.open_change,
             ),
