@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
 
-class AsyncContext:
+class AsyncContext(ABC):
     """Entering runs :meth:`_enter` (nothing by default) and leaving runs :meth:`_exit`,
     whatever happened inside, so a test cannot leave a server or a session open."""
 
     async def _enter(self) -> None:
         """What entering does first; nothing unless a subclass says so."""
+        return None
 
+    @abstractmethod
     async def _exit(self) -> None:
-        raise NotImplementedError
+        """What leaving does: close what the object holds."""
 
     async def __aenter__(self) -> Self:
         await self._enter()
