@@ -48,9 +48,18 @@ def json_arg(args: Args, key: str, error: str) -> Any:
     return value
 
 
-def get_channel(ws: Workspace, args: Args, key: str = "channel") -> Channel:
-    """The channel named by ``args[key]``; private channels need the bot as a member."""
-    channel = ws.resolve_channel(text_arg(args, key))
+def get_channel(
+    ws: Workspace, args: Args, key: str = "channel", *, user_id_means_dm: bool = False
+) -> Channel:
+    """The channel named by ``args[key]``; private channels need the bot as a member.
+
+    A user id (``U…``/``W…``) is not a conversation id: only chat.postMessage
+    (``user_id_means_dm``) takes it as the bot's DM with that person; every other method
+    answers ``channel_not_found``, as Slack does."""
+    ref = text_arg(args, key)
+    if ref in ws.users and not user_id_means_dm:
+        raise SlackError("channel_not_found")
+    channel = ws.resolve_channel(ref)
     if channel is None:
         raise SlackError("channel_not_found")
     if channel.is_private and ws.bot_user_id not in channel.members:
@@ -58,8 +67,10 @@ def get_channel(ws: Workspace, args: Args, key: str = "channel") -> Channel:
     return channel
 
 
-def writable_channel(ws: Workspace, args: Args, key: str = "channel") -> Channel:
-    channel = get_channel(ws, args, key)
+def writable_channel(
+    ws: Workspace, args: Args, key: str = "channel", *, user_id_means_dm: bool = False
+) -> Channel:
+    channel = get_channel(ws, args, key, user_id_means_dm=user_id_means_dm)
     if channel.is_archived:
         raise SlackError("is_archived")
     return channel
@@ -70,35 +81,6 @@ def get_message(ws: Workspace, channel: Channel, ts: str) -> Message:
     if message is None:
         raise SlackError("message_not_found")
     return message
-
-
-def message_content(args: Args) -> tuple[str, list[Any] | None, list[Any] | None]:
-    blocks = json_arg(args, "blocks", "invalid_blocks_format")
-    attachments = json_arg(args, "attachments", "invalid_attachments")
-    text = text_arg(args, "text")
-    if not text and not blocks and not attachments:
-        raise SlackError("no_text")
-    check_block_limits(blocks)
-    return text, blocks, attachments
-
-
-# Block Kit's documented limits for a message: 50 blocks; a section's text 3,000 characters.
-MAX_MESSAGE_BLOCKS = 50
-MAX_SECTION_TEXT = 3000
-
-
-def check_block_limits(blocks: list[Any] | None) -> None:
-    if not blocks:
-        return
-    if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
-        raise SlackError("invalid_blocks_format")
-    if len(blocks) > MAX_MESSAGE_BLOCKS:
-        raise SlackError("invalid_blocks")
-    for block in blocks:
-        text = block.get("text")
-        if block.get("type") == "section" and isinstance(text, dict):
-            if len(str(text.get("text", ""))) > MAX_SECTION_TEXT:
-                raise SlackError("msg_blocks_too_long")
 
 
 def message_metadata(args: Args) -> JSON | None:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.emulator.api_base import (
     Args,
     SlackError,
     flag_arg,
     get_channel,
     get_message,
-    message_content,
+    json_arg,
     message_metadata,
     text_arg,
     writable_channel,
 )
+from bot.emulator.block_limits import check_message_blocks
 from bot.emulator.state import JSON, Ephemeral, Message, Workspace
 
 # -- auth / team / users ------------------------------------------------------------------------
@@ -59,8 +62,24 @@ def users_list(ws: Workspace, _args: Args) -> JSON:
 # -- chat ---------------------------------------------------------------------------------------
 
 
+def message_content(args: Args) -> tuple[str, list[Any] | None, list[Any] | None]:
+    blocks = json_arg(args, "blocks", "invalid_blocks_format")
+    attachments = json_arg(args, "attachments", "invalid_attachments")
+    text = text_arg(args, "text")
+    if not text and not blocks and not attachments:
+        raise SlackError("no_text")
+    if blocks is not None and not isinstance(blocks, list):
+        raise SlackError("invalid_blocks_format")
+    check_message_blocks(blocks)
+    return text, blocks, attachments
+
+
 def chat_post_message(ws: Workspace, args: Args) -> JSON:
-    channel = writable_channel(ws, args)
+    channel = writable_channel(ws, args, user_id_means_dm=True)
+    if not channel.is_private and ws.bot_user_id not in channel.members:
+        # Posting in a public channel the app has not joined needs chat:write.public.
+        if ws.granted_scopes is not None and "chat:write.public" not in ws.granted_scopes:
+            raise SlackError("not_in_channel")
     text, blocks, attachments = message_content(args)
     thread_ts = text_arg(args, "thread_ts") or None
     message = Message(

@@ -159,7 +159,8 @@ def conversations_history(ws: Workspace, args: Args) -> JSON:
 
 
 def conversations_join(ws: Workspace, args: Args) -> JSON:
-    channel = ws.resolve_channel(text_arg(args, "channel"))
+    ref = text_arg(args, "channel")
+    channel = None if ref in ws.users else ws.resolve_channel(ref)
     if channel is None:
         raise SlackError("channel_not_found")
     if channel.is_private or channel.is_im:

@@ -10,6 +10,7 @@ from bot.emulator.api_base import (
     text_arg,
     writable_channel,
 )
+from bot.emulator.block_limits import check_view
 from bot.emulator.state import JSON, Bookmark, Pin, Workspace
 
 #: How long a trigger_id stays usable once exchanged (Slack: 3 seconds); reuse after it expired
@@ -35,6 +36,7 @@ def _view_arg(args: Args) -> JSON:
     view = args.get("view")
     if not isinstance(view, dict) or "type" not in view:
         raise SlackError("invalid_arguments", response_metadata={"messages": ["invalid `view`"]})
+    check_view(view)
     return view
 
 

@@ -13,6 +13,7 @@ from bot.emulator import api_chat as chat
 from bot.emulator import api_conversations as conv
 from bot.emulator import api_views as views
 from bot.emulator.api_base import Args, SlackError
+from bot.emulator.scopes import check_scopes
 from bot.emulator.state import JSON, Workspace
 
 Handler = Callable[[Workspace, Args], JSON]
@@ -56,8 +57,14 @@ APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 
 def dispatch(ws: Workspace, method: str, args: Args) -> JSON:
-    """Run one method; return Slack's JSON body (``ok`` true or false)."""
+    """Run one method; return Slack's JSON body (``ok`` true or false). The scope the call
+    needs (:mod:`bot.emulator.scopes`) is checked first when ``ws.granted_scopes`` is set."""
     handler, required = METHODS[method]
+    if ws.granted_scopes is not None:
+        try:
+            check_scopes(ws, method, args, ws.granted_scopes)
+        except SlackError as exc:
+            return exc.body()
     missing = [name for name in required if args.get(name) in (None, "")]
     if missing:
         message = f"[ERROR] missing required field: {missing[0]}"

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from bot.emulator.closing import AsyncContext
 from bot.emulator.faults import Chaos, Fault, RateLimit, error_for
+from bot.emulator.manifest import manifest_bot_scopes
 from bot.emulator.methods import APP_TOKEN_METHODS, METHODS, dispatch
 from bot.emulator.socket_mode import SocketAck, SocketConnection, SocketModeHub
 from bot.emulator.state import JSON, Bookmark, Channel, Ephemeral, Message, User, Workspace
@@ -57,6 +58,7 @@ class SlackEmulator(AsyncContext):
         app_token: str | None = None,
         app_id: str = "A0FIREWTCH",
         clock: Callable[[], float] = time.time,
+        scopes: Collection[str] | None = None,
     ) -> None:
         self.bot_token = bot_token
         #: The app-level token (``xapp-…``) ``apps.connections.open`` accepts; None: no Socket Mode.
@@ -65,6 +67,7 @@ class SlackEmulator(AsyncContext):
         self.state = Workspace(
             team_id=team_id, team_domain=team_domain, bot_user_id=bot_user_id, clock=clock
         )
+        self.scopes = set(manifest_bot_scopes() if scopes is None else scopes)
         self.calls: list[RecordedCall] = []
         self.response_url_posts: list[ResponseUrlPost] = []
         #: Seconds added before every Web API call is processed.
@@ -109,6 +112,18 @@ class SlackEmulator(AsyncContext):
 
     async def _exit(self) -> None:
         await self.stop()
+
+    @property
+    def scopes(self) -> set[str]:
+        """The bot scopes the installation granted (default: exactly manifest.yaml's), checked
+        on every call; a mutable set tests may change. ``auth.test`` reports them in the
+        ``x-oauth-scopes`` header."""
+        assert self.state.granted_scopes is not None
+        return self.state.granted_scopes
+
+    @scopes.setter
+    def scopes(self, scopes: Collection[str]) -> None:
+        self.state.granted_scopes = set(scopes)
 
     @property
     def api_url(self) -> str:
@@ -440,6 +455,8 @@ class SlackEmulator(AsyncContext):
         headers: dict[str, str] = {}
         if status == 429 or retry_after is not None:
             headers["Retry-After"] = str(1 if retry_after is None else retry_after)
+        if method == "auth.test" and body.get("ok"):
+            headers["x-oauth-scopes"] = ",".join(sorted(self.scopes))
         self.calls.append(RecordedCall(method, args, at, status, body, token, headers))
         self._notify()
         return web.json_response(body, status=status, headers=headers)

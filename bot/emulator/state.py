@@ -257,6 +257,8 @@ class Workspace:
         self.used_triggers: dict[str, float] = {}
         self.pins: dict[str, list[Pin]] = {}
         self.bookmarks: dict[str, list[Bookmark]] = {}
+        #: The bot scopes the installation granted; None: scopes are not checked.
+        self.granted_scopes: set[str] | None = None
         self._last_ts_us = 0
         self._ids = itertools.count(1)
         self.add_user(bot_user_id, "firewatch", "firewatch-bot@example.com", is_bot=True)
