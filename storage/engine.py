@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage.sqlite_driver import OneTripDBAPI
+from storage.sqlite_driver import one_trip_dbapi
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # SQLite moves the write-ahead log into the database file (a checkpoint, with an fsync)
@@ -66,8 +66,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # transaction itself (Database.session), and on aiosqlite that rollback was one
         # more thread round trip per transaction.
         kwargs.setdefault("pool_reset_on_return", None)
-        if parsed.get_driver_name() == "aiosqlite":
-            kwargs.setdefault("module", OneTripDBAPI())  # one thread round trip a statement
+        if parsed.get_driver_name() == "aiosqlite" and "module" not in kwargs:
+            module = one_trip_dbapi()  # one thread round trip a statement; None: the stock one
+            if module is not None:
+                kwargs["module"] = module
         engine = create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )

@@ -1,144 +1,101 @@
-"""aiosqlite, one thread round trip per statement instead of four.
+"""Which aiosqlite adapter the engine uses: the one-trip adapter, or SQLAlchemy's own.
 
-aiosqlite runs each sqlite3 call on a thread of its own and hands the result back to the
-event loop. SQLAlchemy's adapter makes four such calls per statement (open a cursor,
-execute, fetch the rows, close the cursor) and one more for a commit that has nothing to
-commit. Each round trip needs the event loop to pick its result up, so under load every
-one of them waits behind the requests being answered; a background transaction of ten
-statements held SQLite's writer for about 5 ms at 200 requests a second, and a request's
-write waited for it (docs/performance.md, eighth session).
-
-This adapter runs the whole statement — cursor, execute, fetch, close — as one call on
-aiosqlite's thread, and skips the commit or rollback call when the connection has no
-transaction open (sqlite3's own `in_transaction`, read while no call is in flight).
-Everything else is SQLAlchemy's aiosqlite dialect as it comes; it is passed to
-`create_async_engine(module=...)`, SQLAlchemy's documented way of supplying the DBAPI.
+storage/sqlite_one_trip.py runs a whole statement as one call on aiosqlite's thread. To
+do so it subclasses SQLAlchemy's aiosqlite adapter classes, fills their slots itself and
+calls aiosqlite's private `Connection._execute`: none of that is public API, and a release
+of either library may rename or drop it (constraints.txt pins the tested versions, but a
+deployment may install others). Before the engine is created, `one_trip_dbapi` checks
+that every internal the adapter touches is there as expected; when one is not, it logs
+ONE warning line naming it and the engine uses SQLAlchemy's stock aiosqlite adapter —
+slower under load (docs/performance.md), never wrong.
 """
 
 from __future__ import annotations
 
-import collections
-import sqlite3
+import importlib
+import inspect
+import logging
+from functools import cache
 from typing import Any
 
-import aiosqlite
-from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
-from sqlalchemy.dialects.sqlite.aiosqlite import (
-    AsyncAdapt_aiosqlite_connection,
-    AsyncAdapt_aiosqlite_cursor,
-    AsyncAdapt_aiosqlite_dbapi,
+log = logging.getLogger(__name__)
+
+# (module, dotted attribute) pairs storage/sqlite_one_trip.py relies on.
+REQUIRED: tuple[tuple[str, str], ...] = (
+    ("aiosqlite.core", "Connection._execute"),
+    ("aiosqlite.core", "Connection._conn"),
+    ("sqlalchemy.connectors.asyncio", "AsyncAdapt_dbapi_connection._handle_exception"),
+    ("sqlalchemy.dialects.sqlite.aiosqlite", "AsyncAdapt_aiosqlite_connection._cursor_cls"),
+    ("sqlalchemy.dialects.sqlite.aiosqlite", "AsyncAdapt_aiosqlite_connection.commit"),
+    ("sqlalchemy.dialects.sqlite.aiosqlite", "AsyncAdapt_aiosqlite_connection.rollback"),
+    ("sqlalchemy.dialects.sqlite.aiosqlite", "AsyncAdapt_aiosqlite_cursor._async_soft_close"),
+    ("sqlalchemy.dialects.sqlite.aiosqlite", "AsyncAdapt_aiosqlite_dbapi.connect"),
+    ("sqlalchemy.util", "EMPTY_DICT"),
+    ("sqlalchemy.util.concurrency", "await_"),
 )
-from sqlalchemy.util import EMPTY_DICT
-from sqlalchemy.util.concurrency import await_
-
-Statement = tuple[Any, int, int | None, list[Any]]
-
-
-def _statement(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> Statement:
-    """On aiosqlite's thread: the statement and its rows, in one go."""
-    cursor = conn.cursor()
-    try:
-        if many:
-            cursor.executemany(operation, parameters)
-        elif parameters is None:
-            cursor.execute(operation)
-        else:
-            cursor.execute(operation, parameters)
-        description = cursor.description
-        rows = cursor.fetchall() if description else []
-        return description, cursor.rowcount, cursor.lastrowid, rows
-    finally:
-        cursor.close()
+# Slots the one-trip cursor and connection fill in themselves instead of calling the
+# parent's __init__ (which would open a cursor: a round trip).
+CURSOR_SLOTS = frozenset(
+    {"_adapt_connection", "_connection", "_cursor", "_rows", "_soft_closed_memoized"}
+)
+CONNECTION_SLOTS = frozenset({"_connection", "_execute_mutex"})
 
 
-class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
-    """A buffered cursor: `execute` brings every row back in the same round trip."""
+def _attribute(module: str, dotted: str) -> Any:
+    value: Any = importlib.import_module(module)
+    for name in dotted.split("."):
+        value = getattr(value, name)
+    return value
 
-    __slots__ = ("_description", "_rowcount", "_lastrowid", "_arraysize")
 
-    def __init__(self, adapt_connection: AsyncAdapt_dbapi_connection) -> None:
-        # Not the parent's __init__: it opens an aiosqlite cursor (a round trip).
-        self._adapt_connection = adapt_connection
-        self._connection = adapt_connection._connection
-        self._cursor = None  # type: ignore[assignment]
-        self._soft_closed_memoized = EMPTY_DICT
-        self._rows = collections.deque()
-        self._description: Any = None
-        self._rowcount = -1
-        self._lastrowid: int | None = None
-        self._arraysize = 1
+def _slots(cls: type) -> set[str]:
+    return {name for klass in cls.__mro__ for name in getattr(klass, "__slots__", ())}
 
-    @property
-    def description(self) -> Any:
-        return self._description
 
-    @property
-    def rowcount(self) -> int:
-        return self._rowcount
-
-    @property
-    def lastrowid(self) -> int:
-        return self._lastrowid  # type: ignore[return-value]
-
-    @property
-    def arraysize(self) -> int:
-        return self._arraysize
-
-    @arraysize.setter
-    def arraysize(self, value: int) -> None:
-        self._arraysize = value
-
-    async def _async_soft_close(self) -> None:
-        return None  # nothing is open on the thread between calls
-
-    def close(self) -> None:
-        self._rows.clear()
-
-    def execute(self, operation: Any, parameters: Any = None) -> None:
-        self._run(operation, parameters, many=False)
-
-    def executemany(self, operation: Any, seq_of_parameters: Any) -> None:
-        self._run(operation, seq_of_parameters, many=True)
-
-    def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
+def probe() -> str | None:
+    """What is not as the one-trip adapter expects, or None when everything is."""
+    for module, dotted in REQUIRED:
         try:
-            await_(self._trip(operation, parameters, many))
-        except Exception as error:
-            self._adapt_connection._handle_exception(error)
-
-    async def _trip(self, operation: Any, parameters: Any, many: bool) -> None:
-        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        async with self._adapt_connection._execute_mutex:
-            description, rowcount, lastrowid, rows = await connection._execute(  # type: ignore[no-untyped-call]
-                _statement, connection._conn, operation, parameters, many
-            )
-        self._description, self._rowcount, self._lastrowid = description, rowcount, lastrowid
-        self._rows = collections.deque(rows)
-
-
-class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
-    _cursor_cls = OneTripCursor
-
-    def _in_transaction(self) -> bool:
-        raw = self._connection._connection
-        return raw is not None and bool(raw.in_transaction)
-
-    def commit(self) -> None:
-        if self._in_transaction():
-            super().commit()
-
-    def rollback(self) -> None:
-        if self._in_transaction():
-            super().rollback()
+            _attribute(module, dotted)
+        except (ImportError, AttributeError):
+            return f"{module}.{dotted} is missing"
+    aio = "sqlalchemy.dialects.sqlite.aiosqlite"
+    for cls_name, slots in (
+        ("AsyncAdapt_aiosqlite_cursor", CURSOR_SLOTS),
+        ("AsyncAdapt_aiosqlite_connection", CONNECTION_SLOTS),
+    ):
+        missing = slots - _slots(_attribute(aio, cls_name))
+        if missing:
+            return f"{aio}.{cls_name} has no slot {', '.join(sorted(missing))}"
+    if list(inspect.signature(_attribute(aio, "AsyncAdapt_aiosqlite_dbapi")).parameters) != [
+        "aiosqlite",
+        "sqlite",
+    ]:
+        return f"{aio}.AsyncAdapt_aiosqlite_dbapi no longer takes (aiosqlite, sqlite)"
+    try:
+        importlib.import_module("storage.sqlite_one_trip")
+    except Exception as error:  # any failure to build the classes means: do not use them
+        return f"storage.sqlite_one_trip does not import ({type(error).__name__}: {error})"
+    return None
 
 
-class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
-    """The DBAPI object SQLAlchemy's aiosqlite dialect drives, with the cursor above."""
+@cache
+def _verdict() -> str | None:
+    """The probe, once a process: the warning is one line however many engines follow."""
+    reason = probe()
+    if reason is not None:
+        log.warning(
+            "SQLite: using SQLAlchemy's stock aiosqlite adapter (slower under load), because"
+            " %s; install the versions in constraints.txt for the one-trip adapter",
+            reason,
+        )
+    return reason
 
-    def __init__(self) -> None:
-        super().__init__(aiosqlite, sqlite3)
 
-    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
-        adapted = super().connect(*arg, **kw)
-        return OneTripConnection(self, adapted._connection)
+def one_trip_dbapi() -> Any | None:
+    """The one-trip DBAPI for `create_async_engine(module=...)`, or None: use the stock one."""
+    if _verdict() is not None:
+        return None
+    from storage.sqlite_one_trip import OneTripDBAPI
+
+    return OneTripDBAPI()

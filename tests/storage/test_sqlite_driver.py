@@ -3,16 +3,20 @@ same answers as SQLAlchemy's own adapter (rows, counts, ids, errors, transaction
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import importlib
+import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiosqlite.core
 import pytest
 from sqlalchemy import exc, text
+from sqlalchemy.dialects.sqlite.aiosqlite import AsyncAdapt_aiosqlite_dbapi
 
+from storage import sqlite_driver
 from storage.engine import Database
-from storage.sqlite_driver import OneTripDBAPI
+from storage.sqlite_one_trip import OneTripDBAPI
 
 
 @pytest.fixture
@@ -116,3 +120,61 @@ async def test_streamed_results_still_work(db: Database) -> None:
         stream = await conn.stream(text("SELECT v FROM t ORDER BY id"))
         seen = [row.v async for row in stream]
     assert seen == [str(i) for i in range(50)]
+
+
+def test_the_installed_versions_have_every_internal_the_adapter_uses() -> None:
+    # constraints.txt pins these versions; a failure here means the pins moved to a
+    # release whose internals changed: Firewatch would run on the (slower) stock adapter.
+    assert sqlite_driver.probe() is None
+
+
+@pytest.fixture
+def fresh_verdict() -> Iterator[None]:
+    sqlite_driver._verdict.cache_clear()
+    yield
+    sqlite_driver._verdict.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_verdict")
+async def test_a_missing_internal_falls_back_to_sqlalchemys_adapter_with_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As if a new aiosqlite had renamed the private call the one-trip cursor makes.
+    missing = ("aiosqlite.core", "Connection._execute_renamed")
+    monkeypatch.setattr(sqlite_driver, "REQUIRED", (*sqlite_driver.REQUIRED, missing))
+    caplog.set_level(logging.WARNING, logger=sqlite_driver.__name__)
+    first = Database(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    second = Database(f"sqlite+aiosqlite:///{tmp_path / 'b.db'}")
+    try:
+        for database in (first, second):
+            dbapi = database.engine.dialect.loaded_dbapi
+            assert type(dbapi) is AsyncAdapt_aiosqlite_dbapi  # SQLAlchemy's own
+            async with database.engine.begin() as conn:
+                await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+                await conn.execute(text("INSERT INTO t (v) VALUES ('kept')"))
+            async with database.engine.connect() as conn:
+                assert (await conn.execute(text("SELECT v FROM t"))).scalar_one() == "kept"
+    finally:
+        await first.dispose()
+        await second.dispose()
+    warnings = [r for r in caplog.records if r.name == sqlite_driver.__name__]
+    assert len(warnings) == 1  # one line per process, however many engines
+    line = warnings[0].getMessage()
+    assert "\n" not in line
+    assert "stock aiosqlite adapter" in line
+    assert "aiosqlite.core.Connection._execute_renamed is missing" in line
+
+
+@pytest.mark.usefixtures("fresh_verdict")
+def test_an_adapter_that_does_not_import_is_a_fallback_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_import = importlib.import_module
+
+    def failing(name: str, package: str | None = None) -> Any:
+        if name == "storage.sqlite_one_trip":
+            raise TypeError("multiple bases have instance lay-out conflict")
+        return real_import(name, package)
+
+    monkeypatch.setattr(importlib, "import_module", failing)
+    assert sqlite_driver.one_trip_dbapi() is None
