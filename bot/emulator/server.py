@@ -27,6 +27,7 @@ from aiohttp import web
 
 from bot.emulator.closing import AsyncContext
 from bot.emulator.faults import Chaos, Fault, RateLimit, error_for
+from bot.emulator.intercept import CALLER, Interception
 from bot.emulator.manifest import manifest_bot_scopes
 from bot.emulator.methods import APP_TOKEN_METHODS, METHODS, dispatch
 from bot.emulator.socket_mode import SocketAck, SocketConnection, SocketModeHub
@@ -73,6 +74,7 @@ class SlackEmulator(AsyncContext):
         #: Seconds added before every Web API call is processed.
         self.latency = 0.0
         self._faults: list[Fault] = []
+        self._interceptions: list[Interception] = []
         self._rate_limits: dict[str, RateLimit] = {}
         self._chaos: Chaos | None = None
         self._changed = asyncio.Event()
@@ -88,6 +90,8 @@ class SlackEmulator(AsyncContext):
         app = web.Application()
         app.router.add_route("POST", "/api/{method}", self._handle_api)
         app.router.add_route("GET", "/api/{method}", self._handle_api)
+        app.router.add_route("POST", "/r/{replica}/api/{method}", self._handle_api)
+        app.router.add_route("GET", "/r/{replica}/api/{method}", self._handle_api)
         app.router.add_route("POST", "/hooks/{path:.*}", self._handle_hook)
         app.router.add_route("GET", "/socket", self._socket.handle)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -124,6 +128,11 @@ class SlackEmulator(AsyncContext):
     @scopes.setter
     def scopes(self, scopes: Collection[str]) -> None:
         self.state.granted_scopes = set(scopes)
+
+    def api_url_for(self, replica: str) -> str:
+        """A base URL of its own for one replica of a test: its calls are recorded with
+        ``replica`` (and :meth:`intercept` callbacks receive it)."""
+        return self._url(f"r/{replica}/api/")
 
     @property
     def api_url(self) -> str:
@@ -348,9 +357,13 @@ class SlackEmulator(AsyncContext):
         delay: float = 0.0,
         drop_connection: bool = False,
         apply: bool = False,
+        after: int = 0,
     ) -> Fault:
-        """Make the next ``times`` calls to ``method`` (``"*"``: any) misbehave (see Fault)."""
-        fault = Fault(method, times, status, error, retry_after, delay, drop_connection, apply)
+        """Make the next ``times`` calls to ``method`` (``"*"``: any) misbehave (see Fault),
+        once ``after`` calls to it have been answered normally."""
+        fault = Fault(
+            method, times, status, error, retry_after, delay, drop_connection, apply, after
+        )
         self._faults.append(fault)
         return fault
 
@@ -379,8 +392,18 @@ class SlackEmulator(AsyncContext):
         """Chaos: each call (to ``methods``, default all) fails with probability ``rate``."""
         self._chaos = Chaos(rate, tuple(statuses), random.Random(seed), methods, retry_after)
 
+    def intercept(
+        self, method: str, *, nth: int = 1, phase: str, then: Callable[[str | None], object]
+    ) -> Interception:
+        """Run ``then(replica)`` at ``phase`` of the ``nth`` call of ``method`` from now (see
+        :mod:`bot.emulator.intercept`); used to kill the replica that made the call."""
+        held = Interception(method, nth, phase, then)
+        self._interceptions.append(held)
+        return held
+
     def clear_faults(self) -> None:
         self._faults.clear()
+        self._interceptions.clear()
         self._rate_limits.clear()
         self._chaos = None
         self.latency = 0.0
@@ -389,6 +412,7 @@ class SlackEmulator(AsyncContext):
 
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
+        CALLER.set(request.match_info.get("replica"))
         at = self.clock()
         if self.latency > 0:
             await asyncio.sleep(self.latency)
@@ -400,9 +424,12 @@ class SlackEmulator(AsyncContext):
             return self._answer(
                 method, args, token, at, 404, {"ok": False, "error": "unknown_method"}
             )
+        held = next((i for i in self._interceptions if i.hit(method)), None)
+        if held is not None:
+            return self._intercepted(request, held, method, args, token, at)
         fault = next((f for f in self._faults if f.matches(method)), None)
-        if fault is not None:
-            fault.remaining -= 1
+        if fault is not None and not fault.take():
+            fault = None
         if fault is not None and fault.fails:
             if fault.apply:
                 self._run(method, args, token)
@@ -420,6 +447,26 @@ class SlackEmulator(AsyncContext):
         status, body, retry_after = self._run(method, args, token)
         if fault is not None and fault.delay > 0:
             await asyncio.sleep(fault.delay)
+        return self._answer(method, args, token, at, status, body, retry_after)
+
+    def _intercepted(
+        self,
+        request: web.Request,
+        held: Interception,
+        method: str,
+        args: dict[str, Any],
+        token: str | None,
+        at: float,
+    ) -> web.StreamResponse:
+        caller = CALLER.get()
+        if held.phase == "before":
+            held.then(caller)
+            return self._drop(request, method, args, token, at)
+        status, body, retry_after = self._run(method, args, token)
+        if held.phase == "effect":
+            held.then(caller)
+            return self._drop(request, method, args, token, at)
+        asyncio.get_running_loop().call_soon(held.then, caller)  # once the answer is out
         return self._answer(method, args, token, at, status, body, retry_after)
 
     def _run(
@@ -457,14 +504,16 @@ class SlackEmulator(AsyncContext):
             headers["Retry-After"] = str(1 if retry_after is None else retry_after)
         if method == "auth.test" and body.get("ok"):
             headers["x-oauth-scopes"] = ",".join(sorted(self.scopes))
-        self.calls.append(RecordedCall(method, args, at, status, body, token, headers))
+        self.calls.append(
+            RecordedCall(method, args, at, status, body, token, headers, CALLER.get())
+        )
         self._notify()
         return web.json_response(body, status=status, headers=headers)
 
     def _drop(
         self, request: web.Request, method: str, args: dict[str, Any], token: str | None, at: float
     ) -> web.StreamResponse:
-        self.calls.append(RecordedCall(method, args, at, 0, {}, token))
+        self.calls.append(RecordedCall(method, args, at, 0, {}, token, replica=CALLER.get()))
         self._notify()
         if request.transport is not None:
             request.transport.abort()

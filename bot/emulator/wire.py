@@ -26,6 +26,8 @@ class RecordedCall:
     response: dict[str, Any]
     token: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: The replica that called, when it used its own address (``api_url_for``).
+    replica: str | None = None
 
     @property
     def ok(self) -> bool:
