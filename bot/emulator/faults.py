@@ -34,6 +34,16 @@ class Fault:
     delay: float = 0.0
     drop_connection: bool = False
     apply: bool = False
+    #: Matching calls answered normally before the fault starts (``2``: the third call fails).
+    after: int = 0
+
+    def take(self) -> bool:
+        """Count one matching call; whether the fault applies to it (not still ``after``)."""
+        if self.after > 0:
+            self.after -= 1
+            return False
+        self.remaining -= 1
+        return True
 
     @property
     def fails(self) -> bool:
