@@ -12,15 +12,24 @@ from typing import Any, Protocol
 
 
 class RetryLater(Exception):
-    """The attempt failed in a way that may pass (429, 5xx, network)."""
+    """The attempt failed in a way that may pass (429, 5xx, network).
+
+    `counts=False`: the attempt made progress it keeps (a long lookup stopped by a rate
+    limit, its place stored), so it does not count towards the row's attempts."""
 
     def __init__(
-        self, reason: str, *, retry_after: float | None = None, outcome_unknown: bool = False
+        self,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        outcome_unknown: bool = False,
+        counts: bool = True,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
         self.outcome_unknown = outcome_unknown
+        self.counts = counts
 
 
 class PermanentFailure(Exception):
