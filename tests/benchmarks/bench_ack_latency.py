@@ -1,6 +1,7 @@
 """Figure 1: acknowledgement latency under open-loop load, beside two bare Bolt baselines.
 
     python -m tests.benchmarks.bench_ack_latency [--quick] [--slow-slack-ms 50]
+        [--database-url postgresql+asyncpg://…] [--replicas 2]
 
 Three request kinds — `/incident note` (falls back to `/incident list` until issue 6 lands),
 a click on the "Change severity" button, a declare modal submission (a fresh view id
@@ -28,7 +29,6 @@ from tests.benchmarks.common import (
     Prepared,
     RequestFactory,
     Sample,
-    ServerProcess,
     Table,
     banner,
     declare_one,
@@ -41,9 +41,11 @@ from tests.benchmarks.common import (
     open_loop,
     run_main,
     running,
+    running_all,
     sqlite_url,
     start_baseline,
     start_firewatch,
+    start_replicas,
     summary_ms,
     verdict,
     workdir,
@@ -103,7 +105,7 @@ async def quiesce(slack: SlackEmulator, idle: float = 0.3, limit: float = 60.0) 
 
 async def measure(
     name: str,
-    server: ServerProcess,
+    urls: str | Sequence[str],
     slack: SlackEmulator,
     work: Workload,
     rates: Sequence[float],
@@ -112,7 +114,7 @@ async def measure(
     settle_limit: float,
 ) -> dict[tuple[str, float], list[Sample]]:
     out: dict[tuple[str, float], list[Sample]] = {}
-    async with LoadClient(server.events_url) as client:
+    async with LoadClient(urls) as client:
         for kind in KINDS:
             warm = [await work.build(kind, f"{name[:3]}w{kind[0]}", i) for i in range(warmup)]
 
@@ -149,8 +151,9 @@ async def main_async(args: argparse.Namespace) -> int:
     results: dict[str, dict[tuple[str, float], list[Sample]]] = {}
     async with emulator() as slack, workdir("fw-bench-ack-") as tmp:
         factory = RequestFactory()
-        firewatch = await start_firewatch(slack.api_url, sqlite_url(tmp), tmp)
-        async with running(firewatch), LoadClient(firewatch.events_url) as client:
+        database_url = args.database_url or sqlite_url(tmp)
+        replicas = await start_replicas(slack.api_url, database_url, tmp, args.replicas)
+        async with running_all(replicas) as urls, LoadClient(urls) as client:
             note = has_note(await help_text(client, factory))
             view = await open_declare_view(slack, client, factory)
             channel = await declare_one(slack, client, factory, view, "VBSETUP1", "Bench setup")
@@ -158,13 +161,13 @@ async def main_async(args: argparse.Namespace) -> int:
             if not note:
                 print("note not available yet: measured /incident list", flush=True)
             results[FIREWATCH] = await measure(
-                FIREWATCH, firewatch, slack, work, rates, duration, warmup, settle
+                FIREWATCH, urls, slack, work, rates, duration, warmup, settle
             )
         for mode in BASELINES:
             server = await start_baseline(mode, slack.api_url, tmp)
             async with running(server):
                 results[mode] = await measure(
-                    mode, server, slack, work, rates, duration, warmup, settle
+                    mode, server.events_url, slack, work, rates, duration, warmup, settle
                 )
         slow_name = SLOW.format(ms=args.slow_slack_ms)
         if args.slow_slack_ms > 0:
@@ -176,7 +179,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 await quiesce(slack, limit=settle)
                 slack.latency = args.slow_slack_ms / 1000
                 results[slow_name] = await measure(
-                    slow_name, server, slack, work, rates, duration, warmup, settle
+                    slow_name, server.events_url, slack, work, rates, duration, warmup, settle
                 )
                 slack.latency = 0.0
 
@@ -265,6 +268,13 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rates", type=float, nargs="+", default=[20.0, 200.0])
     parser.add_argument("--duration", type=float, default=None, help="seconds per cell")
     parser.add_argument("--slow-slack-ms", type=float, default=0.0)
+    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="Firewatch processes behind a round robin (needs a PostgreSQL --database-url)",
+    )
     args = parser.parse_args(argv)
     if args.duration is None:
         args.duration = 0.3 if args.quick else 10.0

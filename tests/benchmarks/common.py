@@ -15,6 +15,7 @@ import gc
 import hashlib
 import hmac
 import importlib
+import itertools
 import json
 import os
 import platform
@@ -236,8 +237,11 @@ class LoadClient:
     """Posts prepared requests, signed with the current time, over pooled keep-alive
     connections with no client-side concurrency cap (open-loop load must not queue here)."""
 
-    def __init__(self, url: str, secret: str = SECRET) -> None:
-        self.url = url
+    def __init__(self, url: str | Sequence[str], secret: str = SECRET) -> None:
+        # Several URLs: one per replica, taken in turn (a round-robin load balancer).
+        self.urls = [url] if isinstance(url, str) else list(url)
+        self.url = self.urls[0]
+        self._turn = itertools.cycle(self.urls)
         self.secret = secret.encode()
         self._session: aiohttp.ClientSession | None = None
 
@@ -262,7 +266,8 @@ class LoadClient:
             "X-Slack-Request-Timestamp": ts,
             "X-Slack-Signature": signature,
         }
-        async with self._session.post(self.url, data=request.body, headers=headers) as resp:
+        url = next(self._turn)
+        async with self._session.post(url, data=request.body, headers=headers) as resp:
             return Reply(resp.status, await resp.text())
 
 
@@ -474,6 +479,37 @@ async def start_firewatch(
         ready_path="/health/ready",
         ready_timeout=ready_timeout,
     )
+
+
+async def start_replicas(
+    api_url: str,
+    database_url: str,
+    workdir: Path,
+    count: int,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+) -> list[ServerProcess]:
+    """`count` Firewatch processes on one (PostgreSQL) database, each with its own log;
+    the first alone (it migrates the schema), then the others together."""
+    if count > 1 and not database_url.startswith("postgresql"):
+        raise FlowError("several replicas share a database only on PostgreSQL (--database-url)")
+    env = {"FIREWATCH_AUTO_MIGRATE": "true", **(extra_env or {})}
+    servers = []
+    for i in range(count):
+        home = workdir / f"replica-{i + 1}"
+        home.mkdir(exist_ok=True)
+        servers.append(await start_firewatch(api_url, database_url, home, extra_env=env))
+    return servers
+
+
+@asynccontextmanager
+async def running_all(servers: Sequence[ServerProcess]) -> AsyncIterator[list[str]]:
+    """The servers' events URLs while they run; every one stopped at the end."""
+    try:
+        yield [server.events_url for server in servers]
+    finally:
+        for server in servers:
+            await server.stop()
 
 
 BASELINES = {
