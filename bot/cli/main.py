@@ -174,10 +174,11 @@ def _check_config(_: argparse.Namespace) -> int:
             require()
         except ConfigError as exc:
             problems.append(str(exc))
-    for problem in problems:
-        print(f"warning: {problem} (needed by `firewatch run`)", file=sys.stderr)
-    print("configuration OK")
-    return 0
+    # The Slack scopes, the warnings and the verdict ("configuration OK" only when
+    # nothing `firewatch run` needs is missing).
+    from bot.cli.checks import verdict
+
+    return verdict(settings, problems, label_width=width)
 
 
 def _policy_show(_: argparse.Namespace) -> int:

@@ -1,13 +1,14 @@
 """Health: GET /health/ready (can this process serve: database reachable, schema current)
-and GET /health (how it is doing: database, outbox, declaration intake, Slack auth, the
-Socket Mode connection). A degraded component makes the report "degraded" (200); a
-database that does not answer makes it "down" (503)."""
+and GET /health (how it is doing: database, outbox, declaration intake, Slack auth and the
+bot scopes it granted, the Socket Mode connection). A degraded component (or a needed scope
+not granted) makes the report "degraded" (200); a database that does not answer makes it
+"down" (503)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -41,6 +42,10 @@ class SlackIdentity(Protocol):
     def error(self) -> str | None: ...
     @property
     def checked_at(self) -> datetime | None: ...
+    @property
+    def scopes(self) -> frozenset[str] | None: ...
+    @property
+    def missing_scopes(self) -> Mapping[str, str]: ...
 
 
 class SocketConnection(Protocol):
@@ -83,7 +88,8 @@ class Health:
         components: dict[str, Any] = {}
         status = await self._storage(components)
         components["slack_auth"] = _slack_auth(self.identity)
-        if not self.identity.ok and status == "ok":
+        components["slack_scopes"] = scopes = _slack_scopes(self.identity)
+        if (not self.identity.ok or scopes["status"] == "missing") and status == "ok":
             status = "degraded"
         if self.socket is not None:
             components["socket_mode"] = socket_mode = await _socket_mode(self.socket)
@@ -160,6 +166,14 @@ def _slack_auth(identity: SlackIdentity) -> dict[str, Any]:
         "error": identity.error,
         "checked_at": checked_at.isoformat() if checked_at else None,
     }
+
+
+def _slack_scopes(identity: SlackIdentity) -> dict[str, Any]:
+    """The needed bot scopes the installation lacks (a feature fails without each; the
+    rest keeps working), or "unknown" before Slack said which it granted."""
+    missing = dict(identity.missing_scopes)
+    status = "unknown" if identity.scopes is None else ("missing" if missing else "ok")
+    return {"status": status, "missing": sorted(missing), "fails": missing}
 
 
 async def _socket_mode(socket: SocketConnection) -> dict[str, Any]:

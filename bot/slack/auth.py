@@ -4,8 +4,8 @@ background (never on a request's path), and Bolt's `authorize` answered from it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,11 +13,14 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.clock import Clock
+from bot.slack import messages
+from bot.slack.scopes import missing_scopes, parse_scopes
 
 log = logging.getLogger(__name__)
 
 # How often the background watch asks auth.test again (a revoked token shows in /health).
 AUTH_CHECK_SECONDS = 300.0
+SCOPES_HEADER = "x-oauth-scopes"
 
 Authorize = Callable[..., Awaitable[AuthorizeResult]]
 
@@ -32,6 +35,10 @@ class SlackIdentity:
     bot_id: str | None = None
     error: str | None = None
     checked_at: datetime | None = None
+    # The bot scopes the installation granted (auth.test's x-oauth-scopes header; None
+    # until Slack told us), and the needed ones it lacks → what fails without each.
+    scopes: frozenset[str] | None = None
+    missing_scopes: dict[str, str] = field(default_factory=dict)
 
 
 class SlackAuth:
@@ -51,12 +58,28 @@ class SlackAuth:
             self.identity.bot_user_id = response.get("user_id")
             self.identity.bot_id = response.get("bot_id")
             self.identity.error = None
+            self._compare_scopes(granted_scopes(response.headers))
         except Exception as exc:  # health reports it; requests keep being answered
             self.identity.ok = False
             self.identity.error = slack_error(exc)
             log.warning("Slack auth check failed: %s", self.identity.error)
         self.identity.checked_at = self.clock.now()
         return self.identity
+
+    def _compare_scopes(self, granted: frozenset[str] | None) -> None:
+        """Record the needed scopes not granted; log one line for each newly missing one
+        (at start, and when a reinstall takes one away), not at every check."""
+        identity = self.identity
+        identity.scopes = granted
+        if granted is None:
+            identity.missing_scopes = {}
+            return
+        missing = missing_scopes(granted)
+        for scope, fails in missing.items():
+            if scope not in identity.missing_scopes:
+                line = messages.SCOPE_MISSING.format(scope=scope, fails=fails)
+                log.error(line, extra={"scope": scope})
+        identity.missing_scopes = missing
 
     async def bot_user_id(self) -> str:
         """The bot's user id, asking auth.test first if no check has told it yet."""
@@ -83,6 +106,14 @@ class SlackAuth:
         return authorize
 
 
+def granted_scopes(headers: Mapping[str, object] | None) -> frozenset[str] | None:
+    """The scopes in an auth.test answer's x-oauth-scopes header (None: no such header)."""
+    for name, value in (headers or {}).items():
+        if name.lower() == SCOPES_HEADER:
+            return parse_scopes(str(value))
+    return None
+
+
 def slack_error(exc: Exception) -> str:
     """Slack's error code for a failed call, else the HTTP status or the exception's name."""
     response = getattr(exc, "response", None)
@@ -92,3 +123,27 @@ def slack_error(exc: Exception) -> str:
         except Exception:
             return type(exc).__name__
     return type(exc).__name__
+
+
+@dataclass(frozen=True)
+class ScopeCheck:
+    """What one auth.test said about the bot scopes: `missing` (needed scope → what fails
+    without it) when Slack answered with its x-oauth-scopes header, else `unchecked`
+    saying why not."""
+
+    missing: dict[str, str]
+    granted: frozenset[str] = frozenset()
+    unchecked: str | None = None
+
+
+async def check_scopes(token: str, base_url: str, seconds: float) -> ScopeCheck:
+    """Ask auth.test once (`firewatch check-config`); never raises for Slack's sake."""
+    client = AsyncWebClient(token=token, base_url=base_url, timeout=max(1, int(seconds)))
+    try:
+        response = await client.auth_test()
+    except Exception as exc:  # unreachable, refused token, ...: say so, do not fail
+        return ScopeCheck({}, unchecked=slack_error(exc))
+    granted = granted_scopes(response.headers)
+    if granted is None:
+        return ScopeCheck({}, unchecked=messages.SCOPES_UNKNOWN)
+    return ScopeCheck(missing_scopes(granted), granted)

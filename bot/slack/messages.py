@@ -305,3 +305,46 @@ HELP_NOTE = "add a note to this incident's timeline"
 HELP_STATUS = "post a status update (investigating, identified, monitoring, resolved)"
 HELP_TIMELINE = "the timeline, oldest first"
 HELP_CHANGE = "propose an emergency change (CHG) for this incident"
+
+
+# --- bot scopes: what fails without each one (bot/slack/scopes.py), for operators --------
+
+FAILS_COMMANDS = (
+    "the /incident command and the 'Declare incident' and 'Add to incident timeline' shortcuts"
+)
+FAILS_REACTIONS = "capturing a message on an incident's timeline by reacting to it"
+FAILS_CREATE_CHANNEL = "creating each incident's channel"
+FAILS_INVITE = "inviting the responders into an incident's channel"
+FAILS_ARCHIVE = "archiving an incident's channel once its post-mortem is done"
+FAILS_FIND_BROADCAST = "finding the broadcast channel configured by #name"
+FAILS_JOIN = "joining the configured broadcast channel so Firewatch may post and read there"
+FAILS_CHANNEL_INFO = "checking a channel configured by id (whether Firewatch must join it)"
+FAILS_POST = "posting every message: reports, announcements, timeline entries, pages"
+FAILS_DM_NOTICE = "sending a private notice by DM to someone outside the channel"
+FAILS_UPDATE = "keeping the report, the announcement and change requests up to date"
+FAILS_EPHEMERAL = "private confirmations and refusals"
+FAILS_PIN = "pinning the incident report in the incident's channel"
+FAILS_LOOKUP_CHANNEL = (
+    "after a post whose answer was lost, finding it in the channel instead of posting it twice"
+)
+FAILS_OPEN_DM = (
+    "after a page or DM whose answer was lost, opening the DM to find it "
+    "(without it the page is sent twice)"
+)
+FAILS_LOOKUP_DM = (
+    "after a page or DM whose answer was lost, finding it in the DM instead of sending it twice"
+)
+FAILS_READ_CAPTURED = "reading the message someone reacted to, to capture it on the timeline"
+FAILS_ROSTER_EMAILS = "looking up the people the policy's roster names by email"
+FAILS_GUESTS = "telling guests from members when checking who may do what"
+FAILS_PREREQUISITE = "Slack grants {scope} only together with it ({fails})"
+
+SCOPE_MISSING = (
+    "Slack bot scope {scope} is not granted, so this will fail: {fails}. "
+    "Fix: reinstall the Slack app from manifest.yaml (docs/install.md)."
+)
+SCOPES_UNKNOWN = "Slack did not say which scopes it granted (no x-oauth-scopes header)"
+SCOPES_ALL_GRANTED = "every needed bot scope is granted ({count} granted)"
+SCOPES_MISSING_LIST = "missing {scopes}: reinstall the Slack app from manifest.yaml"
+SCOPES_NOT_CHECKED = "could not check the bot scopes: Slack did not answer as expected ({reason})"
+SCOPES_NO_TOKEN = "could not check the bot scopes: no usable SLACK_BOT_TOKEN"

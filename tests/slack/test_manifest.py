@@ -2,8 +2,10 @@
 
 What the code registers is read from the real Bolt app: `Firewatch(settings)` builds it
 while AsyncApp's public registration methods (`command`, `shortcut`, `event`, ...) are
-wrapped to record their arguments. The Web API methods the code calls are read from the
-source by `bot.slack.api_usage`; the scopes each method accepts come from Slack's own method
+wrapped to record their arguments. The Web API calls the code makes are read from the
+source by `bot.slack.api_usage` and must each have an entry in `bot/slack/scopes.py` (the
+conversation types it touches); the bot scopes must be exactly what that module derives,
+one scope per method and conversation type, each checked against Slack's own method
 reference in `shared/slack-reference/slack-methods/`.
 
 The reference data lives in `shared/` beside the repository (`<dir>/main` and
@@ -28,8 +30,8 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.app import Firewatch
 from bot.config import Settings
-from bot.slack import ids
-from bot.slack.api_usage import find_web_api_calls, slack_sdk_methods
+from bot.slack import ids, scopes
+from bot.slack.api_usage import CallSite, find_web_api_calls, slack_sdk_methods
 from bot.slack.server import EVENTS_PATH
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,20 +40,18 @@ DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 SHARED_ENV = "FIREWATCH_SHARED_DIR"
 
-# Scopes a feature needs, whatever the code calls.
-COMMANDS_SCOPE = "commands"  # slash commands and shortcuts
-# Bot events → the scopes Slack accepts for a subscription (empty: none needed).
-EVENT_SCOPES: dict[str, frozenset[str]] = {
-    "app_mention": frozenset({"app_mentions:read"}),
-    "reaction_added": frozenset({"reactions:read"}),
-    "reaction_removed": frozenset({"reactions:read"}),
-    "message.channels": frozenset({"channels:history"}),
-    "message.groups": frozenset({"groups:history"}),
-    "message.im": frozenset({"im:history"}),
-    "message.mpim": frozenset({"mpim:history"}),
-    "app_home_opened": frozenset(),
-    "app_uninstalled": frozenset(),
-    "tokens_revoked": frozenset(),
+# Bot events → the one scope Slack needs to deliver them (None: no scope).
+EVENT_SCOPES: dict[str, str | None] = {
+    "app_mention": "app_mentions:read",
+    "reaction_added": "reactions:read",
+    "reaction_removed": "reactions:read",
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
+    "message.im": "im:history",
+    "message.mpim": "mpim:history",
+    "app_home_opened": None,
+    "app_uninstalled": None,
+    "tokens_revoked": None,
 }
 
 
@@ -362,31 +362,21 @@ def test_settings_are_the_plain_single_workspace_ones(manifest: dict[str, Any]) 
     assert settings["token_rotation_enabled"] is False
 
 
-# --- scopes: exactly what the code needs --------------------------------------------------
+# --- scopes: exactly what the code needs, per conversation type ---------------------------
+#
+# bot/slack/scopes.py is the single list of what Firewatch needs: each Web API call in the
+# code (found by bot.slack.api_usage) with the conversation types it touches, the scope
+# Slack checks for each (one per type: a DM needs im:*, channels:* does not cover it), the
+# features' scopes and the prerequisites. The manifest must ask for exactly that.
 
 
-@dataclass(frozen=True)
-class Need:
-    reason: str
-    scopes: frozenset[str]  # any one of them will do
+def site_key(site: CallSite) -> str:
+    return f"{site.path}:{site.function}"
 
 
-def scope_needs(manifest: dict[str, Any], reference: Path) -> list[Need]:
-    needs: list[Need] = []
-    usage = find_web_api_calls(REPO / "bot")
-    for method, sites in usage.methods.items():
-        scopes = method_scopes(reference, method)
-        if scopes:
-            needs.append(Need(f"{method} (called at {sites[0]})", scopes))
-    features = manifest.get("features", {})
-    if features.get("slash_commands") or features.get("shortcuts"):
-        needs.append(Need("slash commands and shortcuts", frozenset({COMMANDS_SCOPE})))
-    for event in bot_events(manifest):
-        if event not in EVENT_SCOPES:
-            pytest.fail(f"bot event {event!r}: add the scope it needs to EVENT_SCOPES")
-        if EVENT_SCOPES[event]:
-            needs.append(Need(f"the {event} event", EVENT_SCOPES[event]))
-    return needs
+def code_calls() -> set[tuple[str, str]]:
+    """(method, "path:function") of every Web API call in the code."""
+    return {(c.method, site_key(c.site)) for c in find_web_api_calls(REPO / "bot").calls}
 
 
 def test_the_code_calls_web_api_methods_the_scanner_can_name() -> None:
@@ -400,38 +390,124 @@ def test_the_code_calls_web_api_methods_the_scanner_can_name() -> None:
     )
 
 
-def test_bot_scopes_cover_every_web_api_method_the_code_calls(
-    manifest: dict[str, Any], reference: Path
-) -> None:
-    granted = set(bot_scopes(manifest))
-    missing = [
-        f"{need.reason}: needs one of {sorted(need.scopes)}"
-        for need in scope_needs(manifest, reference)
-        if not need.scopes & granted
-    ]
-    assert not missing, "manifest.yaml lacks a scope for:\n  " + "\n  ".join(missing)
-
-
-def test_every_bot_scope_is_needed(manifest: dict[str, Any], reference: Path) -> None:
-    requested = bot_scopes(manifest)
-    assert len(requested) == len(set(requested)), f"duplicate bot scopes: {requested}"
-    granted = set(requested)
-    needs = scope_needs(manifest, reference)
-    # Least privilege: each scope must be the only granted one for some need.
-    unneeded = [
-        scope
-        for scope in requested
-        if not any(scope in n.scopes and not (n.scopes & (granted - {scope})) for n in needs)
-    ]
-    assert not unneeded, (
-        f"manifest.yaml asks for bot scopes nothing needs (or that another scope already "
-        f"covers): {unneeded}"
+def test_every_web_api_call_in_the_code_has_an_entry_in_scopes_py() -> None:
+    listed = {(use.method, use.site) for use in scopes.CALLS}
+    found = code_calls()
+    unlisted = sorted(found - listed)
+    assert not unlisted, (
+        "Web API calls with no entry in bot/slack/scopes.py CALLS (say which conversation "
+        "types each touches and what fails without its scope):\n  "
+        + "\n  ".join(f"{method} at {site}" for method, site in unlisted)
+    )
+    stale = sorted(listed - found)
+    assert not stale, (
+        "bot/slack/scopes.py CALLS lists calls the code no longer makes:\n  "
+        + "\n  ".join(f"{method} at {site}" for method, site in stale)
     )
 
 
+def test_every_call_has_a_scope_for_each_conversation_type_it_touches() -> None:
+    problems = []
+    for use in scopes.CALLS:
+        try:
+            needed = scopes.call_scopes(use)
+        except scopes.UnknownNeed as exc:
+            problems.append(f"{use.site}: {exc}")
+            continue
+        if needed and not use.fails:
+            problems.append(f"{use.method} at {use.site}: say what fails without {needed}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_scope_per_conversation_type_is_one_slack_documents(reference: Path) -> None:
+    """Each scope named in METHOD_SCOPES is among those Slack's reference lists for the
+    method (the reference lists one per conversation type; which one applies is ours)."""
+    called = {method for method, _ in code_calls()}
+    problems = []
+    for method, table in scopes.METHOD_SCOPES.items():
+        path = reference / "slack-methods" / f"{method}.json"
+        if not path.is_file():
+            if method in called:
+                problems.append(f"the code calls {method}, but {path} is missing")
+            continue
+        documented = method_scopes(reference, method)
+        for kind, scope in table.items():
+            if scope is None and documented:
+                problems.append(f"{method} ({kind}): Slack lists {sorted(documented)}, not none")
+            elif scope is not None and documented and scope not in documented:
+                problems.append(f"{method} ({kind}): {scope} is not in {sorted(documented)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_dm_needs_the_dm_scope_not_one_for_channels() -> None:
+    assert scopes.scope_for("conversations.open", scopes.DM) == "im:write"
+    assert scopes.scope_for("conversations.history", scopes.DM) == "im:history"
+    assert scopes.scope_for("conversations.history", scopes.PUBLIC) == "channels:history"
+    assert scopes.scope_for("conversations.list", scopes.PRIVATE) == "groups:read"
+    assert scopes.scope_for("chat.postMessage", scopes.DM) == "chat:write"
+    with pytest.raises(scopes.UnknownNeed):
+        scopes.scope_for("conversations.open", scopes.PUBLIC)  # Slack opens DMs only
+    with pytest.raises(scopes.UnknownNeed):
+        scopes.scope_for("conversations.kick", scopes.PUBLIC)  # not written down
+    dm_lookup = scopes.CallUse("conversations.history", "x.py:f", frozenset({scopes.DM}), "x")
+    assert scopes.needed_scopes([dm_lookup])["im:history"] == ("x",)
+    assert "channels:history" not in scopes.needed_scopes([dm_lookup])
+
+
+def test_feature_scopes_are_those_of_the_manifests_commands_shortcuts_and_events(
+    manifest: dict[str, Any],
+) -> None:
+    features = manifest.get("features", {})
+    expected: set[str] = set()
+    if features.get("slash_commands") or features.get("shortcuts"):
+        expected.add(scopes.COMMANDS_SCOPE)
+    for event in bot_events(manifest):
+        if event not in EVENT_SCOPES:
+            pytest.fail(f"bot event {event!r}: add the scope it needs to EVENT_SCOPES")
+        if EVENT_SCOPES[event] is not None:
+            expected.add(str(EVENT_SCOPES[event]))
+    assert set(scopes.FEATURE_SCOPES) == expected, (
+        "bot/slack/scopes.py FEATURE_SCOPES must be the scopes of the manifest's slash "
+        f"commands, shortcuts and events: {sorted(expected)}"
+    )
+
+
+def test_bot_scopes_are_exactly_what_the_code_needs(manifest: dict[str, Any]) -> None:
+    requested = bot_scopes(manifest)
+    assert len(requested) == len(set(requested)), f"duplicate bot scopes: {requested}"
+    needed = scopes.needed_scopes()
+    missing = sorted(set(needed) - set(requested))
+    superfluous = sorted(set(requested) - set(needed))
+    assert not missing, "manifest.yaml lacks bot scopes the code needs:\n  " + "\n  ".join(
+        f"{scope}: {'; '.join(needed[scope])}" for scope in missing
+    )
+    assert not superfluous, (
+        f"manifest.yaml asks for bot scopes nothing needs: {superfluous} (or add the need "
+        "to bot/slack/scopes.py)"
+    )
+
+
+def test_scope_prerequisites_are_requested_together(manifest: dict[str, Any]) -> None:
+    requested = set(bot_scopes(manifest))
+    for scope, prerequisite in scopes.PREREQUISITES.items():
+        if scope in requested:
+            assert prerequisite in requested, f"Slack grants {scope} only with {prerequisite}"
+    alone = scopes.CallUse("users.lookupByEmail", "x.py:f", frozenset({scopes.ANY}), "x")
+    assert set(scopes.needed_scopes([alone])) >= {"users:read.email", "users:read"}
+
+
+def test_every_needed_scope_says_what_fails_without_it() -> None:
+    for scope, features in scopes.needed_scopes().items():
+        assert features, f"{scope}: no feature named"
+        assert all(features), f"{scope}: an empty feature sentence"
+        missing = scopes.missing_scopes(set(scopes.needed_scopes()) - {scope})
+        assert list(missing) == [scope]
+        assert missing[scope] == "; ".join(features)
+
+
 def test_no_user_or_optional_scopes(manifest: dict[str, Any]) -> None:
-    scopes = manifest.get("oauth_config", {}).get("scopes", {})
-    assert set(scopes) == {"bot"}, f"Firewatch acts as its bot only, not {sorted(scopes)}"
+    scopes_ = manifest.get("oauth_config", {}).get("scopes", {})
+    assert set(scopes_) == {"bot"}, f"Firewatch acts as its bot only, not {sorted(scopes_)}"
 
 
 # --- the scanner itself ------------------------------------------------------------------
@@ -509,6 +585,8 @@ def final_stage() -> list[tuple[str, str]]:
     for instruction, args in dockerfile_instructions():
         if instruction == "FROM":
             stages.append([])
+        if not stages and instruction == "ARG":
+            continue  # a build argument for FROM lines (the base image)
         assert stages, "the Dockerfile must start with FROM"
         stages[-1].append((instruction, args))
     assert len(stages) >= 2, "the Dockerfile should build in one stage and run in another"
