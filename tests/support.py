@@ -192,7 +192,10 @@ async def start_harness(
         # Socket Mode connects in the background: wait (bounded) for the socket.
         await slack.wait_for(lambda: slack.socket_connected, timeout=10)
     sender = SlackRequestSender(
-        f"http://127.0.0.1:{app.port}/slack/events", SECRET, response_url_base=slack.hooks_url
+        f"http://127.0.0.1:{app.port}/slack/events",
+        SECRET,
+        response_url_base=slack.hooks_url,
+        workspace=slack.state,
     )
     try:
         yield Harness(

@@ -124,7 +124,10 @@ class DemoFailed(Exception):
 
 async def _play(bot: Firewatch, slack: SlackEmulator, secret: str, out: Transcript) -> int:
     url = f"http://127.0.0.1:{bot.port}/slack/events"
-    async with SlackRequestSender(url, secret, response_url_base=slack.hooks_url) as sender:
+    sender = SlackRequestSender(
+        url, secret, response_url_base=slack.hooks_url, workspace=slack.state
+    )
+    async with sender:
         out.say("Firewatch demo — the Slack emulator and the bot run on 127.0.0.1\n")
         people = _People(slack, sender, out)
         try:

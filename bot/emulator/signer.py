@@ -29,6 +29,9 @@ import aiohttp
 from multidict import CIMultiDict
 
 from bot.emulator.closing import AsyncContext
+from bot.emulator.escaping import escape_command_text
+from bot.emulator.manifest import manifest_should_escape
+from bot.emulator.state import Workspace
 from bot.emulator.view_state import find_element, input_values
 
 __all__ = ["SlackPayloads", "SlackRequestSender", "SlackResponse", "input_values", "sign"]
@@ -74,6 +77,9 @@ class SlackPayloads:
     #: e.g. ``emulator.hooks_url``; default (None): Slack's real (unreachable) hooks host.
     response_url_base: str | None = None
     clock: Callable[[], float] = time.time
+    #: The emulator's ``state``: whom ``@name``/``#name`` name when Slack escapes command text.
+    workspace: Workspace | None = None
+    should_escape: bool | None = None
     _counter: itertools.count[int] = field(
         default_factory=lambda: itertools.count(1), init=False, repr=False
     )
@@ -123,12 +129,15 @@ class SlackPayloads:
             "user_id": user_id,
             "user_name": user_name,
             "command": command,
-            "text": text,
+            "text": escape_command_text(text, self.workspace) if self._escapes(command) else text,
             "api_app_id": self.api_app_id,
             "is_enterprise_install": "false",
             "response_url": self._response_url("commands"),
             "trigger_id": self.new_trigger_id(),
         }
+
+    def _escapes(self, command: str) -> bool:  # should_escape None: as the manifest says
+        return manifest_should_escape(command) if self.should_escape is None else self.should_escape
 
     def _base_payload(self, kind: str, user_id: str) -> dict[str, Any]:
         return {

@@ -29,6 +29,7 @@ class SocketModeSender:
             bot_user_id=emulator.state.bot_user_id,
             response_url_base=emulator.hooks_url,
             clock=emulator.clock,
+            workspace=emulator.state,
         )
 
     async def slash_command(self, text: str = "", **fields: Any) -> JSON:

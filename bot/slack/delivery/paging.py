@@ -79,7 +79,6 @@ class PagePoster(SlackPoster):
     looks for it among the last 50 messages, a person's in the bot's DM with them."""
 
     lookup_limit = 50
-    open_dm = True
 
     def event_payload(self, item: OutboxItem) -> dict[str, Any]:
         return {"outbox_id": item.id}

@@ -156,13 +156,14 @@ async def find_posted(
     *,
     thread_ts: str | None = None,
     limit: int = LOOKUP_LIMIT,
-    open_dm: bool = False,
 ) -> tuple[dict[str, Any], str] | None:
     """After an attempt with no answer: the message Slack posted for `item` anyway, and the
     channel it was found in. A thread is read with conversations.replies, a channel with
-    conversations.history; with `open_dm`, a user id is read as the bot's DM with them."""
+    conversations.history. A user id (a page, a post-mortem request, a digest or reporter
+    DM: chat.postMessage takes it) is no conversation id for them: Slack answers
+    channel_not_found, so the DM is opened first and read by its D… id."""
     try:
-        if open_dm and channel[:1] in {"U", "W"}:  # history needs the DM's channel id
+        if channel[:1] in {"U", "W"}:
             opened = await call(client, "conversations.open", users=channel)
             channel = str(opened["channel"]["id"])
         if thread_ts:
@@ -205,7 +206,6 @@ class SlackPoster:
 
     # How a retry looks for its earlier post (see find_posted).
     lookup_limit = LOOKUP_LIMIT
-    open_dm = False
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
@@ -251,7 +251,6 @@ class SlackPoster:
                 channel,
                 thread_ts=thread_ts,
                 limit=self.lookup_limit,
-                open_dm=self.open_dm,
             )
             if found:
                 message, channel = found
