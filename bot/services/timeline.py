@@ -31,7 +31,12 @@ from storage.timeline_batch import NewEntry, append_entries, lock_incidents
 
 log = logging.getLogger(__name__)
 
-NOTE_MAX = 3000
+# The longest text a person can send in Slack, so the longest note or update we store
+# whole: Slack documents 40,000 characters for a message's `text` (chat.postMessage
+# "msg_too_long"; longer messages are truncated), and the composer a slash command is typed
+# in sends no more. Beyond it the text is refused with an answer that quotes none of it.
+# The echo and the timeline pages show its start; `/incident timeline #n` shows all of it.
+NOTE_MAX = 40_000
 
 # Work that must commit with a status change: (session, the incident as changed, now).
 InTransaction = Callable[[Session, Incident, datetime], Awaitable[None]]
@@ -89,7 +94,7 @@ class TimelineService(Service):
         if not text:
             raise InvalidChange("Write the note after the command: `/incident note <text>`.")
         if len(text) > NOTE_MAX:
-            raise InvalidChange(f"Keep a note under {NOTE_MAX} characters.")
+            raise InvalidChange(too_long("A note", text))
         return await self._append(
             incident_id, kind=EntryKind.NOTE, actor=actor, text=text, source_key=source_key
         )
@@ -147,8 +152,7 @@ class TimelineService(Service):
         resolving), so both facts commit together or not at all. Raises
         InvalidTransition (domain) for a move the state machine forbids. Resolving needs
         an update (how) and runs `on_resolved` in the transaction too."""
-        if target is Status.RESOLVED and not update.strip():
-            raise InvalidChange(RESOLUTION_NEEDED)
+        _check_update(target, update)
         now = self.clock.now()
         async with self.db.session() as session:
             incident = await locked_incident(session, incident_id)
@@ -289,6 +293,21 @@ class TimelineService(Service):
         else:
             self._on_commit()
         return results
+
+
+def _check_update(target: Status, update: str) -> None:
+    if target is Status.RESOLVED and not update.strip():
+        raise InvalidChange(RESOLUTION_NEEDED)
+    if len(update.strip()) > NOTE_MAX:
+        raise InvalidChange(too_long("An update", update.strip()))
+
+
+def too_long(what: str, text: str) -> str:
+    """The refusal of a text over NOTE_MAX: its size, none of its words."""
+    return (
+        f"{what} holds at most {NOTE_MAX:,} characters; this one has {len(text):,}."
+        " Nothing was saved: split it into several, or attach the log as a file and note its link."
+    )
 
 
 def _status_text(change: StatusChange, update: str) -> str:

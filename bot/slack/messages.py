@@ -128,6 +128,12 @@ HANDLING_QUESTION = "Handling checklist: tick each that holds"
 CAPTURE_TITLE = "Add to timeline"
 WHICH_INCIDENT = "Which incident?"
 TIMELINE_HEADING = "*Timeline of {ref}* — entries {first}–{last} of {total}"
+# A person's words cut to fit a message, and where to read all of them (Slack refuses a
+# section over 3,000 characters; notes may be 40,000).
+TRUNCATED_ENTRY = "… _(truncated: `/incident timeline {ref} #{seq}` shows all of it)_"
+TRUNCATED = "… _(truncated: the incident's export shows all of it)_"
+TIMELINE_ENTRY = "*{ref}* entry `#{seq}` · {at} · {who} · {size} characters"
+NO_SUCH_ENTRY = "{ref} has no timeline entry #{seq}."
 CHANGE_TEXT = "{ref} for {incident}: {summary} ({status})"
 CHANGE_HEADING = ":wrench: *{ref}* {summary} — *{status}*\nProposed by <@{user}> for {incident}"
 CHANGE_STEP_DONE = "• {step} by <@{user}>"
@@ -303,7 +309,7 @@ HELP_POSTMORTEM = "write or edit this incident's post-mortem"
 HELP_FOLLOWUPS = "open action items (yours, or all)"
 HELP_NOTE = "add a note to this incident's timeline"
 HELP_STATUS = "post a status update (investigating, identified, monitoring, resolved)"
-HELP_TIMELINE = "the timeline, oldest first"
+HELP_TIMELINE = "the timeline, oldest first; `#7` shows entry 7 whole"
 HELP_CHANGE = "propose an emergency change (CHG) for this incident"
 
 

@@ -46,8 +46,30 @@ MODAL_TITLE_MAX = 24
 
 
 def clip(text: str, limit: int) -> str:
-    """Slack refuses text over a field's limit: cut it, and say so with an ellipsis."""
+    """Slack refuses text over a field's limit: cut it, and say so with an ellipsis.
+    For plain text and raw (not yet escaped) text; markup goes through `clip_markup`."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clip_markup(markup: str, limit: int) -> str:
+    """The last guard for escaped mrkdwn or `text` over a limit: cut it, never inside an
+    entity (`&amp;` cut to `&am`) nor inside Firewatch's own `<…>` (a mention, date or
+    link), at a line break when one is near, and end with a visible ellipsis. Builders fit
+    people's text with `fit` or `pieces` first, so this only trims what they add around it."""
+    if len(markup) <= limit:
+        return markup
+    cut = markup[: limit - 1]
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]
+    if cut.rfind("&") > cut.rfind(";"):
+        cut = cut[: cut.rfind("&")]
+    line = cut.rfind("\n")
+    if line >= len(cut) * 3 // 4:
+        cut = cut[:line]
+    return cut + "…"
+
+
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
 def escape(text: str) -> str:
@@ -57,6 +79,49 @@ def escape(text: str) -> str:
     once; Firewatch's own mentions, channel links, dates and links are added after it, so
     they stay live. `plain_text` objects are not parsed: they take the text as it is."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escaped_prefix(text: str, budget: int) -> int:
+    """How many characters of `text` fit in `budget` characters once escaped."""
+    size = 0
+    for index, char in enumerate(text):
+        size += len(_ENTITIES.get(char, char))
+        if size > budget:
+            return index
+    return len(text)
+
+
+def fit(text: str, limit: int, more: str = "…") -> str:
+    """A person's `text` escaped, in at most `limit` characters as Slack counts them (the
+    escaped text): when it does not fit it is cut on the raw text, so never inside an
+    entity, and `more` (a visible marker saying where to read it all) ends it."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    return escape(text[: _escaped_prefix(text, limit - len(more))]).rstrip() + more
+
+
+def _raw_pieces(text: str, limit: int) -> list[str]:
+    out: list[str] = []
+    rest = text
+    while rest:
+        size = _escaped_prefix(rest, limit)
+        if size < len(rest):
+            for separator in ("\n", " "):
+                near = rest.rfind(separator, 0, size)
+                if near > size // 2:
+                    size = near + 1
+                    break
+        out.append(rest[:size])
+        rest = rest[size:]
+    return out
+
+
+def pieces(text: str, limit: int) -> list[str]:
+    """A person's `text` escaped and split, whole, into pieces of at most `limit`
+    characters each (to show across several sections or messages): cut on the raw text,
+    at a line break or else a space in the second half of a piece when there is one."""
+    return [escape(piece) for piece in _raw_pieces(text, limit)]
 
 
 _ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]+)&gt;")
@@ -108,7 +173,7 @@ def rendered(blocks: Sequence[SlackBlock]) -> list[Payload]:
 
 
 def mrkdwn(text: str, limit: int = SECTION_TEXT_MAX) -> MarkdownTextObject:
-    return MarkdownTextObject(text=clip(text, limit))
+    return MarkdownTextObject(text=clip_markup(text, limit))
 
 
 def plain(text: str, limit: int, *, emoji: bool = True) -> PlainTextObject:
@@ -121,9 +186,41 @@ def section(text: str, *, accessory: BlockElement | None = None) -> SectionBlock
     return SectionBlock(text=mrkdwn(text), accessory=accessory)
 
 
-def labelled(label: str, body: str, *, escaped: bool = False) -> SectionBlock:
-    """A bold label over its text; an empty text shows as a dash."""
-    return section(f"*{label}*\n{(body if escaped else escape(body)) or '—'}")
+MESSAGE_BLOCKS_MAX = 50
+
+
+def sections(lines: Sequence[str], most: int = MESSAGE_BLOCKS_MAX - 2) -> list[SectionBlock]:
+    """Lines of markup packed into as few sections as hold them (3,000 characters each);
+    past `most` sections the rest is left out and the last one ends with an ellipsis."""
+    texts: list[str] = []
+    for line in lines:
+        if texts and len(texts[-1]) + 1 + len(line) <= SECTION_TEXT_MAX:
+            texts[-1] += "\n" + line
+        elif len(texts) < most:
+            texts.append(line)
+        else:
+            texts[-1] = clip_markup(texts[-1] + "\n…", SECTION_TEXT_MAX)
+            break
+    return [section(text) for text in texts]
+
+
+def labelled(label: str, body: str, *, escaped: bool = False, more: str = "…") -> SectionBlock:
+    """A bold label over its text; an empty text shows as a dash. A person's text that
+    does not fit one section is cut before escaping and ends with `more`."""
+    room = SECTION_TEXT_MAX - len(label) - 3
+    return section(f"*{label}*\n{(body if escaped else fit(body, room, more)) or '—'}")
+
+
+def labelled_whole(label: str, body: str, *, most: int = 6, more: str = "…") -> list[SectionBlock]:
+    """A bold label over a person's text, shown whole across as many sections as it needs
+    (at most `most`; past that, the last one is cut and ends with `more`)."""
+    room = SECTION_TEXT_MAX - len(label) - 3
+    raw = _raw_pieces(body, room)
+    shown = [escape(piece) for piece in raw[: most - 1]]
+    if len(raw) >= most:
+        shown.append(fit("".join(raw[most - 1 :]), room, more))
+    first, *rest = shown or ["—"]
+    return [section(f"*{label}*\n{first}"), *(section(part) for part in rest)]
 
 
 def fields(*texts: str) -> SectionBlock:

@@ -43,7 +43,7 @@ from bot.slack.blocks.common import (
     actions,
     button,
     context,
-    escape,
+    fit,
     header,
     mention,
     option,
@@ -56,14 +56,26 @@ from bot.slack.ids import Action, meeting_block_id, review_block_id
 
 MAX_BLOCKS = 50
 LIST_LIMIT = 10  # lines per part before "… and N more"
+LINES_CHARS = 2600  # the lines of a part, within a section's 3,000 with its heading
+TITLE_CHARS = 300  # a title in a digest line (escaped; titles hold 150 characters)
+ITEM_CHARS = 300  # an action item's text in a digest line (escaped)
 
 T = TypeVar("T")
 
 
 def _lines(items: Sequence[T], line: Callable[[T], str], limit: int = LIST_LIMIT) -> str:
-    shown = [f"• {line(item)}" for item in items[:limit]]
-    if len(items) > limit:
-        shown.append(messages.AND_MORE.format(count=len(items) - limit))
+    """The first `limit` lines, as many as fit a section under its heading, and how many
+    more there are."""
+    shown: list[str] = []
+    size = 0
+    for item in items[:limit]:
+        text = f"• {line(item)}"
+        size += len(text) + 1
+        if size > LINES_CHARS:
+            break
+        shown.append(text)
+    if len(items) > len(shown):
+        shown.append(messages.AND_MORE.format(count=len(items) - len(shown)))
     return "\n".join(shown)
 
 
@@ -74,7 +86,7 @@ def _day(value: date | datetime, zone: ZoneInfo) -> str:
 
 
 def _incident(number: int, title: str) -> str:
-    return f"*{reference(number)}* {escape(title)}"
+    return f"*{reference(number)}* {fit(title, TITLE_CHARS)}"
 
 
 def period_title(digest: Digest, zone: ZoneInfo) -> str:
@@ -176,7 +188,7 @@ def _overdue_line(overdue: OverdueItem, zone: ZoneInfo) -> str:
     days = overdue.days_overdue
     return messages.OVERDUE_ITEM_LINE.format(
         ref=reference(item.incident_id),
-        text=escape(item.text),
+        text=fit(item.text, ITEM_CHARS),
         owner=item.owner_id,
         day=_day(item.due_on, zone),
         days=(messages.ONE_DAY if days == 1 else messages.DAYS).format(count=days),

@@ -21,8 +21,10 @@ from bot.slack.blocks.common import (
     fields,
     header,
     labelled,
+    labelled_whole,
     rendered,
     section,
+    sections,
     severity_label,
     slack_date,
 )
@@ -79,13 +81,13 @@ def incident_report(
         header(title),  # plain text: shown as written
         _facts(incident, policy),
         DividerBlock(),
-        labelled("What is happening?", incident.nature),
+        *labelled_whole("What is happening?", incident.nature, more=messages.TRUNCATED),
         labelled("How was it discovered?", discovery.get(incident.discovery, incident.discovery)),
-        labelled("Potential impact", incident.impact),
-        labelled("Evidence", incident.evidence),
+        *labelled_whole("Potential impact", incident.impact, more=messages.TRUNCATED),
+        *labelled_whole("Evidence", incident.evidence, more=messages.TRUNCATED),
     ]
     if incident.service:
-        blocks.append(labelled("Affected service", incident.service))
+        blocks += labelled_whole("Affected service", incident.service, more=messages.TRUNCATED)
     checklist = checklist_summary(incident, policy)
     if checklist:
         blocks.append(labelled("Incident checklist", checklist, escaped=True))
@@ -151,7 +153,7 @@ def incident_list(incidents: list[Incident], policy: Policy, now: datetime) -> l
         return rendered([section(messages.NO_OPEN_INCIDENTS)])
     lines = [_list_line(incident, policy, now) for incident in incidents]
     heading = messages.OPEN_INCIDENTS_HEADING.format(count=len(incidents))
-    return rendered([section(heading + "\n" + "\n".join(lines))])
+    return rendered(sections([heading, *lines]))
 
 
 def raci_chart(policy: Policy) -> list[Payload]:
@@ -169,4 +171,4 @@ def raci_chart(policy: Policy) -> list[Payload]:
         f" · C: {names(task.consulted)} · I: {names(task.informed)}"
         for task in policy.raci.values()
     ]
-    return rendered([section(f"*{messages.RACI_CHART}*\n\n" + "\n".join(lines))])
+    return rendered(sections([f"*{messages.RACI_CHART}*\n", *lines]))

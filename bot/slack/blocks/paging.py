@@ -17,9 +17,11 @@ from bot.slack.blocks.common import (
     clip,
     context,
     escape,
+    fit,
     mention,
     rendered,
     section,
+    sections,
     severity_label,
     slack_date,
 )
@@ -43,6 +45,10 @@ def _outcome(page: Page) -> tuple[str | None, bool]:
     if page.status is PageStatus.CLOSED:
         return messages.PAGE_CLOSED, False
     return None, True
+
+
+# The sender's message in a page, escaped (the page's other lines take up to ~1,500).
+PAGE_MESSAGE_CHARS = 1200
 
 
 def _page_blocks(page: Page, text: str) -> list[Payload]:
@@ -80,7 +86,7 @@ def page_dm(page: Page, incident: Incident, policy: Policy) -> tuple[str, list[P
     ]
     if page.paged_by:
         sender = messages.PAGE_DM_FROM.format(user=page.paged_by)
-        lines.append(f"{sender} {escape(page.message or '')}".rstrip(": "))
+        lines.append(f"{sender} {fit(page.message or '', PAGE_MESSAGE_CHARS)}".rstrip(": "))
     text = messages.PAGE_DM_TEXT.format(
         role=escape(title), ref=incident.ref, severity=escape(label), title=escape(incident.title)
     )
@@ -94,7 +100,7 @@ def page_post(page: Page, incident: Incident, policy: Policy) -> tuple[str, list
         user=page.person, role=escape(title), ack_by=slack_date(page.ack_deadline)
     )
     if page.message:
-        line += f"\n> {escape(page.message)}"
+        line += f"\n> {fit(page.message, PAGE_MESSAGE_CHARS)}"
     text = messages.PAGE_POSTED_TEXT.format(ref=incident.ref, role=escape(title), user=page.person)
     return text, _page_blocks(page, line)
 
@@ -152,4 +158,4 @@ def roster(view: RosterView, *, assignments: dict[str, str] | None = None) -> li
             messages.AWAY_LINE.format(user=p, until=slack_date(until))
             for p, until in sorted(view.away.items())
         ]
-    return rendered([section("\n".join(lines))])
+    return rendered(sections(lines))

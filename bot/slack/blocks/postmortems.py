@@ -25,9 +25,11 @@ from bot.slack.blocks.common import (
     button,
     context,
     escape,
+    fit,
     header,
     input_block,
     labelled,
+    labelled_whole,
     modal,
     option,
     rendered,
@@ -166,7 +168,7 @@ def changes_requested(incident: Incident, pm: Postmortem) -> tuple[str, list[Pay
     Write button of the request again."""
     if pm.decision_note:
         text = messages.CHANGES_REQUESTED_WITH_NOTE.format(
-            user=pm.decided_by, ref=incident.ref, note=escape(pm.decision_note)
+            user=pm.decided_by, ref=incident.ref, note=fit(pm.decision_note, NOTE_CHARS)
         )
     else:
         text = messages.CHANGES_REQUESTED.format(user=pm.decided_by, ref=incident.ref)
@@ -174,22 +176,30 @@ def changes_requested(incident: Incident, pm: Postmortem) -> tuple[str, list[Pay
     return text, blocks[-1:]
 
 
+# An assessment's note or an action item in the post-mortem's messages (escaped characters).
+ITEM_CHARS = 500
+NOTE_CHARS = 2500  # the approver's note asking for changes
+
+
 def _content(pm: Postmortem, policy: Policy) -> list[SlackBlock]:
     labels = {p.key: p.label for p in policy.postmortem.assessments}
     answers = "\n".join(
         f"• {escape(labels.get(k, k))} *{v.get('answer', '—')}*"
-        + (f" — {escape(v['note'])}" if v.get("note") else "")
+        + (f" — {fit(v['note'], ITEM_CHARS, messages.TRUNCATED)}" if v.get("note") else "")
         for k, v in pm.assessments.items()
     )
     items = "\n".join(
         messages.ITEM_LINE.format(
-            text=escape(i["text"]), owner=i["owner"], due=i["due_on"], status=i["status"]
+            text=fit(i["text"], ITEM_CHARS, messages.TRUNCATED),
+            owner=i["owner"],
+            due=i["due_on"],
+            status=i["status"],
         )
         for i in pm.items
     )
     return [
-        labelled("Root cause", pm.root_cause),
-        labelled("Actual impact", pm.impact),
+        *labelled_whole("Root cause", pm.root_cause, more=messages.TRUNCATED),
+        *labelled_whole("Actual impact", pm.impact, more=messages.TRUNCATED),
         labelled("Assessments", answers, escaped=True),
         labelled("Action items", items, escaped=True),
     ]
@@ -219,7 +229,7 @@ def final_report(
     blocks = [
         header(title),  # plain text: shown as written
         context(facts_text(facts)),
-        labelled("Resolution", pm.resolution_summary),
+        *labelled_whole("Resolution", pm.resolution_summary, more=messages.TRUNCATED),
         *_content(pm, policy),
         context(messages.POSTMORTEM_APPROVED_BY.format(user=pm.decided_by)),
     ]
@@ -233,7 +243,7 @@ def followups_list(items: list[dict[str, Any]]) -> list[Payload]:
     for item in items[:40]:
         line = messages.FOLLOWUP_LINE.format(
             incident=item["incident"],
-            text=escape(item["text"]),
+            text=fit(item["text"], ITEM_CHARS, messages.TRUNCATED),
             owner=item["owner"],
             due=item["due_on"],
             overdue=messages.OVERDUE_FLAG if item["overdue"] else "",

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.models.blocks import ButtonElement, CheckboxesElement
+from slack_sdk.models.blocks import ButtonElement, CheckboxesElement, SectionBlock
 
 from bot.domain.changes import DECISIONS, NEXT_STEPS, STEP_LABELS, ChangeStep
-from bot.domain.incident import Incident
+from bot.domain.incident import Incident, reference
 from bot.domain.policy import Policy
 from bot.domain.status import LABELS, allowed_targets
 from bot.domain.timeline import EntryKind, TimelineEntry
 from bot.services.changes import Change
 from bot.slack import messages
 from bot.slack.blocks.common import (
+    FIELD_TEXT_MAX,
+    SECTION_TEXT_MAX,
     Payload,
     SlackBlock,
     actions,
@@ -22,13 +24,17 @@ from bot.slack.blocks.common import (
     context,
     escape,
     fields,
+    fit,
     input_block,
+    labelled_whole,
     mention,
     modal,
     option,
+    plain,
     rendered,
     role_title,
     section,
+    sections,
     select_input,
     slack_date,
     text_input,
@@ -37,6 +43,10 @@ from bot.slack.blocks.common import (
 from bot.slack.ids import VALUE, TimelineIds, change_block_id, change_step_action
 
 PAGE_SIZE = 15
+# An entry's text in a timeline page, and in the channel's echo of it (escaped characters;
+# a longer one ends with the way to read all of it).
+TIMELINE_LINE_CHARS = 600
+ECHO_ENTRY_CHARS = 1800
 
 
 def status_modal(incident: Incident) -> Payload:
@@ -92,8 +102,11 @@ PEOPLES_WORDS = frozenset({EntryKind.NOTE, EntryKind.CAPTURED, EntryKind.STATUS}
 
 def entry_markup(entry: TimelineEntry, limit: int | None = None) -> str:
     """An entry's text for mrkdwn or `text`: escaped; in an entry Firewatch wrote, its own
-    mentions of the people the entry is about (its actor and the ids in its data) stay live."""
-    text = escape(entry.text if limit is None else clip(entry.text, limit))
+    mentions of the people the entry is about (its actor and the ids in its data) stay live.
+    Past `limit` characters (escaped, as Slack counts them) it is cut before escaping and
+    ends with a marker saying how to read all of it (`/incident timeline INC-n #seq`)."""
+    more = messages.TRUNCATED_ENTRY.format(ref=reference(entry.incident_id), seq=entry.seq)
+    text = escape(entry.text) if limit is None else fit(entry.text, limit, more)
     if entry.kind in PEOPLES_WORDS:
         return text
     data = entry.data or {}
@@ -101,7 +114,7 @@ def entry_markup(entry: TimelineEntry, limit: int | None = None) -> str:
 
 
 def _entry_line(entry: TimelineEntry) -> str:
-    text = entry_markup(entry, 600)
+    text = entry_markup(entry, TIMELINE_LINE_CHARS)
     link = entry.data.get("permalink") if entry.data else None
     if link:
         text += f" (<{link}|message>)"
@@ -132,11 +145,44 @@ def timeline_page(
     heading = messages.TIMELINE_HEADING.format(
         ref=incident.ref, first=offset + 1, last=offset + len(entries), total=total
     )
-    blocks: list[SlackBlock] = [section(heading + "\n" + "\n".join(lines))]
+    blocks: list[SlackBlock] = [*sections([heading, *lines])]
     buttons = _page_buttons(incident, len(entries), offset=offset, total=total)
     if buttons:
         blocks.append(actions(*buttons, block_id=TimelineIds.TIMELINE_PAGES))
     return rendered(blocks)
+
+
+def timeline_entry(
+    incident: Incident, entry: TimelineEntry, *, withdrawn: bool = False
+) -> list[Payload]:
+    """`/incident timeline #7`: one entry whole, however long (a note holds up to 40,000
+    characters), in plain-text sections of at most 3,000 (plain text is shown as written:
+    nothing to escape, so nothing grows)."""
+    heading = messages.TIMELINE_ENTRY.format(
+        ref=incident.ref,
+        seq=entry.seq,
+        at=slack_date(entry.at),
+        who=mention(entry.actor, "Firewatch"),
+        size=f"{len(entry.text):,}",
+    )
+    blocks: list[SlackBlock] = [section(f"~{heading}~" if withdrawn else heading)]
+    blocks += [
+        SectionBlock(text=plain(part, SECTION_TEXT_MAX))
+        for part in _plain_pieces(entry.text or "—", SECTION_TEXT_MAX)
+        if part.strip()
+    ]
+    return rendered(blocks)
+
+
+def _plain_pieces(text: str, size: int) -> list[str]:
+    """Text in pieces of at most `size`, at a line break in the second half when one is."""
+    out = []
+    while len(text) > size:
+        cut = text.rfind("\n", size // 2, size)
+        cut = cut + 1 if cut > 0 else size
+        out.append(text[:cut])
+        text = text[cut:]
+    return [*out, text] if text else out
 
 
 def _step_style(step: ChangeStep) -> str | None:
@@ -166,6 +212,19 @@ def _change_actions(change: Change, policy: Policy) -> list[SlackBlock]:
     return out
 
 
+def _change_texts(change: Change) -> list[SlackBlock]:
+    """Plan, rollback plan and risk side by side while each fits a field (2,000
+    characters once escaped); otherwise each in full, one under the other."""
+    texts = {"Plan": change.plan, "Rollback plan": change.rollback_plan, "Risk": change.risk}
+    shown = {label: f"*{label}*\n{escape(text)}" for label, text in texts.items()}
+    if all(len(text) <= FIELD_TEXT_MAX for text in shown.values()):
+        return [fields(*shown.values())]
+    more = messages.TRUNCATED
+    return [
+        block for label, text in texts.items() for block in labelled_whole(label, text, more=more)
+    ]
+
+
 def change_message(change: Change, incident: Incident, policy: Policy) -> tuple[str, list[Payload]]:
     labels = {q.key: q.label for q in policy.change.handling_checklist}
     ticks = "\n".join(
@@ -184,14 +243,7 @@ def change_message(change: Change, incident: Incident, policy: Policy) -> tuple[
         user=change.proposed_by,
         incident=incident.ref,
     )
-    blocks: list[SlackBlock] = [
-        section(heading),
-        fields(
-            f"*Plan*\n{escape(change.plan)}",
-            f"*Rollback plan*\n{escape(change.rollback_plan)}",
-            f"*Risk*\n{escape(change.risk)}",
-        ),
-    ]
+    blocks: list[SlackBlock] = [section(heading), *_change_texts(change)]
     if ticks:
         blocks.append(section("*Handling checklist*\n" + ticks))
     if steps:
@@ -203,9 +255,12 @@ def change_message(change: Change, incident: Incident, policy: Policy) -> tuple[
     return text, rendered(blocks)
 
 
+STATUS_UPDATE_CHARS = 2800
+
+
 def status_update(incident: Incident, entry: TimelineEntry) -> tuple[str, list[Payload]]:
     who = mention(entry.actor, "Firewatch")
-    update = entry_markup(entry)
+    update = entry_markup(entry, STATUS_UPDATE_CHARS)
     body = section(f":mega: *{incident.ref}* {update} · {who}")
     return f"{incident.ref} {update}", rendered([body])
 
@@ -229,12 +284,12 @@ def timeline_entries(entries: list[TimelineEntry]) -> tuple[str, list[Payload], 
     text_size = 0
     texts: list[str] = []
     for entry in entries:
-        markup = entry_markup(entry)
+        markup = entry_markup(entry, ECHO_ENTRY_CHARS)
         text_size += len(markup) + 1
         if shown and text_size > ECHO_TEXT_CHARS:
             break
         who = mention(entry.actor, "Firewatch")
-        line = clip(f":memo: {markup} · {who} · {slack_date(entry.at)}", 2000)
+        line = f":memo: {markup} · {who} · {slack_date(entry.at)}"
         if sections and size + len(line) + 1 <= ECHO_SECTION_CHARS:
             sections[-1].append(line)
             size += len(line) + 1
@@ -247,4 +302,4 @@ def timeline_entries(entries: list[TimelineEntry]) -> tuple[str, list[Payload], 
         texts.append(markup)
     body = rendered([section("\n".join(lines)) for lines in sections])
     text = "\n".join(texts)
-    return clip(text, 39000), body, max(shown, 1) if entries else 0
+    return text, body, max(shown, 1) if entries else 0

@@ -30,6 +30,7 @@ from bot.slack.blocks.timeline import (
     change_modal,
     status_modal,
 )
+from bot.slack.blocks.timeline import timeline_entry as render_entry
 from bot.slack.blocks.timeline import timeline_page as render_page
 from bot.slack.deps import ListenerDeps
 from bot.slack.errors import answer_errors
@@ -49,6 +50,7 @@ from bot.slack.permission import CHANGE_ACTIONS, actor_of, refused_answer, requi
 from bot.slack.subcommands import Subcommand, ephemeral, incident_here
 
 Blocks = list[dict[str, Any]]
+_ENTRY = re.compile(r"#(\d{1,9})\s*$")  # `/incident timeline [INC-n] #7`: entry 7
 
 
 def change_proposal(values: dict[str, Any], policy: Policy) -> ChangeProposal:
@@ -134,6 +136,9 @@ class TimelineListeners:
             await client.views_open(trigger_id=command["trigger_id"], view=status_modal(incident))
 
     async def answer_timeline(self, ack: AsyncAck, command: dict[str, Any], rest: str) -> None:
+        """`/incident timeline [INC-n] [#seq]`: a page of entries, or one entry whole."""
+        wanted = _ENTRY.search(rest)
+        rest = rest[: wanted.start()].strip() if wanted else rest
         number = parse_reference(rest) if rest else None
         if number is not None:
             try:
@@ -150,8 +155,22 @@ class TimelineListeners:
             ack, self.authority, actor_of(command), Can.READ_TIMELINE, incident.id
         ):
             return
+        if wanted:
+            await self.answer_entry(ack, incident, int(wanted[1]))
+            return
         page = await self.timeline_blocks(incident, offset=0)
         await ephemeral(ack, messages.TIMELINE_OF.format(ref=incident.ref), page)
+
+    async def answer_entry(self, ack: AsyncAck, incident: Incident, seq: int) -> None:
+        """One entry whole, however long (the echo and the pages show its start)."""
+        entries = await self.timeline.entries(incident.id)
+        found = next((e for e in entries if e.seq == seq), None)
+        if found is None:
+            await ephemeral(ack, messages.NO_SUCH_ENTRY.format(ref=incident.ref, seq=seq))
+            return
+        withdrawn = any(e.kind == "withdrawn" and e.data.get("withdraws") == seq for e in entries)
+        blocks = render_entry(incident, found, withdrawn=withdrawn)
+        await ephemeral(ack, messages.TIMELINE_OF.format(ref=incident.ref), blocks)
 
     async def timeline_blocks(self, incident: Incident, *, offset: int) -> Blocks:
         """One page of the timeline, from `offset`."""
@@ -181,7 +200,10 @@ class TimelineListeners:
                 self.open_status,
             ),
             Subcommand(
-                "timeline", "timeline [INC-n]", messages.HELP_TIMELINE, self.answer_timeline
+                "timeline",
+                "timeline [INC-n] [#entry]",
+                messages.HELP_TIMELINE,
+                self.answer_timeline,
             ),
             Subcommand(
                 "change",

@@ -1,0 +1,323 @@
+"""Issue 19, item 4: whatever people wrote, up to the longest Slack lets them write, every
+builder in bot/slack/blocks/ makes something Slack accepts (the emulator's Block Kit
+limits, plus a message's `text`), escaping is never cut in the middle of an entity or of
+Firewatch's own `<…>` markup, and a person's text that had to be cut says so and where to
+read all of it.
+
+Builders are discovered: every public function of bot/slack/blocks/* whose result holds a
+payload (blocks or a view). One that this file does not call fails the coverage test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import pkgutil
+import re
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+
+import bot.slack.blocks
+from bot.domain import digest as facts
+from bot.domain.checklist import Verdict
+from bot.domain.paging import Roster, RosterLine
+from bot.domain.policy import RoleHolder
+from bot.emulator.block_limits import check_message_blocks, check_view
+from bot.services.timeline import NOTE_MAX
+from bot.slack.blocks import declare, digest, incident, paging, postmortems, timeline
+from bot.slack.blocks.common import clip_markup, escape, fit, pieces
+from tests.slack.test_escaping_property import (
+    AT,
+    FACTS,
+    OWNER,
+    POLICY,
+    REPORTER,
+    ZONE,
+    a_change,
+    a_digest,
+    a_page,
+    a_postmortem,
+    an_entry,
+    an_incident,
+)
+
+TITLE_MAX = 150  # the declare form's title (and every short field: summaries, labels)
+MESSAGE_TEXT_MAX = 40_000  # chat.postMessage keeps a message's `text` to this
+
+
+def repeated(unit: str, size: int) -> str:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+# The largest inputs, in the ways text grows or surprises: every character escaped to
+# five, a non-Latin script, a pasted log of short lines, and people's markup.
+KINDS = {
+    "entities": "&<>",
+    "cjk": "障害対応の記録。データベースが応答しない",
+    "log": "2026-12-06T04:00:01Z ERROR checkout-api upstream timed out (502)\n",
+    "markup": "<!channel> & <@U0EVIL|x> <https://evil.example|a> ",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Words:
+    long: str  # notes, updates, captured messages, page messages: NOTE_MAX
+    short: str  # titles, summaries: TITLE_MAX
+
+
+WORDS = {name: Words(repeated(u, NOTE_MAX), repeated(u, TITLE_MAX)) for name, u in KINDS.items()}
+
+Built = tuple[str | None, Any]
+LATE = "Sent late: Firewatch was down at 09:00"  # Firewatch's own note, not a person's
+
+
+def many_digest(w: Words) -> facts.Digest:
+    """A digest of a busy week: sixty of everything, every person's text at its longest."""
+    base = a_digest(w.long)
+    declared = [
+        facts.IncidentFacts(n, "incident", "sev1", w.short, "resolved", REPORTER, AT)
+        for n in range(60)
+    ]
+    item = facts.ActionItemFacts(5, 7, w.long, OWNER, date(2026, 11, 20))
+    return dataclasses.replace(
+        base,
+        by_severity={"sev1": declared, "sev2": declared},
+        to_review=base.to_review * 60,
+        owed=[dataclasses.replace(base.owed[0], incident_title=w.short)] * 60,
+        non_incidents=declared,
+        breaches=[dataclasses.replace(base.breaches[0], incident_title=w.short)] * 60,
+        overdue_items=[facts.OverdueItem(item, 5)] * 60,
+    )
+
+
+def a_roster(w: Words) -> Roster:
+    people = tuple(f"U0P{n:04d}" for n in range(40))
+    lines = tuple(
+        RosterLine(
+            f"role{n}",
+            w.short,
+            people,
+            RoleHolder(role=f"role{n}", person=people[0], via="primary"),
+        )
+        for n in range(12)
+    )
+    return Roster(lines, dict.fromkeys(people, AT))
+
+
+def builders(w: Words) -> dict[str, Callable[[], Built]]:
+    """Every builder, called with the longest text a person can get into each field."""
+    inc = dataclasses.replace(an_incident(w.long), title=w.short)
+    page, pm = a_page(w.long), a_postmortem(w.long)
+    change = dataclasses.replace(a_change(w.long), summary=repeated(w.short, 200))
+    note = an_entry(w.long, "note", 9)
+    entries = [an_entry(w.long, kind, n) for n, kind in enumerate(["note", "captured"] * 8, 1)]
+    d = many_digest(w)
+    followup = {"id": 5, "incident": "INC-7", "text": w.long, "owner": OWNER}
+    verdict = Verdict(qualifies=False, results={}, failures=tuple([w.short] * 30))
+    return {
+        "incident.announcement": lambda: incident.announcement(inc, POLICY),
+        "incident.incident_report": lambda: incident.incident_report(inc, POLICY, note=w.short),
+        "incident.incident_list": lambda: (None, incident.incident_list([inc] * 200, POLICY, AT)),
+        "incident.raci_chart": lambda: (None, incident.raci_chart(POLICY)),
+        "paging.page_dm": lambda: paging.page_dm(page, inc, POLICY),
+        "paging.page_post": lambda: paging.page_post(page, inc, POLICY),
+        "paging.unanswered": lambda: paging.unanswered(inc, POLICY, "ic"),
+        "paging.breach": lambda: paging.breach(inc, POLICY),
+        "paging.roster": lambda: (None, paging.roster(a_roster(w), assignments={"role1": OWNER})),
+        "timeline.status_update": lambda: timeline.status_update(inc, an_entry(w.long, "status")),
+        "timeline.change_message": lambda: timeline.change_message(change, inc, POLICY),
+        "timeline.timeline_entries": lambda: timeline.timeline_entries(entries)[:2],
+        "timeline.timeline_page": lambda: (
+            None,
+            timeline.timeline_page(inc, entries[:15], offset=15, total=100),
+        ),
+        "timeline.timeline_entry": lambda: (None, timeline.timeline_entry(inc, note)),
+        "timeline.status_modal": lambda: (None, timeline.status_modal(inc)),
+        "timeline.change_modal": lambda: (None, timeline.change_modal(inc, POLICY)),
+        "timeline.capture_modal": lambda: (
+            None,
+            timeline.capture_modal([inc] * 150, w.short, "shortcut:1"),
+        ),
+        "declare.severity_modal": lambda: (None, declare.severity_modal(inc, POLICY)),
+        "declare.declare_modal": lambda: (None, declare.declare_modal(POLICY, title=w.short)),
+        "declare.not_an_incident_modal": lambda: (
+            None,
+            declare.not_an_incident_modal(verdict, allow_anyway=True, draft=w.short),
+        ),
+        "declare.checklist_modal": lambda: (None, declare.checklist_modal(POLICY)),
+        "declare.checklist_verdict_modal": lambda: (
+            None,
+            declare.checklist_verdict_modal(verdict),
+        ),
+        "postmortems.resolve_modal": lambda: (None, postmortems.resolve_modal(inc)),
+        "postmortems.postmortem_modal": lambda: (
+            None,
+            postmortems.postmortem_modal(inc, pm, FACTS, POLICY, date(2026, 11, 25)),
+        ),
+        "postmortems.request_message": lambda: postmortems.request_message(inc, pm),
+        "postmortems.changes_requested": lambda: postmortems.changes_requested(inc, pm),
+        "postmortems.review_message": lambda: postmortems.review_message(inc, pm, POLICY),
+        "postmortems.final_report": lambda: postmortems.final_report(inc, pm, FACTS, POLICY),
+        "postmortems.followups_list": lambda: (
+            None,
+            postmortems.followups_list(
+                [{**followup, "due_on": "2026-12-01", "overdue": True}] * 60
+            ),
+        ),
+        "digest.digest_message": lambda: digest.digest_message(d, POLICY, zone=ZONE, meeting="m"),
+        "digest.postmortem_reminder": lambda: digest.postmortem_reminder(
+            d.owed, meeting_at=AT, zone=ZONE, note=LATE
+        ),
+        "digest.followup_reminder": lambda: digest.followup_reminder(
+            d.overdue_items, zone=ZONE, note=LATE
+        ),
+    }
+
+
+def discovered() -> set[str]:
+    """Every public function in bot/slack/blocks/ (but the primitives in common.py) that
+    returns blocks or a view."""
+    found = set()
+    for module_info in pkgutil.iter_modules(bot.slack.blocks.__path__):
+        if module_info.name == "common":
+            continue
+        module = importlib.import_module(f"bot.slack.blocks.{module_info.name}")
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            returns = str(inspect.signature(function).return_annotation)
+            if function.__module__ == module.__name__ and not name.startswith("_"):
+                if "Payload" in returns:
+                    found.add(f"{module_info.name}.{name}")
+    return found
+
+
+def test_every_builder_is_called_here() -> None:
+    missing = discovered() - set(builders(WORDS["log"]))
+    assert not missing, f"builders not covered by the limits test: {sorted(missing)}"
+
+
+# --- what Slack sees ------------------------------------------------------------------------
+
+ENTITY = re.compile(r"&(amp|lt|gt);")
+OWN_MARKUP = re.compile(r"<[^<>]*>")
+QUOTE = re.compile(r"^> ", re.MULTILINE)  # Firewatch's own block quotes
+
+
+def texts_of(payload: Any, kind: str) -> Iterator[str]:
+    """Every text object of `kind` (mrkdwn or plain_text) in Block Kit JSON."""
+    if isinstance(payload, dict):
+        if payload.get("type") == kind and isinstance(payload.get("text"), str):
+            yield payload["text"]
+        for value in payload.values():
+            yield from texts_of(value, kind)
+    elif isinstance(payload, list):
+        for value in payload:
+            yield from texts_of(value, kind)
+
+
+def assert_whole_markup(text: str, where: str) -> None:
+    """No entity cut short (`&am`), no `<…>` of Firewatch's own cut open."""
+    assert "&" not in ENTITY.sub("", text), f"{where}: an entity cut short: {text[-80:]!r}"
+    rest = QUOTE.sub("", OWN_MARKUP.sub("", text))
+    assert "<" not in rest, f"{where}: markup cut open: {text[-80:]!r}"
+    assert ">" not in rest, f"{where}: markup cut open: {text[-80:]!r}"
+
+
+def assert_slack_accepts(name: str, text: str | None, payload: Any) -> None:
+    if isinstance(payload, dict) and payload.get("type") == "modal":
+        check_view(payload)
+    else:
+        check_message_blocks(payload)
+    if text is not None:
+        assert len(text) <= MESSAGE_TEXT_MAX, f"{name}: text of {len(text)}"
+        assert_whole_markup(text, f"{name} text")
+    for markup in texts_of(payload, "mrkdwn"):
+        assert 0 < len(markup) <= 3000, f"{name}: mrkdwn of {len(markup)}"  # context too
+        assert_whole_markup(markup, name)
+    for shown in texts_of(payload, "plain_text"):
+        assert 0 < len(shown) <= 3000, f"{name}: plain_text of {len(shown)}"
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_builder_fits_slacks_limits_with_the_longest_text(kind: str) -> None:
+    for name, build in builders(WORDS[kind]).items():
+        text, payload = build()
+        assert_slack_accepts(name, text, payload)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_an_echo_of_many_long_entries_goes_out_in_messages_slack_accepts(kind: str) -> None:
+    entries = [an_entry(WORDS[kind].long, "note", n) for n in range(1, 121)]
+    sent = 0
+    while entries:
+        text, blocks, shown = timeline.timeline_entries(entries)
+        assert_slack_accepts("echo", text, blocks)
+        assert shown >= 1
+        entries, sent = entries[shown:], sent + shown
+    assert sent == 120
+
+
+def test_a_long_note_is_cut_with_the_way_to_read_it_and_shown_whole_on_request() -> None:
+    note = an_entry(WORDS["log"].long, "note", 9)
+    _, blocks, _ = timeline.timeline_entries([note])
+    assert "/incident timeline INC-7 #9` shows all of it" in blocks[0]["text"]["text"]
+    page = timeline.timeline_page(an_incident("x"), [note], offset=0, total=1)
+    assert "/incident timeline INC-7 #9` shows all of it" in page[0]["text"]["text"]
+    whole = timeline.timeline_entry(an_incident("x"), note)
+    shown = "".join(b["text"]["text"] for b in whole[1:])
+    assert shown == note.text  # plain text: as written, nothing escaped, nothing lost
+    assert "40,000 characters" in whole[0]["text"]["text"]
+
+
+def test_long_report_fields_are_shown_whole_across_sections() -> None:
+    evidence = repeated(KINDS["log"], 3000)  # the declare form's most
+    report = dataclasses.replace(an_incident("x"), evidence=evidence, nature="a & b")
+    _, blocks = incident.incident_report(report, POLICY)
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section" and "text" in b]
+    assert "a &amp; b" in "\n".join(sections)
+    start = next(i for i, s in enumerate(sections) if s.startswith("*Evidence*"))
+    assert "".join(sections[start:])[len("*Evidence*\n") :].startswith(escape(evidence))
+
+
+# --- the primitives -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("limit", [20, 600, 2999])
+def test_fit_cuts_the_raw_text_never_an_entity(kind: str, limit: int) -> None:
+    raw = WORDS[kind].long
+    cut = fit(raw, limit, "… (more)")
+    assert len(cut) <= limit
+    assert cut.endswith("… (more)")
+    body = cut.removesuffix("… (more)")
+    assert_whole_markup(body, "fit")
+    assert escape(raw).startswith(body)
+    assert fit("a & b", 9) == "a &amp; b"  # what fits is left alone
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_pieces_hold_the_whole_text_escaped(kind: str) -> None:
+    raw = WORDS[kind].long
+    parts = pieces(raw, 2900)
+    assert "".join(parts) == escape(raw)
+    assert all(0 < len(p) <= 2900 for p in parts)
+    for part in parts:
+        assert_whole_markup(part, "pieces")
+    if kind == "log":  # cut at line ends when there are some
+        assert all(p.endswith("\n") for p in parts[:-1])
+
+
+def test_the_last_guard_never_cuts_an_entity_or_a_mention_open() -> None:
+    assert clip_markup("ab &amp; cd", 6) == "ab …"
+    assert clip_markup("see <@U0REP> now", 8) == "see …"
+    assert clip_markup("x" * 10, 10) == "x" * 10
+    assert clip_markup(("line\n" * 10), 24) == "line\nline\nline\nline…"
+
+
+def test_a_busy_weeks_digest_says_how_many_more_instead_of_overflowing() -> None:
+    _, blocks = digest.digest_message(many_digest(WORDS["markup"]), POLICY, zone=ZONE)
+    shown = "\n".join(texts_of(blocks, "mrkdwn"))
+    assert len(re.findall(r"… and \d+ more", shown)) >= 4, shown
