@@ -117,7 +117,7 @@ def validate_report(
             errors[name] = "Please fill this in."
         elif len(text) > limit:
             errors[name] = f"Keep it under {limit} characters (it has {len(text)})."
-    if name_slug(report.title) == "" and "title" not in errors:
+    if not has_letter_or_digit(report.title) and "title" not in errors:
         errors["title"] = "Use at least one letter or digit."
     if report.severity not in severities:
         errors["severity"] = "Choose a severity."
@@ -126,8 +126,21 @@ def validate_report(
     return errors
 
 
+def has_letter_or_digit(text: str) -> bool:
+    """A title needs one letter or digit, in any script: ``"Сбой оплаты"``, ``"決済エラー"``
+    and ``"٣"`` are titles; ``"!!! ???"`` and ``"🔥"`` are not."""
+    return any(char.isalnum() for char in text)
+
+
 def name_slug(text: str) -> str:
-    """Lowercase ASCII letters, digits and single hyphens, as Slack channel names allow."""
+    """Lowercase ASCII letters, digits and single hyphens, as Slack channel names allow.
+
+    Letters with accents keep their base letter (``"Café"`` → ``"cafe"``); other scripts
+    have no ASCII form and drop out (``"Сбой"`` → ``""``): the channel is then named by
+    its number alone (see `channel_name`). Transliterating them was weighed and left out:
+    the libraries that do it for every script (Unidecode, GPL; anyascii) read Japanese
+    kanji as Mandarin and Arabic without its vowels, so the name would mislead where
+    ``inc-42`` does not, and the title itself is shown intact wherever it is read."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
@@ -137,6 +150,12 @@ def channel_name(template: str, *, number: int, title: str, severity: str) -> st
 
     >>> channel_name("inc-{number}-{title}", number=42, title="Checkout errors!", severity="sev1")
     'inc-42-checkout-errors'
+
+    A title with no ASCII letter or digit leaves `{title}` empty, and the name is the rest
+    of the template (which always holds the number): ``inc-42`` with the default one.
+
+    >>> channel_name("inc-{number}-{title}", number=42, title="Сбой оплаты", severity="sev1")
+    'inc-42'
     """
     raw = template.format(
         number=number, ref=reference(number), title=name_slug(title), severity=severity

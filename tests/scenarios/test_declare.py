@@ -155,3 +155,42 @@ async def test_global_shortcut_opens_the_same_modal(harness: Harness) -> None:
     assert response.status == 200
     views = await harness.slack.wait_for(lambda: harness.slack.opened_views(Callback.DECLARE_MODAL))
     assert views[-1]["title"]["text"] == "Declare an incident"
+
+
+# Titles in five scripts, one with characters Slack would read as markup.
+TITLES_IN_SCRIPTS = [
+    "Сбой оплаты <карты> & возвраты",
+    "決済エラー",
+    "خطأ في الدفع",
+    "Σφάλμα πληρωμής",
+    "भुगतान त्रुटि",
+]
+
+
+async def test_titles_in_any_script_declare_and_name_their_channels_by_number(
+    harness: Harness,
+) -> None:
+    for title in TITLES_IN_SCRIPTS:
+        response = await harness.declare({**REPORT, Block.TITLE: title})
+        assert response.text in ("", "{}"), response.text  # no field errors: the modal closes
+    await harness.settled()
+
+    incidents = await harness.incidents()
+    assert [i.title for i in incidents] == TITLES_IN_SCRIPTS
+    for incident in incidents:
+        name = f"inc-{incident.id}"
+        assert incident.channel_name == name
+        channel = harness.slack.channel_by_name(name)
+        assert channel is not None
+        assert incident.channel_id == channel.id
+        [report] = harness.slack.messages(channel.id)
+        header = next(b for b in report.blocks or [] if b["type"] == "header")
+        assert header["text"]["text"] == f"Incident report · INC-{incident.id}: {incident.title}"
+    created = harness.slack.calls_to("conversations.create")
+    assert [c.http_status for c in created] == [200] * 5  # Slack accepted every name
+    assert [c.response["channel"]["name"] for c in created] == [f"inc-{i.id}" for i in incidents]
+    first = harness.slack.messages(incidents[0].channel_id or "")[0]
+    assert first.text == "Incident report · INC-1: Сбой оплаты &lt;карты&gt; &amp; возвраты"
+    announcements = [m.text for m in harness.slack.messages("#incidents")]
+    assert any("Сбой оплаты &lt;карты&gt; &amp; возвраты" in t for t in announcements)
+    assert any("भुगतान त्रुटि" in t for t in announcements)
