@@ -27,6 +27,7 @@ from bot.runtime.startup import prepare_schema, resolve_roster
 from bot.services import effects
 from bot.services.authority import Authority
 from bot.services.changes import ChangeService
+from bot.services.channel_names import ChannelNameService
 from bot.services.digest import DigestService
 from bot.services.events import EventLog
 from bot.services.incidents import IncidentService
@@ -41,6 +42,7 @@ from bot.services.roster import RosterKeeper
 from bot.services.timeline import TimelineService
 from bot.slack.auth import AUTH_CHECK_SECONDS, SlackAuth, SlackIdentity
 from bot.slack.clients import SlackClients
+from bot.slack.delivery.channel_names import ChannelNames
 from bot.slack.delivery.digest import DigestEffects
 from bot.slack.delivery.incidents import IncidentEffects
 from bot.slack.delivery.paging import ExternalPaging, PagingEffects, SlackDirectory
@@ -209,8 +211,10 @@ class Firewatch:
 
     def _build_workers(self, worker_id: str | None) -> None:
         settings, outbox_client = self.settings, self.slack.outbox
+        # A configured `#name` is looked up once (paging conversations.list) and stored.
+        names = ChannelNames(outbox_client, ChannelNameService(self.db, self.clock), self.clock)
         self.effects = IncidentEffects(
-            outbox_client, self.incidents, self.policy, self.auth.bot_user_id
+            outbox_client, self.incidents, self.policy, self.auth.bot_user_id, names
         )
         pagerduty_key = settings.pagerduty_routing_key
         self.paging_effects = PagingEffects(

@@ -183,3 +183,16 @@ class ChangeRow(Base):
     updated_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_changes_incident", "incident_id"),)
+
+
+class SlackChannelNameRow(Base):
+    """A configured `#name` (the broadcast channel, a role's channel) and the channel id
+    Slack has for it, found once by paging conversations.list; while the search is under
+    way, the cursor of the page it goes on from (a retry resumes there)."""
+
+    __tablename__ = "slack_channel_names"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    channel_id: Mapped[str | None] = mapped_column(String(40))
+    list_cursor: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]

@@ -311,14 +311,7 @@ class OutboxWorker:
                 item, f"waiting: {exc}", self.not_ready_delay, unknown=False, count=False
             )
         except RetryLater as exc:
-            if item.attempts >= self.max_attempts:
-                await self._dead(
-                    item, f"gave up after {item.attempts} attempts: {exc.reason}", handler
-                )
-            else:
-                delay = max(exc.retry_after or 0.0, self.backoff(item.attempts))
-                reason = exc.reason + (" (outcome unknown)" if exc.outcome_unknown else "")
-                await self._retry(item, reason, delay, unknown=exc.outcome_unknown, count=True)
+            await self._retry_later(item, exc, handler)
         except PermanentFailure as exc:
             await self._dead(item, str(exc), handler)
         except Exception as exc:  # a bug in a handler must not stop delivery of the rest
@@ -358,6 +351,17 @@ class OutboxWorker:
                 functools.partial(claims.release_in, row_ids=[i.id for i in item.batch]),
                 background=True,
             )
+
+    async def _retry_later(self, item: OutboxItem, exc: RetryLater, handler: EffectHandler) -> None:
+        """Retried after Retry-After or the back-off, or dead after the last attempt; an
+        attempt that made progress it keeps (`counts=False`) uses up none."""
+        if exc.counts and item.attempts >= self.max_attempts:
+            reason = f"gave up after {item.attempts} attempts: {exc.reason}"
+            await self._dead(item, reason, handler)
+            return
+        delay = max(exc.retry_after or 0.0, self.backoff(item.attempts))
+        reason = exc.reason + (" (outcome unknown)" if exc.outcome_unknown else "")
+        await self._retry(item, reason, delay, unknown=exc.outcome_unknown, count=exc.counts)
 
     async def _retry(
         self, item: OutboxItem, reason: str, delay: float, *, unknown: bool, count: bool

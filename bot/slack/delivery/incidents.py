@@ -21,6 +21,7 @@ from bot.slack import messages
 from bot.slack.blocks import incident as blocks
 from bot.slack.delivery.handler import Handler
 from bot.slack.delivery.web_api import (
+    NameResolver,
     SlackPoster,
     call,
     invite_users,
@@ -52,8 +53,9 @@ class IncidentEffects(SlackPoster):
         incidents: IncidentService,
         policy: Callable[[], Policy],
         bot_user_id: Callable[[], Awaitable[str]],
+        names: NameResolver | None = None,
     ) -> None:
-        super().__init__(client)
+        super().__init__(client, names)
         self.incidents = incidents
         self.policy = policy
         self.bot_user_id = bot_user_id

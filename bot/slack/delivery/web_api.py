@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -190,6 +190,12 @@ async def find_posted(
     return (message, channel) if message is not None else None
 
 
+class NameResolver(Protocol):
+    """A configured `#name` as a channel id the bot has joined (ChannelNames)."""
+
+    async def channel_id(self, name: str) -> str: ...
+
+
 class Posted(NamedTuple):
     """A message posted for outbox rows: where it is, and which rows it carries."""
 
@@ -207,8 +213,10 @@ class SlackPoster:
     # How a retry looks for its earlier post (see find_posted).
     lookup_limit = LOOKUP_LIMIT
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, names: NameResolver | None = None) -> None:
         self.client = client
+        # `#name`s resolved once and stored (channel_names.py); None: paged each process.
+        self.names = names
         self._channel_ids: dict[str, str] = {}
 
     async def resolve_channel(self, channel: str) -> str:
@@ -224,6 +232,9 @@ class SlackPoster:
                 await call(self.client, "conversations.join", channel=channel)
             self._channel_ids[channel] = channel
             return channel
+        if self.names is not None:
+            self._channel_ids[channel] = await self.names.channel_id(channel[1:])
+            return self._channel_ids[channel]
         match = await public_channel_named(self.client, channel[1:])
         if match is None:
             raise PermanentFailure(f"conversations.list: channel_not_found ({channel})")
