@@ -7,8 +7,13 @@
 # The entrypoint is the `firewatch` command: the default argument is `run`, and any other
 # argument is a subcommand (`migrate`, `check-config`, `policy show`, `outbox`).
 
+# The base image of both stages: the official Python image. CI, which reaches no image
+# registry, passes a stand-in built from Debian's packages (.ci/docker-check):
+#   docker build --build-arg PYTHON_IMAGE=firewatch-ci/python:3.11-bookworm ...
+ARG PYTHON_IMAGE=python:3.11-slim
+
 # --- build: install Firewatch and its dependencies into a virtualenv ---------------------
-FROM python:3.11-slim AS builder
+FROM ${PYTHON_IMAGE} AS builder
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -17,20 +22,27 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
+# The dependencies first, in a layer of their own that a rebuild reuses until
+# pyproject.toml or constraints.txt change. constraints.txt: the versions CI tested
+# (storage/sqlite_driver.py builds on SQLAlchemy's and aiosqlite's internals).
+COPY pyproject.toml constraints.txt ./
+RUN pip install --upgrade pip \
+    && python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" > /tmp/requirements.txt \
+    && pip install -c constraints.txt -r /tmp/requirements.txt
 # README.md and LICENSE are optional (the wildcards let COPY go on without them).
-COPY pyproject.toml README.m[d] LICENS[E] ./
+# bot/emulator/manifest.yaml (the emulator's scopes, for `firewatch demo`) links to manifest.yaml.
+COPY README.m[d] LICENS[E] manifest.yaml ./
 COPY bot ./bot
 COPY storage ./storage
-RUN pip install --upgrade pip \
-    && pip install . \
+RUN pip install -c constraints.txt . \
     && firewatch --help > /dev/null
 
 # --- runtime: the virtualenv on a clean slim image, as a non-root user -------------------
-FROM python:3.11-slim AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 
 LABEL org.opencontainers.image.title="Firewatch" \
       org.opencontainers.image.description="A Slack bot that walks an on-call team through its own incident policy." \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.licenses="MIT"
 
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

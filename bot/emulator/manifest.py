@@ -12,8 +12,13 @@ from typing import Any
 
 import yaml
 
-#: The app manifest at the repository's root.
-MANIFEST_PATH = Path(__file__).resolve().parents[2] / "manifest.yaml"
+#: The app manifest at the repository's root. `bot/emulator/manifest.yaml` is a symbolic link
+#: to it, which a built package (`pip install .`, the Docker image) carries as a copy: there
+#: the root has none, and `firewatch demo` reads the copy.
+_ROOT_MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yaml"
+MANIFEST_PATH = (
+    _ROOT_MANIFEST if _ROOT_MANIFEST.is_file() else Path(__file__).with_name("manifest.yaml")
+)
 
 
 @cache
