@@ -26,6 +26,8 @@ from bot.runtime.scheduler import Scheduler
 from bot.runtime.startup import prepare_schema, resolve_roster
 from bot.services import effects
 from bot.services.authority import Authority
+from bot.services.capture_worker import CaptureWorker
+from bot.services.captures import CaptureDesk
 from bot.services.changes import ChangeService
 from bot.services.channel_names import ChannelNameService
 from bot.services.digest import DigestService
@@ -51,6 +53,7 @@ from bot.slack.delivery.timeline import TimelineEffects
 from bot.slack.deps import ListenerDeps
 from bot.slack.follow_ups import FollowUps
 from bot.slack.instrumentation import request_metrics
+from bot.slack.listeners.capture import SlackMessages, capture_wording
 from bot.slack.permission import refusal_sentence
 from bot.slack.runtime import SocketMode, build_slack_app
 from bot.slack.server import HttpServer, build_web_app
@@ -96,6 +99,7 @@ class Firewatch:
             worker_id, policy_file=settings.policy_file if policy is None else None
         )
         self._build_workers(worker_id)
+        self._build_captures()
         self.bolt = build_slack_app(
             settings,
             clients=self.slack,
@@ -257,6 +261,23 @@ class Firewatch:
             poll_seconds=settings.outbox_poll_seconds,
         )
 
+    def _build_captures(self) -> None:
+        """Captures are answered once stored; the worker reads the message and records it."""
+        settings = self.settings
+        self.captures = CaptureDesk(self.db, self.clock, on_stored=lambda: self.capturer.wake())
+        self.capturer = CaptureWorker(
+            self.db,
+            self.clock,
+            SlackMessages(self.slack.outbox),
+            capture_wording,
+            authority=self.authority,
+            on_commit=self._wake_outbox,
+            load=self.load,
+            poll_seconds=settings.outbox_poll_seconds,
+            lease_seconds=4 * settings.slack_timeout_seconds + 30,  # two calls and users.info
+            max_attempts=settings.outbox_max_attempts,
+        )
+
     def _listener_deps(self) -> ListenerDeps:
         return ListenerDeps(
             incidents=self.incidents,
@@ -270,6 +291,7 @@ class Firewatch:
             paging=self.paging,
             digest=self.digest,
             authority=self.authority,
+            captures=self.captures,
         )
 
     def _background(self) -> Background:
@@ -284,6 +306,7 @@ class Firewatch:
             outbox=self.worker,
             nudges=self.nudges,
             follow_ups=self.follow_ups,
+            captures=self.capturer,
         )
 
     def web_app(self) -> web.Application:

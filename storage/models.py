@@ -159,6 +159,37 @@ class DeclarationIntakeRow(Base):
     received_at: Mapped[datetime]
 
 
+class CaptureRequestRow(Base):
+    """A message to add to (or take off) an incident's timeline, stored before Slack is
+    answered (a 📌 reaction, the "Add to incident timeline" shortcut); the capture worker
+    fetches the message if needed and records the entry, deleting the row in that
+    transaction. `state` "form": waiting for the person to choose the incident."""
+
+    __tablename__ = "capture_requests"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_key: Mapped[str] = mapped_column(String(200), unique=True)
+    action: Mapped[str] = mapped_column(String(12))
+    via: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(12))
+    incident_id: Mapped[int | None] = mapped_column(BigInteger)  # no FK: "gone" is said
+    channel_id: Mapped[str] = mapped_column(String(40))
+    message_ts: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[str] = mapped_column(String(40))
+    team_id: Mapped[str | None] = mapped_column(String(40))
+    asked_in: Mapped[str | None] = mapped_column(String(40))
+    text: Mapped[str | None] = mapped_column(Text)  # None: fetched from Slack
+    author: Mapped[str | None] = mapped_column(String(40))
+    permalink: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_capture_requests_state_next", "state", "next_attempt_at"),)
+
+
 class ChangeRow(Base):
     """An emergency change (CHG) proposed to handle an incident (seed 003)."""
 

@@ -196,6 +196,9 @@ def entry_from_row(r: TimelineEntryRow | Row[Any]) -> TimelineEntry:
 
 
 class SlackEventRepository(Repository):
+    async def seen(self, event_id: str) -> bool:
+        return await self.session.get(SlackEventRow, event_id) is not None
+
     async def first_time(self, event_id: str, at: datetime) -> bool:
         """Record an Events API delivery; False when this event id was seen before."""
         try:

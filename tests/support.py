@@ -142,9 +142,22 @@ class Harness:
             )
             return list((await session.execute(stmt)).scalars())
 
+    async def captured(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until the capture worker has completed every stored capture request."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (await self.app.capturer.backlog())[0]:
+            if loop.time() > deadline:
+                raise TimeoutError("capture requests still pending")
+            self.app.capturer.wake()
+            await asyncio.sleep(0.01)
+
     async def settled(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        """Wait until the outbox has nothing pending."""
+        """Wait until the outbox has nothing pending (captures and declarations first)."""
         await self.declared(timeout)
+        await self.captured(timeout)
 
         async def pending() -> int:
             # Rows scheduled for later (e.g. archiving a channel in a week) do not count.

@@ -5,7 +5,8 @@
 * Periodic loops (`Every`): the paging tick, SQLite's checkpoints and the Slack auth
   watch. Each runs its step at once and then every so many seconds; a step that fails is
   logged and the loop goes on.
-* Continuous workers with wake-ups: the declaration intake and the outbox worker.
+* Continuous workers with wake-ups: the declaration intake, the capture worker and the
+  outbox worker.
 * Paging nudges (`Nudges`): paging right after a declaration or a severity rise.
 * Tasks handed over at start (`spawn`), such as the Socket Mode connection.
 
@@ -146,6 +147,7 @@ class Background:
     outbox: Worker
     nudges: Nudges
     follow_ups: Drainable
+    captures: Worker | None = None  # capture requests (bot/services/capture_worker.py)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -156,6 +158,8 @@ class Background:
         for every in self.loops:
             self.spawn(self._repeat(every), name=every.name)
         self.spawn(self.intake.run_forever(self.stopping), name="declaration-intake")
+        if self.captures is not None:
+            self.spawn(self.captures.run_forever(self.stopping), name="captures")
         if deliver:
             self.spawn(self.outbox.run_forever(self.stopping), name="outbox")
 

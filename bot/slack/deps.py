@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.domain.policy import Policy
 from bot.services.authority import Authority
+from bot.services.captures import CaptureDesk
 from bot.services.changes import ChangeService
 from bot.services.digest import DigestService
 from bot.services.incidents import IncidentService
@@ -31,3 +32,4 @@ class ListenerDeps:
     paging: PagingService | None = None  # None: the feature is not registered
     digest: DigestService | None = None  # None: the feature is not registered
     authority: Authority | None = None  # who may do what; None: nothing is checked (tests)
+    captures: CaptureDesk | None = None  # capture requests; None: the feature is not registered

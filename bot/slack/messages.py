@@ -47,6 +47,19 @@ TIMELINE_OF = "Timeline of {ref}"
 CAPTURED = "Added to {ref}'s timeline."
 ALREADY_CAPTURED = "Already on {ref}'s timeline."
 NO_OPEN_INCIDENT = "There is no open incident."
+# A capture (📌 or the shortcut) that could not be completed: the person is told why.
+CAPTURE_DELETED = "Could not add that message to {ref}'s timeline: it was deleted."
+CAPTURE_NO_ACCESS = (
+    "Could not add that message to {ref}'s timeline: Firewatch cannot read that"
+    " conversation. Invite Firewatch there, then add it again."
+)
+CAPTURE_INCIDENT_GONE = "Could not add that message to the timeline: {ref} no longer exists."
+CAPTURE_GAVE_UP = (
+    "Could not add that message to {ref}'s timeline: Slack did not answer. Try again later."
+)
+CAPTURE_FORM_EXPIRED = (
+    "This form has expired: use “Add to incident timeline” on the message again."
+)
 CHANGE_GONE = "That change no longer exists."
 
 INCIDENT_ROLES = "Incident roles"

@@ -28,8 +28,9 @@ class FirewatchMiddleware(AsyncMiddleware):
     * request context for the logs (team id, a request id);
     * `client`: the Web API client listeners get instead of the one Bolt makes for each
       request (and each lazy listener), so their calls share one keep-alive HTTP session;
-    * Slack re-sends an event it thinks we missed (X-Slack-Retry-Num): handle it once
-      (`EventLog`).
+    * Slack re-sends an event it thinks we missed (X-Slack-Retry-Num): a delivery
+      already handled is answered at once and not handled again (`EventLog`). Nothing
+      is recorded here: the listener records the event id with what it stores.
 
     A subclass of Bolt's `AsyncMiddleware` rather than three decorated functions: Bolt
     inspects a function middleware's signature and builds its arguments on every request,
@@ -61,7 +62,7 @@ class FirewatchMiddleware(AsyncMiddleware):
         if self._client is not None:
             req.context["client"] = self._client
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not await self._events.first_delivery(str(event_id), self._clock.now()):
+        if event_id and await self._events.handled(str(event_id)):
             log.info("duplicate event skipped", extra={"event_id": event_id})
             return BoltResponse(status=200, body="")
         return await next()

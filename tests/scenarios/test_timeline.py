@@ -66,6 +66,7 @@ async def test_the_message_shortcut_captures_author_text_time_and_permalink(
             TimelineIds.ADD_TO_TIMELINE, message=message, channel_id=channel
         )
         assert response.status == 200
+    await harness.settled()  # the capture worker records what the answer stored
     captured = [e for e in await harness.timeline() if e.kind == "captured"]
     assert len(captured) == 1
     entry = captured[0]
@@ -76,7 +77,6 @@ async def test_the_message_shortcut_captures_author_text_time_and_permalink(
     assert entry.data["permalink"] == (
         f"https://firewatch-demo.slack.com/archives/{channel}/p1795000000000100"
     )
-    await harness.settled()
     notices = [e.text for e in harness.slack.ephemerals(user="U0ALICE")]
     assert notices == ["Added to INC-1's timeline.", "Already on INC-1's timeline."]
 
@@ -99,6 +99,7 @@ async def test_the_shortcut_elsewhere_asks_which_incident(harness: Harness) -> N
         view, input_values(view, {TimelineIds.INCIDENT: "1"})
     )
     assert response.status == 200
+    await harness.settled()
     entry = (await harness.timeline())[-1]
     assert (entry.kind, entry.text, entry.data["channel"]) == (
         "captured",
@@ -127,12 +128,7 @@ async def test_a_pushpin_reaction_captures_and_removing_it_withdraws(harness: Ha
     async def captured() -> list[Any]:
         return [e for e in await harness.timeline() if e.kind == "captured"]
 
-    import asyncio
-
-    for _ in range(100):
-        if await captured():
-            break
-        await asyncio.sleep(0.02)  # the lazy listener fetches the message after the answer
+    await harness.settled()  # the capture worker fetches the message after the answer
     [entry] = await captured()
     assert (entry.text, entry.actor, entry.data["author"]) == (
         "rolled back to v41",
@@ -142,6 +138,7 @@ async def test_a_pushpin_reaction_captures_and_removing_it_withdraws(harness: Ha
 
     removed = {**event, "type": "reaction_removed"}
     await harness.sender.event(removed, event_id="Ev3")
+    await harness.settled()
     withdrawn = (await harness.timeline())[-1]
     assert withdrawn.kind == "withdrawn"
     assert withdrawn.data == {"withdraws": entry.seq}

@@ -183,7 +183,7 @@ def builders(words: str) -> dict[str, Callable[[], Built]]:
         "timeline_page": lambda: (None, timeline.timeline_page(inc, entries, offset=0, total=4)),
         "status_modal": lambda: (None, timeline.status_modal(inc)),
         "change_modal": lambda: (None, timeline.change_modal(inc, POLICY)),
-        "capture_modal": lambda: (None, timeline.capture_modal([inc], {"text": words})),
+        "capture_modal": lambda: (None, timeline.capture_modal([inc], words, "shortcut:1")),
         "severity_modal": lambda: (None, declare.severity_modal(inc, POLICY)),
         "declare_modal": lambda: (None, declare.declare_modal(POLICY, title=words)),
         "not_an_incident": lambda: (

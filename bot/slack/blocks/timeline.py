@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from slack_sdk.models.blocks import ButtonElement, CheckboxesElement, SectionBlock
 
 from bot.domain.changes import DECISIONS, NEXT_STEPS, STEP_LABELS, ChangeStep
@@ -86,13 +84,16 @@ def change_modal(incident: Incident, policy: Policy) -> Payload:
     )
 
 
-def capture_modal(incidents: list[Incident], message: dict[str, Any]) -> Payload:
+def capture_modal(incidents: list[Incident], text: str, key: str) -> Payload:
+    """Which incident's timeline: the message's start is shown; the private metadata
+    carries only the capture request's key (the request keeps the message: Slack allows
+    3,000 characters of metadata, which a long message in a non-Latin script exceeds)."""
     options = [option(str(i.id), f"{i.ref} {i.title}") for i in incidents[:100]]
     blocks = [
-        section("> " + escape(clip(message.get("text", ""), 500))),
+        section("> " + escape(clip(text, 500))),
         select_input(TimelineIds.INCIDENT, messages.WHICH_INCIDENT, options),
     ]
-    return modal(TimelineIds.CAPTURE_MODAL, messages.CAPTURE_TITLE, blocks, "Add", message=message)
+    return modal(TimelineIds.CAPTURE_MODAL, messages.CAPTURE_TITLE, blocks, "Add", capture=key)
 
 
 # Entries whose text is a person's words (a note, a captured message, a status update):
