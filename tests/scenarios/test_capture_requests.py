@@ -7,17 +7,24 @@ at the database driver (a statement that fails), not in Firewatch's code."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import delete, event, func, select, update
 
 from bot.emulator import input_values
 from bot.slack import messages
 from bot.slack.ids import TimelineIds
-from storage.models import CaptureRequestRow, SlackEventRow
+from storage.models import (
+    CaptureRequestRow,
+    IncidentRow,
+    OutboxRow,
+    SlackEventRow,
+    TimelineEntryRow,
+)
 from tests.scenarios.test_timeline import declared
 from tests.support import Harness
 
@@ -233,3 +240,25 @@ async def test_a_form_whose_request_is_gone_says_so(harness: Harness) -> None:
     assert answer.json()["errors"] == {TimelineIds.INCIDENT: messages.CAPTURE_FORM_EXPIRED}
     await harness.settled()
     assert await captured(harness) == []
+
+
+async def test_an_incident_gone_before_the_capture_was_recorded_is_said(
+    harness: Harness,
+) -> None:
+    channel = await declared(harness)
+    posted = harness.slack.add_message(channel, "late", user="U0CAROL")
+    harness.slack.fail("conversations.history", delay=1.0)  # answers, late
+    await harness.sender.event(pushpin(channel, posted.ts), event_id="EvLATE")
+    for _ in range(200):  # until the worker has claimed it (it then asks Slack)
+        async with harness.app.db.session(write=False) as session:
+            claimed = (await session.execute(select(CaptureRequestRow.claimed_until))).scalar()
+        if claimed is not None:
+            break
+        await asyncio.sleep(0.01)
+    async with harness.app.db.session() as session:  # purged meanwhile
+        await session.execute(delete(TimelineEntryRow))
+        await session.execute(update(OutboxRow).values(incident_id=None, status="cancelled"))
+        await session.execute(delete(IncidentRow))
+    await harness.settled()
+    assert await harness.timeline() == []
+    assert told(harness, "U0BOB") == [messages.CAPTURE_INCIDENT_GONE.format(ref="INC-1")]
