@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
+from bot.cli.intake import add_intake_commands
 from bot.cli.offline import EXIT_CONFIG, UsageError, incident_number, offline
 from bot.config import ConfigError, Settings, load_settings
 from bot.runtime.logs import configure_logging
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli.data import add_data_commands
 
     add_data_commands(sub)
+    add_intake_commands(sub)
 
     demo = sub.add_parser("demo", help="play an incident against a local Slack emulator")
     demo.add_argument("--quiet", action="store_true", help="print only the verdict")
@@ -154,12 +156,14 @@ def _migrate(_: argparse.Namespace) -> int:
 
 
 def _check_config(_: argparse.Namespace) -> int:
+    from bot.domain.clock import SystemClock
     from bot.policy.holder import load_policy_or_fail
-    from bot.runtime.scheduler import triggers
+    from bot.runtime.scheduler import upcoming_runs
 
     settings = _settings()
     holder = load_policy_or_fail(settings)
-    triggers(holder.policy, settings.timezone)  # a bad cron is a ConfigError naming the key
+    # A bad cron is a ConfigError naming the key.
+    schedules = upcoming_runs(holder.policy, settings.timezone, SystemClock().now())
     width = max(len(k) for k in settings.masked())
     for key, value in settings.masked().items():
         print(f"{key.ljust(width)}  {value}")
@@ -168,6 +172,9 @@ def _check_config(_: argparse.Namespace) -> int:
         f"{'severities'.ljust(width)}  "
         + ", ".join(f"{k} ({s.label})" for k, s in holder.policy.severities.items())
     )
+    print(f"{'schedules'.ljust(width)}  next runs in {settings.timezone}:")
+    for line in schedules:
+        print(f"{''.ljust(width)}    {line}")
     problems = []
     for require in (settings.require_slack_credentials, settings.require_audit_key):
         try:
@@ -182,11 +189,18 @@ def _check_config(_: argparse.Namespace) -> int:
 
 
 def _policy_show(_: argparse.Namespace) -> int:
+    from bot.domain.clock import SystemClock
     from bot.policy.holder import load_policy_or_fail
     from bot.policy.loader import dump_policy
+    from bot.runtime.scheduler import upcoming_runs
 
-    holder = load_policy_or_fail(_settings())
+    settings = _settings()
+    holder = load_policy_or_fail(settings)
     sys.stdout.write(dump_policy(holder.policy))
+    # As YAML comments, so the output stays a policy file.
+    sys.stdout.write(f"# Next runs of the schedules in {settings.timezone}:\n")
+    for line in upcoming_runs(holder.policy, settings.timezone, SystemClock().now()):
+        sys.stdout.write(f"#   {line}\n")
     return 0
 
 

@@ -1,5 +1,10 @@
 """APScheduler, in memory, only to say when: one cron job per policy schedule.
 
+The trigger is ours (`PolicyTrigger`), not APScheduler's `CronTrigger`: APScheduler 3
+counts day-of-week 0 as Monday and fires a local time twice when the clocks go back.
+`bot.services.schedule_times` reads cron as cron does and gives each local time one
+instant, the same one `JobRunner` claims, so a local time runs once.
+
 APScheduler 3's guide: a job store must never be shared between schedulers. Each process
 keeps its own in-memory store and every trigger calls `JobRunner.run`, whose claim row
 in the database makes each scheduled time happen once across processes and restarts.
@@ -9,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -20,32 +25,70 @@ from apscheduler.events import (
     EVENT_JOB_MISSED,
 )
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.base import BaseTrigger
 
 from bot.config import ConfigError
 from bot.domain.clock import Clock
-from bot.domain.policy import Policy
+from bot.domain.cron import CronError
+from bot.domain.policy import Policy, Schedule
+from bot.services import schedule_times
 from bot.services.jobs import JOBS, JobRunner, schedule_of
 from storage.engine import background_writes
 
 log = logging.getLogger(__name__)
 
 
-def triggers(policy: Policy, timezone: str) -> dict[str, CronTrigger]:
-    """Each job's trigger; an expression APScheduler refuses is a configuration error
-    naming the policy key."""
-    zone = ZoneInfo(timezone)
+class PolicyTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 is untyped
+    """A policy schedule as an APScheduler trigger: fires at `schedule_times`' instants."""
+
+    def __init__(self, schedule: Schedule, timezone: str) -> None:
+        schedule_times.parsed(schedule.cron.strip())  # raises CronError now, not when due
+        self.schedule = schedule
+        self.timezone = ZoneInfo(timezone)
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        """The first run at or after `now` (and after the previous one), as APScheduler's
+        CronTrigger answers."""
+        start = now if previous_fire_time is None else min(now, previous_fire_time)
+        fire = schedule_times.next_run(
+            self.schedule, self.timezone.key, start - timedelta(microseconds=1)
+        )
+        if previous_fire_time is not None and fire <= previous_fire_time:
+            fire = schedule_times.next_run(self.schedule, self.timezone.key, previous_fire_time)
+        return fire.astimezone(self.timezone)
+
+    def __str__(self) -> str:
+        return f"cron[{self.schedule.cron.strip()}, {self.timezone.key}]"
+
+
+def triggers(policy: Policy, timezone: str) -> dict[str, PolicyTrigger]:
+    """Each job's trigger; an invalid expression is a configuration error naming the
+    policy key."""
     out = {}
     for job in JOBS:
-        cron = schedule_of(policy, job).cron.strip()
+        schedule = schedule_of(policy, job)
         try:
-            out[job] = CronTrigger.from_crontab(cron, timezone=zone)
-        except ValueError as exc:
+            out[job] = PolicyTrigger(schedule, timezone)
+        except CronError as exc:
             raise ConfigError(
                 f"FIREWATCH_POLICY_FILE: schedules.{job}.cron: invalid cron expression "
-                f"{cron!r}: {exc}"
+                f"{schedule.cron.strip()!r}: {exc}"
             ) from None
     return out
+
+
+def upcoming_runs(policy: Policy, timezone: str, now: datetime, count: int = 3) -> list[str]:
+    """One line per schedule: its expression and its next `count` runs in `timezone`
+    (what `firewatch check-config` and `firewatch policy show` print)."""
+    zone = ZoneInfo(timezone)
+    lines = []
+    for job, trigger in triggers(policy, timezone).items():
+        runs = schedule_times.next_runs(trigger.schedule, timezone, now, count)
+        when = ", ".join(f"{run.astimezone(zone):%a %Y-%m-%d %H:%M %Z}" for run in runs)
+        lines.append(f"{job} ({trigger.schedule.cron.strip()}): {when}")
+    return lines
 
 
 class Scheduler:

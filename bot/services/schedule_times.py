@@ -1,24 +1,31 @@
-"""Cron arithmetic for the policy's schedules, with APScheduler's own CronTrigger."""
+"""Cron arithmetic for the policy's schedules, in FIREWATCH_TIMEZONE, as cron reads them
+(`bot.domain.cron`: day-of-week 0 and 7 are Sunday; each local time runs once across a
+change of daylight saving time)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-
+from bot.domain import cron
 from bot.domain.policy import Schedule
 
 
-def trigger(schedule: Schedule, timezone: str) -> CronTrigger:
-    return CronTrigger.from_crontab(schedule.cron.strip(), timezone=ZoneInfo(timezone))
+@lru_cache(maxsize=64)
+def parsed(expression: str) -> cron.Cron:
+    """The parsed expression (raises cron.CronError)."""
+    return cron.parse(expression)
 
 
 def next_run(schedule: Schedule, timezone: str, after: datetime) -> datetime:
     """The first scheduled time strictly after `after` (UTC)."""
-    fire = trigger(schedule, timezone).get_next_fire_time(None, after + timedelta(microseconds=1))
-    assert isinstance(fire, datetime)
-    return fire.astimezone(UTC)
+    return cron.next_after(parsed(schedule.cron.strip()), ZoneInfo(timezone), after)
+
+
+def next_runs(schedule: Schedule, timezone: str, after: datetime, count: int = 3) -> list[datetime]:
+    """The next `count` scheduled times after `after` (UTC)."""
+    return cron.upcoming(parsed(schedule.cron.strip()), ZoneInfo(timezone), after, count)
 
 
 def last_run(
@@ -29,10 +36,6 @@ def last_run(
     horizon: timedelta = timedelta(days=35),
 ) -> datetime | None:
     """The latest scheduled time at or before `at_or_before`, within `horizon`."""
-    cron = trigger(schedule, timezone)
-    fire = cron.get_next_fire_time(None, at_or_before - horizon)
-    latest = None
-    while fire is not None and fire <= at_or_before:
-        latest = fire
-        fire = cron.get_next_fire_time(fire, fire + timedelta(microseconds=1))
+    expression = parsed(schedule.cron.strip())
+    latest = cron.last_at_or_before(expression, ZoneInfo(timezone), at_or_before, horizon=horizon)
     return latest.astimezone(UTC) if latest else None
