@@ -43,6 +43,7 @@ from bot.services.postmortems import PostmortemService
 from bot.services.roster import RosterKeeper
 from bot.services.timeline import TimelineService
 from bot.slack.auth import AUTH_CHECK_SECONDS, SlackAuth, SlackIdentity
+from bot.slack.blocks.incident import declared_with_fallback
 from bot.slack.clients import SlackClients
 from bot.slack.delivery.channel_names import ChannelNames
 from bot.slack.delivery.digest import DigestEffects
@@ -114,6 +115,7 @@ class Firewatch:
             self.db,
             self.clock,
             intake_backlog=self.intake.backlog,
+            intake_set_aside=self.intake.set_aside,
             identity=self.auth.identity,
             socket=self.socket,
         )
@@ -259,6 +261,8 @@ class Firewatch:
             self.clock,
             load=self.load,
             poll_seconds=settings.outbox_poll_seconds,
+            max_attempts=settings.intake_max_attempts,
+            wording=declared_with_fallback,  # the sentence is the Slack layer's
         )
 
     def _build_captures(self) -> None:

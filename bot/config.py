@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(
         default=1.0, gt=0, le=60, alias="FIREWATCH_OUTBOX_POLL_SECONDS"
     )
+    # A stored declaration whose declaring keeps failing is moved aside after this many
+    # tries (shown in /health and `firewatch intake list`).
+    intake_max_attempts: int = Field(default=5, ge=1, le=100, alias="FIREWATCH_INTAKE_MAX_ATTEMPTS")
     # Slack posts about one message a second to a channel: timeline echoes to one channel
     # go at most this often, each carrying every entry stored meanwhile (0: no pacing).
     echo_interval_seconds: float = Field(

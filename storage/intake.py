@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, delete, func, select
+from sqlalchemy import Connection, Table, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,22 @@ class IntakeItem:
     declare_key: str
     data: dict[str, Any]
     received_at: datetime
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class IntakeListing:
+    """A stored submission as `firewatch intake list` shows it."""
+
+    id: int
+    declare_key: str
+    title: str
+    reporter_id: str
+    received_at: datetime
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    set_aside_at: datetime | None
 
 
 def add_many(
@@ -39,14 +55,83 @@ def add_many(
     )
 
 
-async def oldest(session: AsyncSession, limit: int) -> list[IntakeItem]:
+async def due(session: AsyncSession, limit: int, *, now: datetime) -> list[IntakeItem]:
+    """The oldest submissions to declare now: neither moved aside nor waiting out a
+    back-off after a failure, so rows that keep failing never hold back the others."""
     conn = await session.connection()
+    c = _intake.c
     rows = await conn.execute(
-        select(_intake.c.id, _intake.c.declare_key, _intake.c.data, _intake.c.received_at)
-        .order_by(_intake.c.id)
+        select(c.id, c.declare_key, c.data, c.received_at, c.attempts)
+        .where(c.set_aside_at.is_(None))
+        .where(or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
+        .order_by(c.id)
         .limit(limit)
     )
-    return [IntakeItem(r.id, r.declare_key, r.data, r.received_at) for r in rows]
+    return [IntakeItem(r.id, r.declare_key, r.data, r.received_at, r.attempts) for r in rows]
+
+
+async def failed(
+    session: AsyncSession,
+    item_id: int,
+    *,
+    error: str,
+    now: datetime,
+    retry_at: datetime | None,
+) -> None:
+    """Count a failed attempt: try again at `retry_at`, or (None) move the row aside."""
+    conn = await session.connection()
+    c = _intake.c
+    await conn.execute(
+        update(_intake)
+        .where(c.id == item_id)
+        .values(
+            attempts=c.attempts + 1,
+            last_error=error[:2000],
+            next_attempt_at=retry_at,
+            set_aside_at=None if retry_at is not None else now,
+        )
+    )
+
+
+async def listing(session: AsyncSession, *, aside_only: bool, limit: int) -> list[IntakeListing]:
+    conn = await session.connection()
+    c = _intake.c
+    query = select(_intake).order_by(c.id).limit(limit)
+    if aside_only:
+        query = query.where(c.set_aside_at.is_not(None))
+    out = []
+    for r in await conn.execute(query):
+        report = r.data.get("report") if isinstance(r.data, dict) else None
+        title = str(report.get("title", "")) if isinstance(report, dict) else ""
+        reporter = str(r.data.get("reporter_id", "")) if isinstance(r.data, dict) else ""
+        out.append(
+            IntakeListing(
+                r.id,
+                r.declare_key,
+                title,
+                reporter,
+                r.received_at,
+                r.attempts,
+                r.next_attempt_at,
+                r.last_error,
+                r.set_aside_at,
+            )
+        )
+    return out
+
+
+async def retry(session: AsyncSession, item_id: int | None) -> int:
+    """Put rows moved aside (one, or all with None) back in line, their count reset;
+    returns how many."""
+    conn = await session.connection()
+    c = _intake.c
+    stmt = update(_intake).where(c.set_aside_at.is_not(None))
+    if item_id is not None:
+        stmt = stmt.where(c.id == item_id)
+    result = await conn.execute(
+        stmt.values(attempts=0, next_attempt_at=None, set_aside_at=None, last_error=None)
+    )
+    return int(result.rowcount or 0)
 
 
 async def claim(session: AsyncSession, item_id: int) -> bool:
@@ -58,13 +143,25 @@ async def claim(session: AsyncSession, item_id: int) -> bool:
 
 
 async def stats(session: AsyncSession) -> tuple[int, datetime | None]:
-    """How many submissions wait, and when the oldest was received."""
+    """How many submissions wait (not counting those moved aside), and when the oldest
+    was received."""
     conn = await session.connection()
+    c = _intake.c
     count, oldest = (
-        await conn.execute(select(func.count(_intake.c.id), func.min(_intake.c.received_at)))
+        await conn.execute(
+            select(func.count(c.id), func.min(c.received_at)).where(c.set_aside_at.is_(None))
+        )
     ).one()
     if isinstance(oldest, str):  # func.min bypasses the column type on SQLite
         oldest = datetime.fromisoformat(oldest)
     if oldest is not None and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=UTC)
     return int(count), oldest
+
+
+async def set_aside_count(session: AsyncSession) -> int:
+    """Submissions moved aside after failing too often (they wait for an operator)."""
+    conn = await session.connection()
+    c = _intake.c
+    query = select(func.count(c.id)).where(c.set_aside_at.is_not(None))
+    return int((await conn.execute(query)).scalar_one())

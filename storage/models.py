@@ -157,6 +157,15 @@ class DeclarationIntakeRow(Base):
     declare_key: Mapped[str] = mapped_column(String(120), unique=True)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     received_at: Mapped[datetime]
+    # A row whose declaring failed waits until `next_attempt_at` (back-off) and is moved
+    # aside (`set_aside_at`) after FIREWATCH_INTAKE_MAX_ATTEMPTS tries: it then shows in
+    # /health and `firewatch intake list`, and holds back no other row.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    set_aside_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (Index("ix_declaration_intake_due", "set_aside_at", "next_attempt_at", "id"),)
 
 
 class CaptureRequestRow(Base):

@@ -59,13 +59,16 @@ class SocketConnection(Protocol):
 @dataclass
 class Health:
     """`socket` is given only in Socket Mode; `intake_backlog` says how many declarations
-    wait and the oldest one's age in seconds."""
+    wait and the oldest one's age in seconds, `intake_set_aside` how many were moved
+    aside after failing (`firewatch intake list`)."""
 
     db: Database
     clock: Clock
     intake_backlog: Callable[[], Awaitable[tuple[int, float]]]
     identity: SlackIdentity
     socket: SocketConnection | None
+    # Declarations moved aside after failing too often (any: degraded).
+    intake_set_aside: Callable[[], Awaitable[int]] | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
     _summary: tuple[datetime, Probe] | None = field(default=None, init=False, repr=False)
     _summary_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
@@ -131,10 +134,17 @@ class Health:
             waiting, waited = await asyncio.wait_for(
                 self.intake_backlog(), timeout=PROBE_TIMEOUT_SECONDS
             )
+            aside = 0
+            if self.intake_set_aside is not None:
+                aside = await asyncio.wait_for(
+                    self.intake_set_aside(), timeout=PROBE_TIMEOUT_SECONDS
+                )
+            behind = waited >= INTAKE_DEGRADED_SECONDS or aside > 0
             components["declaration_intake"] = {
-                "status": "ok" if waited < INTAKE_DEGRADED_SECONDS else "degraded",
+                "status": "degraded" if behind else "ok",
                 "pending": waiting,
                 "oldest_pending_age_seconds": round(waited, 3),
+                "set_aside": aside,
             }
         except Exception as exc:
             components["database"] = {"status": "down", "error": type(exc).__name__}

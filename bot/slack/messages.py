@@ -100,6 +100,17 @@ CHANGE_SEVERITY = "Change severity"
 VERDICT_QUALIFIES = "*Verdict:* qualifies as an incident"
 VERDICT_FAILS = "*Verdict:* does not qualify — {failures}"
 DECLARED_ANYWAY = "*Declared anyway:* {reason}"
+# A declaration whose severity a policy reload removed before it was made (issue 21 item 4):
+# the report's mark, and what the reporter is told.
+NEEDS_TRIAGE = (
+    "*Needs triage:* declared as {severity} because the severity chosen, {submitted},"
+    " is no longer in the policy. Set the right one with “Change severity”."
+)
+DECLARED_WITH_FALLBACK = (
+    "{ref} was declared as {severity}, not {submitted}: that severity was removed from the"
+    " policy before your declaration was made. It is marked *needs triage*; set the right"
+    " severity from the incident report."
+)
 NO_OPEN_INCIDENTS = "No open incidents. :tada:"
 OPEN_INCIDENTS_HEADING = "*Open incidents ({count})*"
 LIST_LINE = "*{ref}* {title} · {severity} · {status} · {age} old · {due} {channel}"

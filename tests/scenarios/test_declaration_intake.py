@@ -10,7 +10,6 @@ incident's clock starts when the reporter submitted it.
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -111,19 +110,6 @@ async def test_two_workers_take_a_submission_once(harness: Harness) -> None:
     incidents = await harness.incidents()
     assert sorted(i.title for i in incidents) == [f"Race {i}" for i in range(5)]
     assert len({i.declare_key for i in incidents}) == 5
-
-
-async def test_a_submission_the_policy_no_longer_accepts_is_dropped_and_logged(
-    harness: Harness, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.ERROR, logger="bot.services.intake")
-    rows = [("view:VGONE", submission("Unknown severity", severity="sev9"))]
-    await store(harness.app.db, rows, now=harness.app.clock.now())
-
-    await harness.declared()
-
-    assert await harness.incidents() == []
-    assert any("no longer valid" in r.getMessage() for r in caplog.records)
 
 
 async def test_the_backlog_reports_how_long_the_oldest_submission_has_waited(

@@ -79,6 +79,7 @@ def incident_report(
     blocks: list[SlackBlock] = [context(f":warning: {escape(note)}")] if note else []
     blocks += [
         header(title),  # plain text: shown as written
+        *needs_triage(incident, policy),
         _facts(incident, policy),
         DividerBlock(),
         *labelled_whole("What is happening?", incident.nature, more=messages.TRUNCATED),
@@ -96,6 +97,25 @@ def incident_report(
         blocks.append(actions(severity, block_id=Block.REPORT_ACTIONS))
     text = messages.REPORT_TITLE.format(ref=incident.ref, title=escape(incident.title))
     return text, rendered(blocks)
+
+
+def needs_triage(incident: Incident, policy: Policy) -> list[SlackBlock]:
+    """The mark of a declaration made with a fallback severity, until someone sets one."""
+    triage = incident.checklist.get("needs_triage")
+    if not isinstance(triage, dict) or triage.get("severity") != incident.severity:
+        return []
+    text = messages.NEEDS_TRIAGE.format(
+        severity=escape(severity_label(policy, incident.severity)),
+        submitted=escape(str(triage.get("submitted", ""))),
+    )
+    return [context(f":warning: {text}")]
+
+
+def declared_with_fallback(ref: str, severity: str, submitted: str) -> str:
+    """What the reporter of such a declaration is told (the intake's wording)."""
+    return messages.DECLARED_WITH_FALLBACK.format(
+        ref=ref, severity=escape(severity), submitted=escape(submitted)
+    )
 
 
 def checklist_summary(incident: Incident, policy: Policy) -> str:
