@@ -37,7 +37,7 @@ from bot.services.intake import DeclarationIntake
 from bot.services.jobs import JobRunner
 from bot.services.lifecycle import run_purge
 from bot.services.notices import NoticeService
-from bot.services.outbox_worker import OutboxWorker
+from bot.services.outbox_worker import OutboxWorker, delivery_lease
 from bot.services.paging import PagingService
 from bot.services.postmortems import PostmortemService
 from bot.services.roster import RosterKeeper
@@ -47,6 +47,7 @@ from bot.slack.blocks.incident import declared_with_fallback
 from bot.slack.clients import SlackClients
 from bot.slack.delivery.channel_names import ChannelNames
 from bot.slack.delivery.digest import DigestEffects
+from bot.slack.delivery.handler import CALLS_PER_DELIVERY
 from bot.slack.delivery.incidents import IncidentEffects
 from bot.slack.delivery.paging import ExternalPaging, PagingEffects, SlackDirectory
 from bot.slack.delivery.postmortems import PostmortemEffects
@@ -247,6 +248,7 @@ class Firewatch:
             self.clock,
             max_attempts=settings.outbox_max_attempts,
             poll_seconds=settings.outbox_poll_seconds,
+            lease=delivery_lease(settings.slack_timeout_seconds, CALLS_PER_DELIVERY),
             worker_id=worker_id,
             observer=self.metrics,
             load=self.load,

@@ -113,6 +113,9 @@ class OutboxRow(Base):
     outcome_unknown: Mapped[bool] = mapped_column(default=False)
     claimed_by: Mapped[str | None] = mapped_column(String(80))
     claimed_until: Mapped[datetime | None]
+    # New at every claim: what settles, renews or saves progress must still find it
+    # (a worker whose lease ran out and was taken over changes nothing).
+    claim_token: Mapped[str | None] = mapped_column(String(40))
     progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
     incident_id: Mapped[int | None] = mapped_column(

@@ -28,7 +28,13 @@ class OutboxAdminQueries(OutboxQueries):
         result = await self.session.execute(
             update(OutboxRow)
             .where(and_(OutboxRow.ordering_key == ordering_key, OutboxRow.status == PENDING))
-            .values(status=CANCELLED, last_error=reason, claimed_by=None, claimed_until=None)
+            .values(
+                status=CANCELLED,
+                last_error=reason,
+                claimed_by=None,
+                claimed_until=None,
+                claim_token=None,  # a worker still delivering one settles nothing
+            )
         )
         return int(getattr(result, "rowcount", 0))
 
@@ -41,7 +47,8 @@ class OutboxAdminQueries(OutboxQueries):
         )
         if worker_prefix is not None:
             stmt = stmt.where(OutboxRow.claimed_by.startswith(worker_prefix))
-        result = await self.session.execute(stmt.values(claimed_by=None, claimed_until=None))
+        freed = stmt.values(claimed_by=None, claimed_until=None, claim_token=None)
+        result = await self.session.execute(freed)
         return int(getattr(result, "rowcount", 0))
 
     async def requeue(self, row_id: int, *, now: datetime) -> bool:

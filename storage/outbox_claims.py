@@ -1,14 +1,17 @@
-"""The outbox worker's queries: ready heads, claims (leases), and settlements.
+"""The outbox worker's queries: ready heads and claims (leases); settling is in
+storage/outbox_settle.py.
 
-Claims are leases (`claimed_by`, `claimed_until`) taken with a conditional UPDATE, which
-works the same on SQLite and on PostgreSQL shared by several replicas. The worker's hot
+Claims are leases (`claimed_by`, `claim_token`, `claimed_until`) taken with a conditional
+UPDATE, which works the same on SQLite and on PostgreSQL shared by several replicas.
+Every claim writes a new token; settling checks it. The worker's hot
 statements are built once, at import: building them cost more CPU than running them.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +22,8 @@ from sqlalchemy import (
     Connection,
     Select,
     bindparam,
+    false,
+    func,
     or_,
     select,
     update,
@@ -26,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from storage.models import OutboxRow
+from storage.outbox_settle import release_in
 from storage.outbox_table import DEAD, DONE, OUTBOX, PENDING, OutboxQueries
 from storage.slices import READ_SLICE, between_slices
 
@@ -48,36 +54,16 @@ _FOLLOWING = (
 )
 
 
-_SETTLE_DONE_MANY = (
-    update(OUTBOX)
-    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
-    .values(
-        status=DONE,
-        delivered_at=bindparam("now", type_=OUTBOX.c.delivered_at.type),
-        result=bindparam("result", type_=OUTBOX.c.result.type),
-        claimed_by=None,
-        claimed_until=None,
-        outcome_unknown=False,
-        last_error=None,
-    )
-)
-_RELEASE = (
-    update(OUTBOX)
-    .where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
-    .where(OUTBOX.c.status == PENDING)
-    .values(
-        claimed_by=None,
-        claimed_until=None,
-        attempts=OUTBOX.c.attempts - 1,
-        outcome_unknown=False,
-    )
-)
-
-
 @functools.cache
-def _ready_heads(limit: int) -> Select[OutboxRow]:
-    """Built once: constructing it (an aliased entity, a correlated EXISTS) cost more CPU
-    than running it, on every pass of the worker."""
+def _ready_heads(limit: int, paced: tuple[str, ...] = ()) -> Select[OutboxRow]:
+    """Built once per limit and paced kinds: constructing it (aliased entities, correlated
+    subqueries) cost more CPU than running it, on every pass of the worker.
+
+    A head of a paced kind is ready only once its key's last delivered row of that kind
+    was settled at or before `since_<n>` (now minus the kind's interval): the pace lives
+    in the outbox itself, so every replica sees it. The claim of a key's head serialises
+    its deliveries, and a row's status and `delivered_at` change in one statement, so a
+    read that finds the next head ready also finds when the one before it went."""
     earlier = aliased(OutboxRow)
     blocked = (
         select(earlier.id)
@@ -87,15 +73,33 @@ def _ready_heads(limit: int) -> Select[OutboxRow]:
         .exists()
     )
     now: BindParameter[datetime] = bindparam("now")
-    return (
+    stmt = (
         select(OutboxRow)
         .where(OutboxRow.status == PENDING)
         .where(OutboxRow.next_attempt_at <= now)
         .where(or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now))
         .where(~blocked)
-        .order_by(OutboxRow.id)
-        .limit(limit)
     )
+    for n, kind in enumerate(paced):
+        stmt = stmt.where(or_(OutboxRow.kind != kind, ~_paced_since(f"since_{n}")))
+    return stmt.order_by(OutboxRow.id).limit(limit)
+
+
+def _paced_since(param: str) -> ColumnElement[bool]:
+    """The head's key delivered a row of the head's kind after `param`: its last one, read
+    backwards on the (ordering_key, status, id) index."""
+    done = aliased(OutboxRow)
+    last = (
+        select(done.delivered_at)
+        .where(done.ordering_key == OutboxRow.ordering_key)
+        .where(done.status == DONE)
+        .where(done.kind == OutboxRow.kind)
+        .order_by(done.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    since = bindparam(param, type_=OUTBOX.c.delivered_at.type)
+    return func.coalesce(last > since, false())
 
 
 def _lease_free(now: datetime) -> ColumnElement[bool]:
@@ -104,15 +108,21 @@ def _lease_free(now: datetime) -> ColumnElement[bool]:
     return or_(c.claimed_until.is_(None), c.claimed_until < now)
 
 
-def _lease(worker: str, now: datetime, lease: timedelta) -> dict[str, Any]:
-    """What a claim writes: the holder, its lease, one more attempt, outcome unknown
-    until the attempt settles."""
+def _lease(worker: str, token: str, now: datetime, lease: timedelta) -> dict[str, Any]:
+    """What a claim writes: the holder, its token, its lease, one more attempt, outcome
+    unknown until the attempt settles."""
     return {
         "claimed_by": worker,
+        "claim_token": token,
         "claimed_until": now + lease,
         "attempts": OUTBOX.c.attempts + 1,
         "outcome_unknown": True,
     }
+
+
+def new_token() -> str:
+    """A claim token for a claim made outside the worker (operators, tests)."""
+    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True)
@@ -137,62 +147,64 @@ class ClaimedRow:
     attempts: int  # this attempt included
     progress: dict[str, Any]
     incident_id: int | None
+    token: str  # the claim's: what settling it must still find on the row
 
 
 class OutboxDeliveryQueries(OutboxQueries):
-    """Reading what is ready, claiming it, and settling each attempt."""
+    """Reading what is ready and claiming it (the worker settles through
+    storage/outbox_settle.py); `settle_dead` for operators and tests."""
 
-    async def ready_heads(self, now: datetime, limit: int) -> list[ReadyHead]:
-        """The oldest pending row of each ordering key, if due and not leased."""
-        rows = (await self.session.execute(_ready_heads(limit), {"now": now})).scalars()
+    async def ready_heads(
+        self, now: datetime, limit: int, paced: Mapping[str, timedelta] | None = None
+    ) -> list[ReadyHead]:
+        """The oldest pending row of each ordering key, if due and not leased, and for a
+        kind in `paced`, if its key delivered none of that kind within its interval."""
+        kinds = tuple(sorted(paced or {}))
+        params: dict[str, Any] = {"now": now}
+        for n, kind in enumerate(kinds):
+            params[f"since_{n}"] = now - (paced or {})[kind]
+        rows = (await self.session.execute(_ready_heads(limit, kinds), params)).scalars()
         return [
             ReadyHead(row.id, row.kind, row.ordering_key, row.attempts, row.outcome_unknown)
             for row in rows
         ]
 
     async def claim_head(
-        self, row_id: int, *, seen_attempts: int, worker: str, now: datetime, lease: timedelta
+        self,
+        row_id: int,
+        *,
+        seen_attempts: int,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        token: str | None = None,
     ) -> ClaimedRow | None:
         """Claim a row read by `ready_heads` (see `claim_head_in`)."""
         conn = await self.session.connection()
         return await conn.run_sync(
-            claim_head_in, row_id, seen_attempts=seen_attempts, worker=worker, now=now, lease=lease
+            claim_head_in,
+            row_id,
+            seen_attempts=seen_attempts,
+            worker=worker,
+            token=token or new_token(),
+            now=now,
+            lease=lease,
         )
 
-    async def claim(self, row_id: int, *, worker: str, now: datetime, lease: timedelta) -> bool:
-        return row_id in await self.claim_many([row_id], worker=worker, now=now, lease=lease)
-
-    async def claim_many(
-        self, row_ids: Sequence[int], *, worker: str, now: datetime, lease: timedelta
-    ) -> set[int]:
-        """Claim several rows in one statement; returns the ids this worker now holds."""
-        if not row_ids:
-            return set()
+    async def claim(
+        self,
+        row_id: int,
+        *,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        token: str | None = None,
+    ) -> bool:
         conn = await self.session.connection()
-        return await conn.run_sync(claim_many_in, row_ids, worker=worker, now=now, lease=lease)
-
-    async def settle_done_many(
-        self, row_ids: Sequence[int], *, now: datetime, result: dict[str, Any]
-    ) -> None:
-        """Several rows delivered by one call (a grouped message): one statement."""
-        if row_ids:
-            conn = await self.session.connection()
-            await conn.run_sync(settle_delivered_in, row_ids, (), now=now, result=result)
-
-    async def settle_retry(
-        self, row_id: int, *, error: str, next_attempt_at: datetime, outcome_unknown: bool
-    ) -> None:
-        await self.session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == row_id)
-            .values(
-                last_error=error[:2000],
-                next_attempt_at=next_attempt_at,
-                claimed_by=None,
-                claimed_until=None,
-                outcome_unknown=outcome_unknown,
-            )
+        claimed = await conn.run_sync(
+            claim_many_in, [row_id], worker=worker, token=token or new_token(), now=now, lease=lease
         )
+        return row_id in claimed
 
     async def following(self, ordering_key: str, after_id: int, limit: int) -> Sequence[Any]:
         """Pending rows queued behind `after_id` in the same key, in order: the columns a
@@ -211,19 +223,8 @@ class OutboxDeliveryQueries(OutboxQueries):
             after_id = got[-1].id
         return rows
 
-    async def release(self, row_ids: list[int]) -> None:
-        """Give claimed rows back untouched: the attempt they were part of did not count."""
-        if row_ids:
-            conn = await self.session.connection()
-            await conn.run_sync(release_in, row_ids)
-
-    async def uncount_attempt(self, row_id: int) -> None:
-        """A row that was only waiting (NotReady) does not use up an attempt."""
-        await self.session.execute(
-            update(OutboxRow).where(OutboxRow.id == row_id).values(attempts=OutboxRow.attempts - 1)
-        )
-
     async def settle_dead(self, row_id: int, *, error: str) -> None:
+        """An operator's (or a test's) verdict, whoever holds the row."""
         await self.session.execute(
             update(OutboxRow)
             .where(OutboxRow.id == row_id)
@@ -232,19 +233,15 @@ class OutboxDeliveryQueries(OutboxQueries):
                 last_error=error[:2000],
                 claimed_by=None,
                 claimed_until=None,
+                claim_token=None,
             )
         )
 
-    async def save_progress(self, row_id: int, progress: dict[str, Any]) -> None:
-        await self.session.execute(
-            update(OutboxRow).where(OutboxRow.id == row_id).values(progress=progress)
-        )
 
-
-# Claims and settlements as plain functions of a synchronous connection: the outbox
-# worker runs them through `Database.write_batch` (on SQLite, one hand-off to a thread
-# instead of a transaction that holds the writer across several event-loop turns while
-# requests wait for it); the repository's methods run the same through `run_sync`.
+# Claims as plain functions of a synchronous connection: the outbox worker runs them
+# through `Database.write_batch` (on SQLite, one hand-off to a thread instead of a
+# transaction that holds the writer across several event-loop turns while requests wait
+# for it); the repository's methods run the same through `run_sync`.
 
 
 def claim_head_in(
@@ -253,6 +250,7 @@ def claim_head_in(
     *,
     seen_attempts: int,
     worker: str,
+    token: str,
     now: datetime,
     lease: timedelta,
 ) -> ClaimedRow | None:
@@ -266,7 +264,7 @@ def claim_head_in(
         .where(c.status == PENDING)
         .where(c.attempts == seen_attempts)
         .where(_lease_free(now))
-        .values(_lease(worker, now, lease))
+        .values(_lease(worker, token, now, lease))
         .returning(c.id, c.kind, c.ordering_key, c.payload, c.attempts, c.progress, c.incident_id)
     ).first()
     if row is None:
@@ -279,13 +277,21 @@ def claim_head_in(
         attempts=row.attempts,
         progress=dict(row.progress or {}),
         incident_id=row.incident_id,
+        token=token,
     )
 
 
 def claim_many_in(
-    conn: Connection, row_ids: Sequence[int], *, worker: str, now: datetime, lease: timedelta
+    conn: Connection,
+    row_ids: Sequence[int],
+    *,
+    worker: str,
+    token: str,
+    now: datetime,
+    lease: timedelta,
 ) -> set[int]:
-    """Claim several rows in one statement; returns the ids this worker now holds."""
+    """Claim several rows in one statement, under one token; returns the ids this worker
+    now holds."""
     if not row_ids:
         return set()
     # Core, with the ids as one expanding parameter: a storm's echo claims hundreds of
@@ -296,7 +302,7 @@ def claim_many_in(
         .where(c.id.in_(bindparam("ids", expanding=True)))
         .where(c.status == PENDING)
         .where(_lease_free(now))
-        .values(_lease(worker, now, lease))
+        .values(_lease(worker, token, now, lease))
         .returning(c.id),
         {"ids": list(row_ids)},
     )
@@ -304,35 +310,22 @@ def claim_many_in(
 
 
 def claim_run_in(
-    conn: Connection, row_ids: Sequence[int], *, worker: str, now: datetime, lease: timedelta
+    conn: Connection,
+    row_ids: Sequence[int],
+    *,
+    worker: str,
+    token: str,
+    now: datetime,
+    lease: timedelta,
 ) -> list[int]:
-    """Claim the rows of a run, in order, up to the first one another worker holds; the
-    rest of what was claimed is given back. Returns the ids of the run kept."""
-    claimed = claim_many_in(conn, row_ids, worker=worker, now=now, lease=lease)
+    """Claim the rows of a run, in order, up to the first one another worker holds, under
+    the head's token (they settle with it); the rest of what was claimed is given back.
+    Returns the ids of the run kept."""
+    claimed = claim_many_in(conn, row_ids, worker=worker, token=token, now=now, lease=lease)
     taken: list[int] = []
     for row_id in row_ids:
         if row_id not in claimed:  # another worker took it: the run stops here
             break
         taken.append(row_id)
-    release_in(conn, sorted(claimed.difference(taken)))
+    release_in(conn, sorted(claimed.difference(taken)), token=token)
     return taken
-
-
-def settle_delivered_in(
-    conn: Connection,
-    delivered: Sequence[int],
-    undelivered: Sequence[int],
-    *,
-    now: datetime,
-    result: dict[str, Any],
-) -> None:
-    """Rows delivered by one call settled as done; the others of its group given back."""
-    if delivered:
-        conn.execute(_SETTLE_DONE_MANY, {"ids": list(delivered), "now": now, "result": result})
-    release_in(conn, undelivered)
-
-
-def release_in(conn: Connection, row_ids: Sequence[int]) -> None:
-    """Give claimed rows back untouched: the attempt they were part of did not count."""
-    if row_ids:
-        conn.execute(_RELEASE, {"ids": list(row_ids)})

@@ -40,6 +40,11 @@ class NotReady(Exception):
     """Something this row needs is not there yet; try again soon without counting it."""
 
 
+class ClaimLost(Exception):
+    """Raised by `save_progress` when another worker holds the row now (this worker's
+    lease ran out): the attempt stops, and the worker leaves the row to its holder."""
+
+
 @dataclass
 class OutboxItem:
     id: int

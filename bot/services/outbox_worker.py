@@ -13,9 +13,8 @@ import logging
 import os
 import random
 import socket
-import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from bot.domain.clock import Clock
 from bot.runtime.load import RequestLoad
 from bot.services.outbox_handlers import (
+    ClaimLost,
     DeliveryObserver,
     EffectHandler,
     NotReady,
@@ -31,6 +31,8 @@ from bot.services.outbox_handlers import (
     PermanentFailure,
     RetryLater,
 )
+from bot.services.outbox_leases import Claim, Leases, delivery_lease
+from bot.services.outbox_outcomes import AttemptOutcomes
 from bot.services.polling import poll_until_stopped
 from storage import outbox_claims as claims
 from storage.engine import Database, background_writes
@@ -39,6 +41,7 @@ from storage.slices import READ_SLICE, between_slices, giving_way
 
 # The handlers' side, imported from here by the delivery modules.
 __all__ = [
+    "ClaimLost",
     "DeliveryObserver",
     "EffectHandler",
     "NotReady",
@@ -47,6 +50,7 @@ __all__ = [
     "PermanentFailure",
     "RetryLater",
     "default_worker_id",
+    "delivery_lease",
 ]
 
 log = logging.getLogger(__name__)
@@ -69,7 +73,7 @@ class _Seen:
 SLICE_WAIT_SECONDS = 0.02
 
 
-class OutboxWorker:
+class OutboxWorker(AttemptOutcomes):
     def __init__(
         self,
         db: Database,
@@ -78,7 +82,7 @@ class OutboxWorker:
         *,
         max_attempts: int = 10,
         poll_seconds: float = 1.0,
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta = timedelta(seconds=60),  # the app's: `delivery_lease`
         concurrency: int = 8,
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
@@ -88,7 +92,7 @@ class OutboxWorker:
         observer: DeliveryObserver | None = None,
         load: RequestLoad | None = None,
         pacing: Mapping[str, float] | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        renew_every: float | None = None,
     ) -> None:
         self.db = db
         # Requests being answered: each delivery step waits for a gap between them.
@@ -109,11 +113,15 @@ class OutboxWorker:
         self._wake = asyncio.Event()
         self._waiting = 0
         # Kinds delivered at most once per so many seconds on one ordering key (Slack's
-        # per-channel rate), measured in real time: it paces calls to Slack, not the
-        # incident's clock. Rows queued meanwhile go out together (batch_limit).
-        self.pacing = {kind: s for kind, s in (pacing or {}).items() if s > 0}
-        self._monotonic = monotonic
-        self._paced: dict[str, float] = {}  # ordering key -> when it may go again
+        # per-channel rate), by every replica together: a head of such a kind is ready
+        # once its key's last delivery of the kind was settled that long ago, on `clock`
+        # (storage/outbox_claims.py). Rows queued meanwhile go out together (batch_limit).
+        self.pacing = {kind: timedelta(seconds=s) for kind, s in (pacing or {}).items() if s > 0}
+        # The pace is kept in the database (a key's last delivered row of the kind), so
+        # replicas share it; this is only what this worker knows of it, to skip wake-ups
+        # and to wake itself when a key it paced comes free: ordering key -> free at.
+        self._paced: dict[str, datetime] = {}
+        self.leases = Leases(db, clock, lease, renew_every)
 
     def wake(self) -> None:
         """Called after a use case commits rows, so delivery does not wait for the poll."""
@@ -125,15 +133,10 @@ class OutboxWorker:
         held keys do not wake the worker: under a storm of notes that was a pass, and its
         query, per commit for nothing."""
         if kind in self.pacing:
-            now = self._monotonic()
-            if all(self._paced.get(key, 0.0) > now for key in keys):
+            now = self.clock.now()
+            if all(key in self._paced and self._paced[key] > now for key in keys):
                 return
         self._wake.set()
-
-    def backoff(self, attempts: int) -> float:
-        """Exponential back-off with jitter: 1 s, 2 s, 4 s … capped, times 0.5–1.0."""
-        raw = min(self.backoff_cap, self.backoff_base * 2.0 ** max(0, attempts - 1))
-        return raw * (0.5 + self.rng.random() / 2)
 
     async def recover(self) -> int:
         """At start, free leases this deployment's dead processes left (single-writer SQLite)."""
@@ -147,13 +150,14 @@ class OutboxWorker:
         progress (rows only waiting for another row — NotReady — do not count)."""
         now = self.clock.now()
         async with self.db.session(write=False) as session:
-            heads = await OutboxRepository(session).ready_heads(now, limit=self._concurrency * 4)
+            heads = await OutboxRepository(session).ready_heads(
+                now, limit=self._concurrency * 4, paced=self.pacing
+            )
             # What the claim cannot return: whether the attempt before this one ended
             # without a definite answer (the claim itself marks this one unknown).
             seen = [
                 _Seen(row.id, row.attempts, row.attempts > 0 and row.outcome_unknown)
                 for row in heads
-                if not self._held(row.kind, row.ordering_key)
             ]
         if not seen:
             return 0
@@ -188,7 +192,7 @@ class OutboxWorker:
         release for good, in the past, and an idle worker after a storm of notes made a
         pass (and its query) every millisecond: half a core until the process restarted
         (docs/performance.md)."""
-        now = self._monotonic()
+        now = self.clock.now()
         expired = [key for key, free_at in self._paced.items() if free_at <= now]
         for key in expired:
             del self._paced[key]
@@ -196,19 +200,8 @@ class OutboxWorker:
             return 0.0  # one pass now for what waited on them; then they are gone
         if not self._paced:
             return self.poll_seconds
-        return min(self.poll_seconds, min(self._paced.values()) - now + 0.001)
-
-    def _held(self, kind: str, key: str) -> bool:
-        """Is this paced kind's key waiting out its interval?"""
-        if kind not in self.pacing:
-            return False
-        free_at = self._paced.get(key)
-        if free_at is None:
-            return False
-        if free_at <= self._monotonic():
-            del self._paced[key]
-            return False
-        return True
+        wait = (min(self._paced.values()) - now).total_seconds()
+        return min(self.poll_seconds, wait + 0.001)
 
     async def drain(self, *, max_passes: int = 1000) -> None:
         """Deliver until nothing is ready now (tests and the demo)."""
@@ -220,12 +213,14 @@ class OutboxWorker:
         async with self._semaphore:
             await self.load.gap()
             now = self.clock.now()
+            token = self.leases.new_token()
             row = await self.db.write_batch(
                 functools.partial(
                     claims.claim_head_in,
                     row_id=head.id,
                     seen_attempts=head.attempts,
                     worker=self.worker_id,
+                    token=token,
                     now=now,
                     lease=self.lease,
                 ),
@@ -233,25 +228,39 @@ class OutboxWorker:
             )
             if row is None:
                 return  # another worker has it, tried it meanwhile, or it was settled
-            item = self._item(row, row.attempts, outcome_unknown=head.prior_unknown)
-            # Long reads (a storm's echo: hundreds of rows) wait between their slices
-            # while a request is being answered (storage/slices.py), briefly: when
-            # answers overlap without pause (PostgreSQL in a storm), waiting each time
-            # for none to be in flight held an echo for seconds. Never inside a write
-            # transaction: on SQLite that would hold the writer a request needs.
-            with giving_way(functools.partial(self.load.between_answers, SLICE_WAIT_SECONDS)):
-                limit = int(getattr(self.handlers.get(row.kind), "batch_limit", 1))
-                if limit > 1:
-                    item.batch = await self._claim_followers(row, now, limit - 1)
-                await self.load.gap()
-                await self._attempt(item)
+            claim = self.leases.hold(token, row.id)
+            try:
+                await self._deliver_claimed(row, claim, head.prior_unknown, now)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not claim.was_cancelled_for_loss() or task is None or task.uncancel() > 0:
+                    raise
+                self._abandoned(row.id, row.kind)
+            finally:
+                self.leases.drop(claim)
+
+    async def _deliver_claimed(
+        self, row: ClaimedRow, claim: Claim, prior_unknown: bool, now: datetime
+    ) -> None:
+        item = self._item(row, row.attempts, claim, outcome_unknown=prior_unknown)
+        # Long reads (a storm's echo: hundreds of rows) wait between their slices while a
+        # request is being answered (storage/slices.py), briefly: when answers overlap
+        # without pause (PostgreSQL in a storm), waiting each time for none to be in
+        # flight held an echo for seconds. Never inside a write transaction: on SQLite
+        # that would hold the writer a request needs.
+        with giving_way(functools.partial(self.load.between_answers, SLICE_WAIT_SECONDS)):
+            limit = int(getattr(self.handlers.get(row.kind), "batch_limit", 1))
+            if limit > 1:
+                item.batch = await self._claim_followers(row, claim, now, limit - 1)
+            await self.load.gap()
+            await self._attempt(item, claim)
 
     async def _claim_followers(
-        self, head: ClaimedRow, now: datetime, limit: int
+        self, head: ClaimedRow, claim: Claim, now: datetime, limit: int
     ) -> list[OutboxItem]:
-        """The contiguous run of same-kind rows behind `head` in its key, claimed: one
-        read (in slices) and one update however long the run. A row another worker
-        claimed in between ends the run."""
+        """The contiguous run of same-kind rows behind `head` in its key, claimed under the
+        head's token: one read (in slices) and one update however long the run. A row
+        another worker claimed in between ends the run."""
         async with self.db.session(write=False) as session:
             queued = await OutboxRepository(session).following(head.ordering_key, head.id, limit)
         run = []
@@ -266,22 +275,24 @@ class OutboxWorker:
                 claims.claim_run_in,
                 row_ids=[r.id for r in run],
                 worker=self.worker_id,
+                token=claim.token,
                 now=now,
                 lease=self.lease,
             ),
             background=True,
         )
         taken = run[: len(kept)]
+        self.leases.add_rows(claim, kept)
         followers = []
         for n, row in enumerate(taken, 1):
             if not n % READ_SLICE:
                 await between_slices()
-            followers.append(self._item(row, row.attempts + 1, outcome_unknown=False))
+            followers.append(self._item(row, row.attempts + 1, claim, outcome_unknown=False))
         return followers
 
-    def _item(self, row: Any, attempts: int, *, outcome_unknown: bool) -> OutboxItem:
+    def _item(self, row: Any, attempts: int, claim: Claim, *, outcome_unknown: bool) -> OutboxItem:
         """What a handler is given for a claimed row (a claim's `ClaimedRow`, or a row
-        `following` read), its progress saved back through this worker."""
+        `following` read), its progress saved back through this worker's claim."""
         return OutboxItem(
             id=row.id,
             kind=row.kind,
@@ -291,107 +302,5 @@ class OutboxWorker:
             outcome_unknown=outcome_unknown,
             progress=dict(row.progress or {}),
             incident_id=row.incident_id,
-            save_progress=functools.partial(self._save_progress, row.id),
+            save_progress=functools.partial(self._save_progress, row.id, claim),
         )
-
-    async def _save_progress(self, row_id: int, progress: dict[str, Any]) -> None:
-        async with self.db.session(background=True) as session:
-            await OutboxRepository(session).save_progress(row_id, progress)
-
-    async def _attempt(self, item: OutboxItem) -> None:
-        handler = self.handlers.get(item.kind)
-        if handler is None:
-            await self._dead(item, f"no handler for outbox kind {item.kind!r}", None)
-            return
-        try:
-            result = await handler.deliver(item)
-        except NotReady as exc:
-            self._waiting += 1
-            await self._retry(
-                item, f"waiting: {exc}", self.not_ready_delay, unknown=False, count=False
-            )
-        except RetryLater as exc:
-            await self._retry_later(item, exc, handler)
-        except PermanentFailure as exc:
-            await self._dead(item, str(exc), handler)
-        except Exception as exc:  # a bug in a handler must not stop delivery of the rest
-            log.exception("outbox handler %s crashed on row %s", item.kind, item.id)
-            if item.attempts >= self.max_attempts:
-                await self._dead(item, f"handler error: {exc!r}", handler)
-            else:
-                await self._retry(
-                    item,
-                    f"handler error (outcome unknown): {exc!r}",
-                    self.backoff(item.attempts),
-                    unknown=True,
-                    count=True,
-                )
-        else:
-            delivered = set(result.pop("delivered_ids", item.ids))
-            await self.load.gap()
-            await self.db.write_batch(
-                functools.partial(
-                    claims.settle_delivered_in,
-                    delivered=[i for i in item.ids if i in delivered],
-                    undelivered=[i for i in item.ids if i not in delivered],
-                    now=self.clock.now(),
-                    result=result,
-                ),
-                background=True,
-            )
-            for _ in delivered:
-                self.observer.delivered(item.kind)
-            interval = self.pacing.get(item.kind)
-            if interval:
-                self._paced[item.ordering_key] = self._monotonic() + interval
-            return
-        if item.batch:
-            # Only the head carries the failure; the rest go back to waiting behind it.
-            await self.db.write_batch(
-                functools.partial(claims.release_in, row_ids=[i.id for i in item.batch]),
-                background=True,
-            )
-
-    async def _retry_later(self, item: OutboxItem, exc: RetryLater, handler: EffectHandler) -> None:
-        """Retried after Retry-After or the back-off, or dead after the last attempt; an
-        attempt that made progress it keeps (`counts=False`) uses up none."""
-        if exc.counts and item.attempts >= self.max_attempts:
-            reason = f"gave up after {item.attempts} attempts: {exc.reason}"
-            await self._dead(item, reason, handler)
-            return
-        delay = max(exc.retry_after or 0.0, self.backoff(item.attempts))
-        reason = exc.reason + (" (outcome unknown)" if exc.outcome_unknown else "")
-        await self._retry(item, reason, delay, unknown=exc.outcome_unknown, count=exc.counts)
-
-    async def _retry(
-        self, item: OutboxItem, reason: str, delay: float, *, unknown: bool, count: bool
-    ) -> None:
-        when = self.clock.now() + timedelta(seconds=delay)
-        async with self.db.session(background=True) as session:
-            repo = OutboxRepository(session)
-            await repo.settle_retry(
-                item.id, error=reason, next_attempt_at=when, outcome_unknown=unknown
-            )
-            if not count:
-                await repo.uncount_attempt(item.id)
-        if count:
-            log.warning(
-                "outbox row %s (%s) attempt %s failed: %s; retry in %.1fs",
-                item.id,
-                item.kind,
-                item.attempts,
-                reason,
-                delay,
-            )
-            self.observer.retried(item.kind, reason)
-
-    async def _dead(self, item: OutboxItem, reason: str, handler: EffectHandler | None) -> None:
-        async with self.db.session(background=True) as session:
-            await OutboxRepository(session).settle_dead(item.id, error=reason)
-        log.error("outbox row %s (%s) is dead: %s", item.id, item.kind, reason)
-        self.observer.dead(item.kind, reason)
-        if handler is not None:
-            try:
-                await handler.gave_up(item, reason)
-            except Exception:
-                log.exception("outbox fallback for row %s failed", item.id)

@@ -18,6 +18,7 @@ from bot.services.outbox_worker import (
     PermanentFailure,
     RetryLater,
 )
+from storage import outbox_settle as settle
 from storage.engine import Database
 from storage.outbox import OutboxRepository
 
@@ -210,9 +211,16 @@ async def test_a_head_tried_by_another_worker_since_it_was_read_is_not_claimed(
         repo = OutboxRepository(session)
         [row] = await repo.ready_heads(T0, 10)
         seen = row.attempts
-        assert await repo.claim(row.id, worker="other", now=T0, lease=timedelta(seconds=60))
-        await repo.save_progress(row.id, {"channel": "C1"})
-        await repo.settle_retry(row.id, error="503", next_attempt_at=T0, outcome_unknown=False)
+        lease = timedelta(seconds=60)
+        assert await repo.claim(row.id, worker="other", now=T0, lease=lease, token="t-other")
+    await db.write_batch(
+        lambda conn: settle.save_progress_in(conn, row.id, token="t-other", progress={"c": 1})
+    )
+    await db.write_batch(
+        lambda conn: settle.settle_retry_in(
+            conn, row.id, token="t-other", error="503", next_attempt_at=T0, outcome_unknown=False
+        )
+    )
     async with db.session() as session:
         repo = OutboxRepository(session)
         stale = await repo.claim_head(
@@ -224,7 +232,7 @@ async def test_a_head_tried_by_another_worker_since_it_was_read_is_not_claimed(
     assert stale is None
     assert fresh is not None
     assert fresh.attempts == seen + 2
-    assert fresh.progress == {"channel": "C1"}
+    assert fresh.progress == {"c": 1}
     assert fresh.payload == {"n": 1}
 
 
@@ -250,19 +258,18 @@ async def test_a_paced_kind_goes_once_per_interval_per_key_carrying_what_queued_
     """Slack posts about one message a second to a channel: echoes wait out the
     interval on their key (other keys do not), then go as one message."""
     clock, handler = FrozenClock(T0), Batching()
-    now = [100.0]
-    w = worker(db, handler, clock, pacing={"test": 1.0}, monotonic=lambda: now[0])
+    w = worker(db, handler, clock, pacing={"test": 1.0})
     await enqueue(db, "channel:A", 1)
     await w.drain()
     await enqueue(db, "channel:A", 2, 3)
     await enqueue(db, "channel:B", 10)
     await w.drain()
     assert handler.calls == [[1], [10]]  # A is held for a second; B goes
-    now[0] += 0.5
-    await enqueue(db, "channel:A", 4)
+    clock.advance(timedelta(seconds=0.5))
+    await enqueue(db, "channel:A", 4, now=clock.now())
     await w.drain()
     assert handler.calls == [[1], [10]]
-    now[0] += 0.6
+    clock.advance(timedelta(seconds=0.6))
     await w.drain()
     assert handler.calls == [[1], [10], [2, 3, 4]]
     assert await statuses(db) == [(1, "done", 1), (2, "done", 1), (3, "done", 1),
@@ -285,6 +292,7 @@ async def test_the_worker_wakes_when_a_held_key_comes_free(db: Database) -> None
             if handler.delivered == [1, 2]:
                 break
             await asyncio.sleep(0.02)
+            clock.advance(timedelta(seconds=0.02))
         assert handler.delivered == [1, 2]
     finally:
         stop.set()
@@ -357,19 +365,18 @@ async def test_an_idle_worker_waits_the_poll_interval_once_held_keys_come_free(
     pass when the interval ends and then waits for a wake-up or the poll — not a pass
     every millisecond for good (it spun at half a core after a storm of notes)."""
     clock, handler = FrozenClock(T0), Batching()
-    now = [100.0]
-    w = worker(db, handler, clock, pacing={"test": 1.0}, poll_seconds=30, monotonic=lambda: now[0])
+    w = worker(db, handler, clock, pacing={"test": 1.0}, poll_seconds=30)
     assert w.idle_timeout() == 30
     await enqueue(db, "channel:A", 1)
     await w.drain()
     assert handler.calls == [[1]]
-    now[0] += 0.25
+    clock.advance(timedelta(seconds=0.25))
     assert w.idle_timeout() == pytest.approx(0.751)  # until channel:A comes free
-    now[0] += 1.0
+    clock.advance(timedelta(seconds=1.0))
     assert w.idle_timeout() == 0.0  # one pass for anything held meanwhile
     assert w.idle_timeout() == 30
     assert await w.run_once() == 0
     assert w.idle_timeout() == 30
-    await enqueue(db, "channel:A", 2)
+    await enqueue(db, "channel:A", 2, now=clock.now())
     await w.drain()
     assert handler.calls == [[1], [2]]  # the key was forgotten, not lost: it goes at once

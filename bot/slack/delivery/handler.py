@@ -11,6 +11,15 @@ from typing import Any
 
 from bot.services.outbox_worker import OutboxItem
 
+# The most Web API calls one delivery makes, for the outbox lease (`delivery_lease`: this
+# many calls that each take FIREWATCH_SLACK_TIMEOUT_SECONDS, and a margin). The longest
+# usual delivery is an announcement to a configured `#name` not yet known after a lost
+# answer: conversations.list, conversations.join, conversations.history (is it posted
+# already?), chat.postMessage, and one more for a DM's conversations.open. Deliveries
+# that may go on longer (channel names tried in turn, conversations.list page after page,
+# PagerDuty) are covered by the worker renewing its leases while they run.
+CALLS_PER_DELIVERY = 5
+
 Deliver = Callable[[OutboxItem], Awaitable[dict[str, Any]]]
 GaveUp = Callable[[OutboxItem, str], Awaitable[None]]
 

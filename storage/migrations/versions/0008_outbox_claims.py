@@ -7,6 +7,9 @@ Create Date: 2026-12-06 04:20:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
@@ -14,8 +17,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass  # filled in by the change that needs it
+    # One token per claim: settling, renewing and saving progress are conditional on
+    # it, so a worker whose lease ran out and was taken over changes nothing. The pace
+    # per channel needs no column: it is read from the key's last delivered row.
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("claim_token", sa.String(length=40), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("claim_token")
