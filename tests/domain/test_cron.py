@@ -178,8 +178,10 @@ def reference(
         return wall.minute in sets["minute"] and wall.hour in sets["hour"] and day
 
     fires = []
-    shown = (start - timedelta(minutes=1)).astimezone(zone).replace(tzinfo=None)
-    moment = start
+    # The walk starts hours early: a wall-clock time shown before `start` (the first pass
+    # of a repeated hour) is not new when it shows again.
+    moment = start - timedelta(hours=4)
+    shown = (moment - timedelta(minutes=1)).astimezone(zone).replace(tzinfo=None)
     while moment <= end:
         wall = moment.astimezone(zone).replace(tzinfo=None)
         new, candidate = False, shown + timedelta(minutes=1)
@@ -188,7 +190,7 @@ def reference(
             candidate += timedelta(minutes=1)
         if wall > shown:
             shown = wall
-        if new:
+        if new and moment >= start:
             fires.append(moment)
         moment += timedelta(minutes=1)
     return fires
