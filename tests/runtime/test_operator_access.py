@@ -224,6 +224,8 @@ class Identity:
     team_id = "T0SECRET"
     error = None
     checked_at = None
+    scopes = None  # Slack has not said which scopes it granted
+    missing_scopes: dict[str, str] = {}  # noqa: RUF012 - read only
 
 
 async def test_the_public_health_status_is_worked_out_at_most_once_per_window(
