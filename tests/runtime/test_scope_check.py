@@ -14,6 +14,7 @@ import pytest
 
 from bot.emulator import SlackEmulator
 from bot.emulator.manifest import manifest_bot_scopes
+from bot.slack.auth import granted_scopes
 from tests.support import TOKEN, Harness, start_harness
 
 MANIFEST_SCOPES = sorted(manifest_bot_scopes())
@@ -112,3 +113,14 @@ async def test_two_missing_scopes_are_two_lines_and_serving_goes_on(
             assert len(await harness.incidents()) == 1
     finally:
         await slack.stop()
+
+
+def test_the_granted_scopes_header_is_read_whatever_its_case() -> None:
+    assert granted_scopes({"X-OAuth-Scopes": "chat:write, commands,"}) == {
+        "chat:write",
+        "commands",
+    }
+    assert granted_scopes({"x-oauth-scopes": ""}) == frozenset()
+    # No header (a proxy that drops it): unknown, which /health says, not "all missing".
+    assert granted_scopes({"content-type": "application/json"}) is None
+    assert granted_scopes(None) is None
