@@ -74,3 +74,22 @@ async def test_an_entry_that_is_not_there_is_answered_plainly(harness: Harness) 
     channel = await declared(harness)
     answer = await harness.sender.slash_command("timeline INC-1 #99", channel_id=channel)
     assert answer.json()["text"] == "INC-1 has no timeline entry #99."
+
+
+async def test_a_long_status_update_is_stored_whole_and_its_broadcast_fits(
+    harness: Harness,
+) -> None:
+    channel = await declared(harness)
+    answer = await harness.sender.slash_command(f"status monitoring {LOG}", channel_id=channel)
+    assert answer.json()["text"] == "INC-1 is now monitoring."
+    status = (await harness.timeline())[-1]
+    assert status.kind == "status"
+    assert status.data["update"] == LOG
+    await harness.settled()
+    update = harness.slack.messages("#incidents")[-1]
+    check_message_blocks(update.blocks)
+    assert "`/incident timeline INC-1 #3` shows all of it" in update.blocks[0]["text"]["text"]
+    assert len(update.text) < 4000
+    echo = harness.slack.messages(channel)[-1]
+    check_message_blocks(echo.blocks)
+    assert "`/incident timeline INC-1 #3` shows all of it" in echo.text
