@@ -262,3 +262,19 @@ async def test_an_incident_gone_before_the_capture_was_recorded_is_said(
     await harness.settled()
     assert await harness.timeline() == []
     assert told(harness, "U0BOB") == [messages.CAPTURE_INCIDENT_GONE.format(ref="INC-1")]
+
+
+async def test_a_reply_in_a_thread_is_captured_as_itself(harness: Harness) -> None:
+    channel = await declared(harness)
+    parent = harness.slack.add_message(channel, "is checkout down?", user="U0CAROL")
+    reply = harness.slack.add_message(
+        channel, "yes, since 10:02", user="U0DAVE", thread_ts=parent.ts
+    )
+    await harness.sender.event(pushpin(channel, reply.ts), event_id="EvREPLY")
+    await harness.settled()
+    [entry] = await captured(harness)
+    assert (entry.text, entry.data["author"], entry.data["ts"]) == (
+        "yes, since 10:02",
+        "U0DAVE",
+        reply.ts,
+    )
