@@ -12,13 +12,15 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.app import Firewatch
 from bot.domain.clock import FrozenClock
 from bot.emulator import SlackEmulator
 from bot.emulator.wire import RecordedCall
 from bot.services import effects
 from bot.services.outbox_worker import OutboxWorker
+from bot.slack.delivery.handler import CALLS_PER_DELIVERY
 from storage.models import OutboxRow
-from tests.support import TOKEN, Harness, start_harness
+from tests.support import TOKEN, Harness, make_settings, start_harness
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -228,3 +230,19 @@ async def test_echoes_keep_slacks_pace_across_replicas(database_url: str) -> Non
         shown = [line for m in slack.messages(channel) for line in m.text.splitlines()]
         assert [line for line in shown if line.startswith("step ")] == sent  # once, in order
         assert {r.status for r in await a.outbox() if r.kind == effects.TIMELINE_ECHO} == {"done"}
+
+
+async def test_the_lease_outlasts_the_slowest_calls_a_delivery_makes(database_url: str) -> None:
+    """Derived from FIREWATCH_SLACK_TIMEOUT_SECONDS: the calls of the longest usual
+    delivery, each taking the whole timeout, and a margin; renewed every third of it."""
+    for timeout, lease in ((2.0, 20), (10.0, 60), (120.0, 610)):
+        settings = make_settings(
+            database_url, "http://127.0.0.1:9/api/", FIREWATCH_SLACK_TIMEOUT_SECONDS=timeout
+        )
+        app = Firewatch(settings)
+        try:
+            assert app.worker.lease == timedelta(seconds=lease)
+            assert app.worker.lease > CALLS_PER_DELIVERY * timedelta(seconds=timeout)
+            assert app.worker.leases.renew_every == lease / 3
+        finally:
+            await app.db.dispose()
