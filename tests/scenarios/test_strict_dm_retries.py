@@ -16,7 +16,8 @@ import pytest
 from bot.emulator import SlackEmulator, input_values
 from bot.emulator.manifest import manifest_bot_scopes
 from bot.emulator.state import Message
-from bot.slack.ids import Action, PmIds
+from bot.slack.ids import Action, PmIds, TimelineIds
+from tests.scenarios import test_changes
 from tests.support import TOKEN, Harness, start_harness
 
 ROSTER = """\
@@ -95,3 +96,34 @@ async def test_a_postmortem_request_dm_whose_answer_was_lost_is_sent_exactly_onc
     [request] = dms(h, "U0BOB", Action.WRITE_POSTMORTEM)
     assert "Please write the post-mortem of INC-1" in request.text
     looked_up_in_the_dm(h, "U0BOB")
+
+
+async def test_a_private_notice_sent_by_dm_whose_answer_was_lost_is_sent_exactly_once(
+    h: Harness,
+) -> None:
+    """Someone outside the incident's channel is refused by DM (an ephemeral needs them in
+    the channel); that DM, too, is found again rather than posted twice."""
+    channel, message = await test_changes.propose(h)
+    outsider = "U0DAVE"  # in no role, not in the channel
+    channel_row = h.slack.channel(channel)
+    assert channel_row is not None
+    assert outsider not in channel_row.members
+    # Slack posts the refusal DM, but its answer never reaches Firewatch.
+    h.slack.fail("chat.postMessage", drop_connection=True, apply=True)
+    response = await h.sender.block_action(
+        f"{TimelineIds.CHANGE_STEP}_approve",
+        value="1:approve",
+        channel_id=channel,
+        message=message,
+        user_id=outsider,
+    )
+    assert response.status == 200
+    await h.settled(timeout=15)
+    refused = [c for c in h.slack.calls_to("chat.postEphemeral") if c.args["user"] == outsider]
+    assert refused  # tried first, then the DM; again on the retry
+    assert {c.response["error"] for c in refused} == {"user_not_in_channel"}
+    [lost] = [c for c in h.slack.calls_to("chat.postMessage") if c.http_status == 0]
+    assert lost.args["channel"] == outsider, "the dropped answer was the refusal DM's"
+    [told] = h.slack.messages(outsider)
+    assert "can approve a change" in told.text
+    looked_up_in_the_dm(h, outsider)

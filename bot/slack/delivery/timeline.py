@@ -11,6 +11,7 @@ from bot.services.changes import ChangeService
 from bot.services.outbox_worker import EffectHandler, OutboxItem, PermanentFailure
 from bot.services.timeline import TimelineService
 from bot.slack.blocks import timeline as timeline_blocks
+from bot.slack.blocks.common import rendered, section
 from bot.slack.delivery.handler import Handler
 from bot.slack.delivery.incidents import IncidentEffects, channel_or_thread
 from bot.slack.delivery.web_api import call, slack_error, update_message
@@ -83,8 +84,9 @@ class TimelineEffects:
                 "not_in_channel",
             ):
                 return {"skipped": str(exc)}
-            try:
-                await call(self.base.client, "chat.postMessage", channel=p["user"], text=p["text"])
+            try:  # posted once, like every other message: found again if an answer is lost
+                body = rendered([section(p["text"])])
+                await self.base.post(item, p["user"], p["text"], body)
             except PermanentFailure as dm_exc:
                 return {"skipped": str(dm_exc)}
             return {"sent": "dm"}
