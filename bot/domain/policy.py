@@ -184,6 +184,12 @@ class Policy(BaseModel):
                     yield Problem(
                         ("severities", key, "page_roles", index), _unknown_role(role, roles)
                     )
+        fallback = self.declare.fallback_severity
+        if fallback is not None and fallback not in self.severities:
+            known = ", ".join(self.severities)
+            yield Problem(
+                ("declare", "fallback_severity"), f"{fallback!r} is not a severity ({known})"
+            )
         for key, role_def in self.roles.items():
             if role_def.stand_in is None:
                 continue

@@ -161,6 +161,9 @@ class DeclarePolicy(BaseModel):
     allow_declare_anyway: bool = True
     # Reacting with this emoji to a message proposes declaring an incident from it.
     reaction_emoji: str = Field(default="pushpin", pattern=r"^[a-z0-9_+'-]+$")
+    # A declaration whose chosen severity a reload removed is made with this one, marked
+    # "needs triage" (None: the least severe).
+    fallback_severity: str | None = None
 
 
 class Prompt(Labelled):

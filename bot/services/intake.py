@@ -12,8 +12,9 @@ until the transaction that declares its incident deletes it.
 Nothing is dropped in silence (issue 21 item 4):
 
 * a submission whose severity a policy reload removed since the answer is declared with
-  a fallback severity (the lowest; the policy names no default), marked "needs triage" on
-  the report and the timeline, and the reporter is told through the outbox;
+  a fallback severity (the policy's declare.fallback_severity, else the least severe),
+  marked "needs triage" on the report and the timeline, and the reporter is told through
+  the outbox;
 * a row whose declaring fails (any exception) is tried again with back-off, and after
   `max_attempts` tries is moved aside: kept, counted in /health, listed by
   `firewatch intake list` and put back by `firewatch intake retry`. Each pass reads only
@@ -58,12 +59,10 @@ FallbackWording = Callable[[str, str, str], str]
 
 
 def fallback_severity(policy: Policy) -> str:
-    """The severity a declaration falls back to: the policy's default if it names one,
-    else its lowest (severities are listed most severe first)."""
-    default = getattr(policy, "default_severity", None)
-    if isinstance(default, str) and default in policy.severities:
-        return default
-    return policy.severity_keys[-1]
+    """The severity a declaration falls back to: the policy's `declare.fallback_severity`,
+    else its least severe (severities are listed most severe first)."""
+    chosen = policy.declare.fallback_severity
+    return chosen if chosen in policy.severities else policy.severity_keys[-1]
 
 
 class Unreadable(Exception):

@@ -227,6 +227,18 @@ def test_stand_in_chains_and_reserved_role_names_are_refused() -> None:
     assert any("chains are not allowed" in message for message in messages)
 
 
+def test_the_fallback_severity_must_be_one_of_the_policys() -> None:
+    data = policy_data()
+    data["declare"]["fallback_severity"] = "sev9"
+    with pytest.raises(ValidationError) as caught:
+        Policy.model_validate(data)
+    assert consistency_problems(caught.value) == [
+        (("declare", "fallback_severity"), "'sev9' is not a severity (sev1, sev2, sev3)")
+    ]
+    data["declare"]["fallback_severity"] = "sev2"
+    assert Policy.model_validate(data).declare.fallback_severity == "sev2"
+
+
 def test_at_least_one_severity() -> None:
     with pytest.raises(ValidationError, match="at least one severity"):
         Policy.model_validate(policy_data(severities={}))

@@ -217,7 +217,7 @@ def test_unknown_key_with_line_and_allowed_keys(tmp_path):
     )
     assert problems(path) == [
         f"{path}:3: declare.reaction: unknown key; allowed here: allow_declare_anyway, "
-        "reaction_emoji"
+        "reaction_emoji, fallback_severity"
     ]
 
 

@@ -72,7 +72,7 @@ async def test_a_severity_removed_by_a_reload_declares_with_the_fallback_and_say
 
     [incident] = await harness.incidents()
     assert incident.title == "Checkout down"
-    assert incident.severity == "sev3"  # the policy names no default: its lowest
+    assert incident.severity == "sev3"  # no declare.fallback_severity: the least severe
     assert incident.checklist["needs_triage"] == {"submitted": "sev1", "severity": "sev3"}
     # The timeline says so.
     [triage] = [e for e in await harness.timeline() if "Needs triage" in e.text]
@@ -87,6 +87,23 @@ async def test_a_severity_removed_by_a_reload_declares_with_the_fallback_and_say
         e.text for e in harness.slack.ephemerals(user="U0ALICE")
     ]
     assert any(incident_ref(incident.id) in t and "needs triage" in t for t in told), told
+
+
+async def test_the_policy_names_the_fallback_severity(harness: Harness) -> None:
+    policy = harness.app.policy.policy
+    without_sev1 = {k: v for k, v in policy.severities.items() if k != "sev1"}
+    declare = policy.declare.model_copy(update={"fallback_severity": "sev2"})
+    harness.app.policy.policy = policy.model_copy(
+        update={"severities": without_sev1, "declare": declare}
+    )
+    await store(
+        harness.app.db, [("view:VRELOAD", submission("Checkout down"))], now=harness.app.clock.now()
+    )
+    await harness.declared()
+    await harness.settled()
+    [incident] = await harness.incidents()
+    assert incident.severity == "sev2"
+    assert incident.checklist["needs_triage"] == {"submitted": "sev1", "severity": "sev2"}
 
 
 def incident_ref(number: int) -> str:
