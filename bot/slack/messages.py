@@ -57,9 +57,7 @@ CAPTURE_INCIDENT_GONE = "Could not add that message to the timeline: {ref} no lo
 CAPTURE_GAVE_UP = (
     "Could not add that message to {ref}'s timeline: Slack did not answer. Try again later."
 )
-CAPTURE_FORM_EXPIRED = (
-    "This form has expired: use “Add to incident timeline” on the message again."
-)
+CAPTURE_FORM_EXPIRED = "This form has expired: use “Add to incident timeline” on the message again."
 CHANGE_GONE = "That change no longer exists."
 
 INCIDENT_ROLES = "Incident roles"
@@ -349,8 +347,10 @@ FAILS_ARCHIVE = "archiving an incident's channel once its post-mortem is done"
 FAILS_FIND_BROADCAST = "finding the broadcast channel configured by #name"
 FAILS_JOIN = "joining the configured broadcast channel so Firewatch may post and read there"
 FAILS_CHANNEL_INFO = "checking a channel configured by id (whether Firewatch must join it)"
-FAILS_POST = "posting every message: reports, announcements, timeline entries, pages"
-FAILS_DM_NOTICE = "sending a private notice by DM to someone outside the channel"
+FAILS_POST = (
+    "posting every message: reports, announcements, timeline entries, pages, and private "
+    "notices by DM to someone outside the channel"
+)
 FAILS_UPDATE = "keeping the report, the announcement and change requests up to date"
 FAILS_EPHEMERAL = "private confirmations and refusals"
 FAILS_PIN = "pinning the incident report in the incident's channel"

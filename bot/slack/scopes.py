@@ -135,11 +135,6 @@ CALLS: tuple[CallUse, ...] = (
         "bot/slack/delivery/timeline.py:TimelineEffects.ephemeral",
         m.FAILS_EPHEMERAL,
     ),
-    _use(
-        "chat.postMessage",
-        "bot/slack/delivery/timeline.py:TimelineEffects.ephemeral",
-        m.FAILS_DM_NOTICE,
-    ),
     _use("chat.postMessage", f"{_WEB_API}:SlackPoster.post", m.FAILS_POST),
     _use("chat.update", f"{_WEB_API}:update_message", m.FAILS_UPDATE),
     _use(
