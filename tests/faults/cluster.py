@@ -1,0 +1,235 @@
+"""Two (or more) Firewatch replicas as real processes on one PostgreSQL database, one Slack
+emulator, and a person who sends each request to the next replica in turn.
+
+Each replica reaches the emulator through its own address (``/r/<name>/api/``), so the
+emulator knows which replica made a call and the fault matrix can kill exactly that one
+with SIGKILL at a chosen point of the call. Nothing in Firewatch knows it is being tested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import signal
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, text
+
+from bot.emulator import SlackEmulator, SlackRequestSender, SlackResponse
+from storage.engine import Database
+from storage.models import IncidentRow, OutboxRow
+from tests.benchmarks.common import ServerProcess, start_firewatch
+from tests.support import SECRET, TOKEN
+
+# The IRT the flows page: U0DAVE is paged by hand, U0BOB (the PM) writes the post-mortem
+# and U0CAROL (the DL) approves nothing; the default RACI has the PM approve.
+POLICY = """\
+roles:
+  pm:  {title: Product Manager,  primary: U0BOB}
+  dl:  {title: Development Lead, primary: U0CAROL}
+  om:  {title: Operations Lead,  primary: U0ERIN}
+"""
+
+# Short enough that a killed replica's claims run out within a case, long enough for a
+# slow call: the lease is derived from the Slack timeout (issue 21 item 3).
+REPLICA_ENV = {
+    "FIREWATCH_SLACK_TIMEOUT_SECONDS": "2",
+    "FIREWATCH_OUTBOX_POLL_SECONDS": "0.05",
+    "FIREWATCH_ECHO_INTERVAL_SECONDS": "0",
+    "FIREWATCH_AUTO_MIGRATE": "true",
+    "FIREWATCH_LOG_LEVEL": "INFO",
+}
+
+
+class ReplicaGone(Exception):
+    """A request went to a replica that was killed, or never answered."""
+
+
+@dataclass
+class Replica:
+    name: str
+    server: ServerProcess
+    sender: SlackRequestSender
+
+
+@dataclass
+class Cluster:
+    slack: SlackEmulator
+    database_url: str
+    workdir: Path
+    replica_names: tuple[str, ...]
+    replicas: dict[str, Replica] = field(default_factory=dict)
+    db: Database | None = None
+    _turn: itertools.cycle[str] | None = None
+    #: Requests that reached no live replica and were sent again (a person retrying).
+    retried: int = 0
+
+    # -- replicas -------------------------------------------------------------------------
+
+    async def start_replica(self, name: str) -> Replica:
+        env = {
+            **REPLICA_ENV,
+            "FIREWATCH_POLICY_FILE": str(self.workdir / "policy.yaml"),
+        }
+        home = self.workdir / f"replica-{name}"  # its own log (a restart appends a new one)
+        home.mkdir(exist_ok=True)
+        if (home / "firewatch.log").exists():
+            (home / "firewatch.log").rename(home / f"firewatch-{len(list(home.iterdir()))}.log")
+        server = await start_firewatch(
+            self.slack.api_url_for(name), self.database_url, home, extra_env=env
+        )
+        server.name = name
+        sender = SlackRequestSender(
+            server.events_url, SECRET, response_url_base=self.slack.hooks_url
+        )
+        replica = Replica(name, server, sender)
+        self.replicas[name] = replica
+        return replica
+
+    def alive(self, name: str) -> bool:
+        replica = self.replicas.get(name)
+        return replica is not None and replica.server.process.returncode is None
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, as the kernel's OOM killer or a node failure would: no clean-up runs."""
+        replica = self.replicas.get(name)
+        if replica is not None and replica.server.process.returncode is None:
+            replica.server.process.send_signal(signal.SIGKILL)
+
+    async def recover(self) -> list[str]:
+        """Start again every replica that was killed; the names restarted."""
+        restarted = []
+        for name in self.replica_names:
+            replica = self.replicas.get(name)
+            if replica is not None and replica.server.process.returncode is None:
+                continue
+            if replica is not None:
+                await replica.server.process.wait()
+                await replica.sender.close()
+            await self.start_replica(name)
+            restarted.append(name)
+        return restarted
+
+    # -- a person's requests, round robin --------------------------------------------------
+
+    async def request(self, send: str, *args: Any, **kwargs: Any) -> SlackResponse:
+        """`sender.<send>(*args)` on the next live replica; a request no replica answered
+        is sent again to the next one, as a person would click or type again."""
+        assert self._turn is not None
+        for _ in range(len(self.replica_names) * 3):
+            name = next(self._turn)
+            if not self.alive(name):
+                continue
+            try:
+                response: SlackResponse = await getattr(self.replicas[name].sender, send)(
+                    *args, **kwargs
+                )
+            except (OSError, TimeoutError, ConnectionError) as exc:  # killed mid-request
+                self.retried += 1
+                last: Exception = exc
+                continue
+            if response.status >= 500:
+                self.retried += 1
+                last = ReplicaGone(f"{name} answered {response.status}")
+                continue
+            return response
+        raise ReplicaGone(f"no replica answered {send}: {last!r}")
+
+    # -- the database, read directly --------------------------------------------------------
+
+    async def incidents(self) -> list[IncidentRow]:
+        assert self.db is not None
+        async with self.db.session(write=False) as session:
+            return list(
+                (await session.execute(select(IncidentRow).order_by(IncidentRow.id))).scalars()
+            )
+
+    async def outbox(self) -> list[OutboxRow]:
+        assert self.db is not None
+        async with self.db.session(write=False) as session:
+            return list((await session.execute(select(OutboxRow).order_by(OutboxRow.id))).scalars())
+
+    async def scalar(self, sql: str, **params: Any) -> Any:
+        assert self.db is not None
+        async with self.db.session(write=False) as session:
+            return (await session.execute(text(sql), params)).scalar()
+
+    async def settled(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+        """Every declaration and capture made and every due Slack delivery done (or dead)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            # The queues that lead to outbox rows first: a declaration or capture made
+            # after this read has its rows committed before the outbox read below.
+            intake = await self.scalar("SELECT count(*) FROM declaration_intake")
+            intake += await self.scalar(
+                "SELECT count(*) FROM capture_requests WHERE state <> 'form'"
+            )
+            horizon = datetime.now(UTC) + timedelta(minutes=1)
+            waiting = [
+                (r.id, r.kind, r.status, r.last_error)
+                for r in await self.outbox()
+                if r.status == "pending" and r.next_attempt_at.replace(tzinfo=UTC) <= horizon
+            ]
+            if not waiting and not intake:
+                return
+            if loop.time() > deadline:
+                raise TimeoutError(f"not settled: intake {intake}, outbox {waiting}")
+            await asyncio.sleep(0.1)
+
+    async def terminate_connections(self) -> int:
+        """What a database restart does to every replica: their connections are cut."""
+        assert self.db is not None
+        async with self.db.session() as session:
+            result = await session.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            return int(result.scalar() or 0)
+
+
+def prepare(workdir: Path) -> None:
+    """The cluster's directory, with the policy file its replicas read."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "policy.yaml").write_text(POLICY)
+
+
+@asynccontextmanager
+async def cluster(
+    database_url: str,
+    workdir: Path,
+    *,
+    replicas: tuple[str, ...] = ("a", "b"),
+    users: Mapping[str, str] | None = None,
+) -> AsyncIterator[Cluster]:
+    prepare(workdir)
+    async with AsyncExitStack() as stack:
+        slack = SlackEmulator(bot_token=TOKEN)
+        await slack.start()
+        stack.push_async_callback(slack.stop)
+        slack.add_user("U0ERIN", "erin", "erin@example.com")
+        slack.add_channel("incident-review")  # the default policy's weekly digest channel
+        for user_id, name in (users or {}).items():
+            slack.add_user(user_id, name, f"{name}@example.com")
+        c = Cluster(slack, database_url, workdir, replicas)
+        c._turn = itertools.cycle(replicas)
+        # One replica first: it migrates the schema; the others find it current.
+        await c.start_replica(replicas[0])
+        await asyncio.gather(*(c.start_replica(name) for name in replicas[1:]))
+
+        async def stop_all() -> None:
+            for replica in c.replicas.values():
+                await replica.sender.close()
+                await replica.server.stop()
+
+        stack.push_async_callback(stop_all)
+        c.db = Database(database_url)
+        stack.push_async_callback(c.db.dispose)
+        yield c
