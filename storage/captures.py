@@ -9,14 +9,15 @@ retry is handled; one that was handled is not handled twice.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Connection, Table, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Table, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import CaptureRequestRow, SlackEventRow, TimelineEntryRow
+from storage.rows import count_and_oldest
 
 _req = cast(Table, CaptureRequestRow.__table__)
 _entries = cast(Table, TimelineEntryRow.__table__)
@@ -185,19 +186,7 @@ def cancel_adds(conn: Connection, request: CaptureRequest) -> int:
 
 async def stats(session: AsyncSession) -> tuple[int, datetime | None]:
     """How many requests wait for the worker, and when the oldest was made."""
-    conn = await session.connection()
-    count, oldest = (
-        await conn.execute(
-            select(func.count(_req.c.id), func.min(_req.c.requested_at)).where(
-                _req.c.state == PENDING
-            )
-        )
-    ).one()
-    if isinstance(oldest, str):  # func.min bypasses the column type on SQLite
-        oldest = datetime.fromisoformat(oldest)
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=UTC)
-    return int(count), oldest
+    return await count_and_oldest(session, _req.c.requested_at, _req.c.state == PENDING)
 
 
 def captured_seq(conn: Connection, source_key: str) -> int | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, delete, func, or_, select, update
@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import DeclarationIntakeRow
+from storage.rows import count_and_oldest
 
 _intake = cast(Table, DeclarationIntakeRow.__table__)
 
@@ -145,18 +146,8 @@ async def claim(session: AsyncSession, item_id: int) -> bool:
 async def stats(session: AsyncSession) -> tuple[int, datetime | None]:
     """How many submissions wait (not counting those moved aside), and when the oldest
     was received."""
-    conn = await session.connection()
     c = _intake.c
-    count, oldest = (
-        await conn.execute(
-            select(func.count(c.id), func.min(c.received_at)).where(c.set_aside_at.is_(None))
-        )
-    ).one()
-    if isinstance(oldest, str):  # func.min bypasses the column type on SQLite
-        oldest = datetime.fromisoformat(oldest)
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=UTC)
-    return int(count), oldest
+    return await count_and_oldest(session, c.received_at, c.set_aside_at.is_(None))
 
 
 async def set_aside_count(session: AsyncSession) -> int:

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Base
 from storage.session import Session
@@ -64,3 +68,17 @@ async def changed(session: Session, model: type[R], key: Any, values: Mapping[st
             raise AttributeError(f"{model.__tablename__} has no column {name!r}")
         setattr(row, name, value)
     return row
+
+
+async def count_and_oldest(
+    session: AsyncSession, when: ColumnElement[Any], where: ColumnElement[bool]
+) -> tuple[int, datetime | None]:
+    """How many rows `where` holds for, and the earliest `when` among them (a queue's
+    backlog and the age of its head)."""
+    conn = await session.connection()
+    count, oldest = (await conn.execute(select(func.count(), func.min(when)).where(where))).one()
+    if isinstance(oldest, str):  # func.min bypasses the column type on SQLite
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(count), oldest
