@@ -117,6 +117,7 @@ class Firewatch:
             self.clock,
             intake_backlog=self.intake.backlog,
             intake_set_aside=self.intake.set_aside,
+            capture_backlog=self.capturer.backlog,
             identity=self.auth.identity,
             socket=self.socket,
         )

@@ -22,6 +22,8 @@ from storage.outbox import OutboxRepository, OutboxStats
 INTAKE_DEGRADED_SECONDS = 60.0
 # The oldest pending outbox row older than this makes /health degraded.
 OUTBOX_DEGRADED_SECONDS = 300
+# A 📌 capture stored this long ago and still not on a timeline makes /health degraded.
+CAPTURE_DEGRADED_SECONDS = 300
 # How long each database question may take before the database counts as down.
 PROBE_TIMEOUT_SECONDS = 2
 # /health's overall status, for clients that may not see the details, is worked out at
@@ -69,6 +71,8 @@ class Health:
     socket: SocketConnection | None
     # Declarations moved aside after failing too often (any: degraded).
     intake_set_aside: Callable[[], Awaitable[int]] | None = None
+    # 📌 captures stored but not yet on a timeline, and the oldest one's age in seconds.
+    capture_backlog: Callable[[], Awaitable[tuple[int, float]]] | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
     _summary: tuple[datetime, Probe] | None = field(default=None, init=False, repr=False)
     _summary_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
@@ -119,8 +123,8 @@ class Health:
             return kept[1]
 
     async def _storage(self, components: dict[str, Any]) -> str:
-        """The database, the outbox and the declaration intake: "ok", "degraded" when the
-        outbox or the intake lags, "down" when the database does not answer."""
+        """The database, the outbox, the declaration intake and the captures: "ok",
+        "degraded" when a queue lags, "down" when the database does not answer."""
         started = time.perf_counter()
         try:
             async with self.db.session(write=False) as session:
@@ -146,10 +150,21 @@ class Health:
                 "oldest_pending_age_seconds": round(waited, 3),
                 "set_aside": aside,
             }
+            lagging = ["outbox", "declaration_intake"]
+            if self.capture_backlog is not None:
+                # A capture retries Slack with back-off: minutes behind means it is stuck.
+                count, age = await asyncio.wait_for(
+                    self.capture_backlog(), timeout=PROBE_TIMEOUT_SECONDS
+                )
+                components["captures"] = {
+                    "status": "degraded" if age >= CAPTURE_DEGRADED_SECONDS else "ok",
+                    "pending": count,
+                    "oldest_pending_age_seconds": round(age, 3),
+                }
+                lagging.append("captures")
         except Exception as exc:
             components["database"] = {"status": "down", "error": type(exc).__name__}
             return "down"
-        lagging = ("outbox", "declaration_intake")
         return "ok" if all(components[name]["status"] == "ok" for name in lagging) else "degraded"
 
     def _outbox(self, stats: OutboxStats) -> dict[str, Any]:

@@ -11,10 +11,12 @@ import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, event, func, select, update
 
+from bot.domain.clock import FrozenClock
 from bot.emulator import input_values
 from bot.slack import messages
 from bot.slack.ids import TimelineIds
@@ -26,7 +28,7 @@ from storage.models import (
     TimelineEntryRow,
 )
 from tests.scenarios.test_timeline import declared
-from tests.support import Harness
+from tests.support import Harness, start_harness
 
 
 def pushpin(channel: str, ts: str, user: str = "U0BOB") -> dict[str, Any]:
@@ -278,3 +280,25 @@ async def test_a_reply_in_a_thread_is_captured_as_itself(harness: Harness) -> No
         "U0DAVE",
         reply.ts,
     )
+
+
+async def test_a_capture_stuck_for_minutes_makes_health_degraded(database_url: str) -> None:
+    clock = FrozenClock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    async with start_harness(database_url, clock=clock) as harness:
+        channel = await declared(harness)
+        harness.app.capturer.backoff_base = 60.0  # Slack keeps failing: it waits a minute
+        posted = harness.slack.add_message(channel, "flapping", user="U0CAROL")
+        harness.slack.fail("conversations.history", status=503, times=100)
+        await harness.sender.event(pushpin(channel, posted.ts), event_id="EvSTUCK")
+        await harness.slack.wait_for(lambda: harness.slack.calls_to("conversations.history"))
+        _, report = await harness.app.checks.report()
+        assert report["components"]["captures"] == {
+            "status": "ok",
+            "pending": 1,
+            "oldest_pending_age_seconds": 0.0,
+        }
+        clock.advance(timedelta(minutes=6))
+        _, report = await harness.app.checks.report()
+        assert report["status"] == "degraded"
+        assert report["components"]["captures"]["status"] == "degraded"
+        assert report["components"]["captures"]["oldest_pending_age_seconds"] == 360.0

@@ -162,6 +162,11 @@ async def test_health_endpoints(harness: Harness) -> None:
         "oldest_pending_age_seconds": 0.0,
         "set_aside": 0,
     }
+    assert components["captures"] == {
+        "status": "ok",
+        "pending": 0,
+        "oldest_pending_age_seconds": 0.0,
+    }
     assert components["slack_auth"]["status"] == "ok"
     assert components["slack_auth"]["team"] == "T0FIREWTCH"
     assert payload["uptime_seconds"] >= 0
