@@ -49,6 +49,7 @@ from bot.slack.delivery.channel_names import ChannelNames
 from bot.slack.delivery.digest import DigestEffects
 from bot.slack.delivery.handler import CALLS_PER_DELIVERY
 from bot.slack.delivery.incidents import IncidentEffects
+from bot.slack.delivery.live_channel import LiveChannelEffects
 from bot.slack.delivery.paging import ExternalPaging, PagingEffects, SlackDirectory
 from bot.slack.delivery.postmortems import PostmortemEffects
 from bot.slack.delivery.timeline import TimelineEffects
@@ -244,6 +245,7 @@ class Firewatch:
                 **self.paging_effects.handlers(),
                 **TimelineEffects(self.effects, self.changes, self.timeline).handlers(),
                 **PostmortemEffects(self.effects, self.postmortems, self.changes).handlers(),
+                **LiveChannelEffects(self.effects, self.paging).handlers(),
                 **DigestEffects(self.effects, self.digest).handlers(),
             },
             self.clock,

@@ -202,3 +202,8 @@ def bookmarks_add(ws: Workspace, args: Args) -> JSON:
 
 
 #: method name -> (handler, required arguments checked generically -> ``missing_argument``)
+
+
+def bookmarks_list(ws: Workspace, args: Args) -> JSON:
+    channel = get_channel(ws, args, "channel_id")
+    return {"bookmarks": [b.as_dict(ws.team_id) for b in ws.bookmarks.get(channel.id, [])]}

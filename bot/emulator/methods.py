@@ -50,6 +50,7 @@ METHODS: dict[str, tuple[Handler, tuple[str, ...]]] = {
     "pins.list": (views.pins_list, ("channel",)),
     "reactions.add": (views.reactions_add, ("channel",)),
     "bookmarks.add": (views.bookmarks_add, ("channel_id", "title", "type")),
+    "bookmarks.list": (views.bookmarks_list, ("channel_id",)),
 }
 
 #: Methods that take an app-level token (``xapp-…``); the server answers them itself.

@@ -175,6 +175,7 @@ def declaration_effects(
             effects.about(effects.INVITE, key, number, users=[incident.reporter_id]),
             effects.about(effects.POST_REPORT, key, number),
             effects.about(effects.PIN_REPORT, key, number),
+            effects.about(effects.SYNC_CHANNEL, key, number),
         ]
     if policy.severities[incident.severity].announce and broadcast_channel:
         queued.append(

@@ -35,6 +35,9 @@ POSTMORTEM_REVIEW = "postmortem.review"
 POSTMORTEM_CHANGES = "postmortem.changes_requested"
 POSTMORTEM_FINAL = "postmortem.final_report"
 ARCHIVE_CHANNEL = "incident.archive_channel"
+# The live channel (issue 23): topic and bookmarks brought up to date, the archive notice.
+SYNC_CHANNEL = "incident.sync_channel"
+ARCHIVE_NOTICE = "incident.archive_notice"
 
 BROADCAST_KEY = "broadcast"
 
@@ -76,7 +79,9 @@ def echoes(channel_status: str, entries: Sequence[TimelineEntry | None]) -> list
 
 
 def report_update(incident: Incident) -> list[Effect]:
-    """The pinned report brought up to date, where there is (or will be) a channel."""
+    """The pinned report, the channel's topic and bookmarks brought up to date, where there
+    is (or will be) a channel."""
     if not has_channel(incident.channel_status):
         return []
-    return [about(UPDATE_REPORT, incident_channel_key(incident.id), incident.id)]
+    key = incident_channel_key(incident.id)
+    return [about(UPDATE_REPORT, key, incident.id), about(SYNC_CHANNEL, key, incident.id)]

@@ -28,10 +28,12 @@ from bot.domain.paging import (
 )
 from bot.domain.paging import Roster as RosterView
 from bot.domain.policy import Policy
+from bot.services import effects
 from bot.services.page_writer import PageWriter
 from bot.services.paging_deadlines import PagingDeadlines, TickReport
 from bot.services.roster import RosterKeeper
 from storage.engine import Database
+from storage.outbox import OutboxRepository
 from storage.paging_repository import PagingRepository
 from storage.repositories import IncidentRepository, TimelineRepository
 from storage.session import Session
@@ -161,8 +163,12 @@ class PagingService(PagingDeadlines):
             raise PagingError(f"There is no role `{role}`; roles are {', '.join(policy.roles)}.")
         now, title = self.clock.now(), self.writer.title(policy, role)
         async with self.db.session() as session:
-            await _existing(session, incident_id)
+            incident = await _existing(session, incident_id)
             await PagingRepository(session).assign(incident_id, role, person, by, now)
+            if effects.has_channel(incident.channel_status):  # the lead in the topic
+                key = effects.incident_channel_key(incident_id)
+                sync = effects.about(effects.SYNC_CHANNEL, key, incident_id)
+                await OutboxRepository(session).enqueue_many([sync], now=now)
             await TimelineRepository(session).append(
                 incident_id,
                 TimelineKind.ASSIGNED,

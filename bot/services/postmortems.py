@@ -267,12 +267,17 @@ class PostmortemService(Service):
         )
         channel = effects.incident_channel_key(incident.id)
         await _tell(session, postmortem, effects.POSTMORTEM_FINAL, channel, now)
+        if effects.has_channel(incident.channel_status):  # "Closed" in the channel's topic
+            sync = effects.about(effects.SYNC_CHANNEL, channel, incident.id)
+            await OutboxRepository(session).enqueue_many([sync], now=now)
         await _tell(session, postmortem, effects.UPDATE_ANNOUNCEMENT, effects.BROADCAST_KEY, now)
         days = self.policy.postmortem.archive_channel_after_days
         if days is not None and incident.channel_status == ChannelStatus.CREATED:
             # Its own key: a scheduled archive must not hold up the channel's queue.
             archive, when = f"archive:{incident.id}", now + timedelta(days=days)
             await _tell(session, postmortem, effects.ARCHIVE_CHANNEL, archive, when)
+            notice = effects.about(effects.ARCHIVE_NOTICE, channel, incident.id, days=days)
+            await OutboxRepository(session).enqueue_many([notice], now=now)
         return "Post-mortem approved; the incident is closed"
 
     # --- action items --------------------------------------------------------------------

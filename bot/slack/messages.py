@@ -28,6 +28,18 @@ CHANNEL_FALLBACK_NOTE = (
 )
 
 NO_CHANNEL_NOTE = "{label} incidents do not get their own channel; coordinate in this thread."
+# The live incident channel (bot/slack/blocks/live_channel.py): topic and bookmarks.
+TOPIC_LEAD = "lead {lead}"
+TOPIC_NO_LEAD = "no lead"
+TOPIC_RESPOND_BY = "respond by {when}"
+BOOKMARK_REPORT = "Incident report"
+BOOKMARK_ALERT = "Source alert"
+BOOKMARK_POSTMORTEM = "Post-mortem"
+ARCHIVE_NOTICE = "Archiving this channel in {days} days."
+ARCHIVE_NOTICE_ONE = "Archiving this channel in 1 day."
+ARCHIVE_NOTICE_NOW = "Archiving this channel now."
+FAILS_BOOKMARKS = "the incident channel's bookmarks (report, source alert, post-mortem)"
+FAILS_TOPIC = "the incident channel's topic (severity, status, lead, response deadline)"
 
 
 # --- answers of the /incident subcommands, buttons and forms (bot/slack/listeners) ------

@@ -78,6 +78,8 @@ METHOD_SCOPES: Mapping[str, Mapping[Conversation, str | None]] = {
     "chat.postEphemeral": {ANY: "chat:write"},
     "chat.getPermalink": {ANY: "chat:write"},
     "pins.add": {ANY: "pins:write"},
+    "bookmarks.add": {ANY: "bookmarks:write"},
+    "bookmarks.list": {ANY: "bookmarks:read"},
     "pins.remove": {ANY: "pins:write"},
     "reactions.add": {ANY: "reactions:write"},
     "reactions.remove": {ANY: "reactions:write"},
@@ -124,6 +126,7 @@ def _use(method: str, site: str, fails: str, *kinds: Conversation) -> CallUse:
 _WEB_API = "bot/slack/delivery/web_api.py"
 _CAPTURE = "bot/slack/listeners/capture.py"
 _NAMES = "bot/slack/delivery/channel_names.py"
+_LIVE = "bot/slack/delivery/live_channel.py"
 
 # Firewatch creates, joins and reads public channels only, and talks to people in the
 # app's DM with them; it asks for no private-channel (groups:*) or group-DM (mpim:*) scope.
@@ -175,6 +178,11 @@ CALLS: tuple[CallUse, ...] = (
     _use("conversations.join", f"{_NAMES}:ChannelNames._still_named", m.FAILS_JOIN, PUBLIC),
     _use("conversations.join", f"{_NAMES}:ChannelNames._resolve", m.FAILS_JOIN, PUBLIC),
     _use("pins.add", "bot/slack/delivery/incidents.py:IncidentEffects.pin_report", m.FAILS_PIN),
+    _use("conversations.info", f"{_LIVE}:LiveChannelEffects.sync", m.FAILS_TOPIC, PUBLIC),
+    _use("conversations.setTopic", f"{_LIVE}:LiveChannelEffects.sync", m.FAILS_TOPIC, PUBLIC),
+    _use("bookmarks.list", f"{_LIVE}:add_bookmarks", m.FAILS_BOOKMARKS, PUBLIC),
+    _use("bookmarks.add", f"{_LIVE}:add_bookmarks", m.FAILS_BOOKMARKS, PUBLIC),
+    _use("chat.getPermalink", f"{_LIVE}:permalink", m.FAILS_BOOKMARKS, PUBLIC),
     _use("users.info", "bot/slack/user_directory.py:UserDirectory.kind", m.FAILS_GUESTS),
     _use(
         "users.lookupByEmail",

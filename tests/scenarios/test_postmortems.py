@@ -163,8 +163,9 @@ async def test_approval_by_the_accountable_role_closes_the_incident(h: Harness) 
     assert (row.status, row.decided_by) == ("approved", PM)
     [incident] = await h.incidents()
     assert (incident.status, incident.closed_at) == ("closed", NOW)
-    final = h.slack.messages(channel)[-1]
+    final, notice = h.slack.messages(channel)[-2:]  # the archive notice follows it
     assert final.text == "Final report · INC-1: Checkout errors (closed)"
+    assert notice.text == "Archiving this channel in 7 days."
     assert "A config push disabled" in json.dumps(final.blocks)
     kinds = [e.text for e in await h.timeline() if e.kind == "postmortem"]
     assert kinds[-1] == "Post-mortem approved; the incident is closed"

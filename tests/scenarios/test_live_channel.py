@@ -1,0 +1,116 @@
+"""The live incident channel (issue 23, item 2), on the emulator as strict as Slack (the
+manifest's scopes only): the topic kept current and set only when it changes, bookmarks
+added once, and the archive notice posted once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.domain.clock import FrozenClock
+from bot.emulator import SlackEmulator
+from bot.emulator.manifest import manifest_bot_scopes
+from bot.emulator.state import Channel
+from bot.slack.ids import Action
+from tests.scenarios import test_postmortems
+from tests.support import TOKEN, Harness, start_harness
+
+PM, DL = "U0BOB", "U0CAROL"
+NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)  # a Wednesday
+ROSTER = f"roles:\n  pm: {{primary: {PM}}}\n  dl: {{primary: {DL}}}\n"
+
+
+@pytest.fixture
+async def h(database_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(ROSTER)
+    async with (
+        SlackEmulator(bot_token=TOKEN) as slack,
+        start_harness(
+            database_url, emulator=slack, clock=FrozenClock(NOW), FIREWATCH_POLICY_FILE=str(policy)
+        ) as harness,
+    ):
+        assert slack.scopes == set(manifest_bot_scopes())
+        yield harness
+
+
+async def declared(h: Harness) -> Channel:
+    await h.declare()
+    await h.settled()
+    [incident] = await h.incidents()
+    assert incident.channel_id is not None
+    channel = h.slack.channel(incident.channel_id)
+    assert channel is not None
+    return channel
+
+
+async def command(h: Harness, text: str, channel: Channel, user: str = "U0ALICE") -> str:
+    answer = await h.sender.slash_command(text, channel_id=channel.id, user_id=user)
+    await h.settled()
+    return str(answer.json()["text"])
+
+
+def topic_sets(h: Harness) -> list[str]:
+    return [c.args["topic"] for c in h.slack.calls_to("conversations.setTopic") if c.ok]
+
+
+def bookmarks(h: Harness, channel: Channel) -> dict[str, str]:
+    return {b.title: b.link for b in h.slack.bookmarks(channel.id)}
+
+
+async def test_topic_and_bookmarks_after_declaring_and_a_status_change(h: Harness) -> None:
+    channel = await declared(h)
+    topic = f"SEV1 · Investigating · lead <@{PM}> · respond by Wed 16:00 UTC"
+    assert channel.topic["value"] == topic
+    assert topic_sets(h) == [topic]
+    report = h.slack.pins(channel.id)[0]
+    marks = bookmarks(h, channel)
+    assert set(marks) == {"Incident report", "Source alert"}
+    assert marks["Source alert"] == "https://grafana.example.com/d/checkout"
+    assert report.ts.replace(".", "") in marks["Incident report"]
+
+    assert await command(h, "status identified Bad config push", channel) == (
+        "INC-1 is now identified."
+    )
+    identified = f"SEV1 · Identified · lead <@{PM}> · respond by Wed 16:00 UTC"
+    assert channel.topic["value"] == identified
+    assert topic_sets(h) == [topic, identified]
+    assert len(h.slack.bookmarks(channel.id)) == 2  # nothing added twice
+
+    # A change that leaves the topic as it is costs no setTopic: assigning the DL.
+    await command(h, f"assign dl <@{DL}>", channel, user=PM)
+    assert topic_sets(h) == [topic, identified]
+    # The lead changes: a per-incident assignment of the PM role.
+    await command(h, f"assign pm <@{DL}>", channel, user=PM)
+    assert channel.topic["value"] == f"SEV1 · Identified · lead <@{DL}> · respond by Wed 16:00 UTC"
+    assert len(topic_sets(h)) == 3
+    assert len(h.slack.bookmarks(channel.id)) == 2
+
+
+async def test_the_approved_postmortem_is_bookmarked_and_the_archive_announced_once(
+    h: Harness,
+) -> None:
+    channel_id = await test_postmortems.resolve(h)
+    channel = h.slack.channel(channel_id)
+    assert channel is not None
+    assert channel.topic["value"] == f"SEV1 · Resolved · lead <@{PM}>"
+    view = await test_postmortems.open_form(h)
+    await h.sender.view_submission(view, test_postmortems.written(view, submit=True), user_id=PM)
+    await h.settled()
+    review = next(m for m in h.slack.messages(channel.id) if "submitted for approval" in m.text)
+    for _ in range(2):  # a second click finds it approved already
+        await h.sender.block_action(
+            Action.POSTMORTEM_APPROVE, value="1", user_id=PM, channel_id=channel.id,
+            message=review.as_dict(),
+        )  # fmt: skip
+        await h.settled()
+    texts = [m.text for m in h.slack.messages(channel.id)]
+    assert texts.count("Archiving this channel in 7 days.") == 1
+    assert channel.topic["value"] == f"SEV1 · Closed · lead <@{PM}>"
+    final = next(m for m in h.slack.messages(channel.id) if m.text.startswith("Final report"))
+    marks = bookmarks(h, channel)
+    assert set(marks) == {"Incident report", "Source alert", "Post-mortem"}
+    assert final.ts.replace(".", "") in marks["Post-mortem"]
