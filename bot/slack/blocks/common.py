@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -134,13 +135,60 @@ def with_mentions(escaped: str, users: Iterable[str | None]) -> str:
     return _ESCAPED_MENTION.sub(lambda m: f"<@{m[1]}>" if m[1] in known else m[0], escaped)
 
 
-def slack_date(when: datetime | None) -> str:
-    """Shown in each reader's own time zone by Slack."""
+# Slack's date formatting (mrkdwn only): `<!date^UNIX^TOKENS|fallback>`. Every time and
+# date a message or view shows goes through `slack_date` / `slack_day` (or, in plain_text,
+# which Slack does not parse, `plain_time`), so each reader sees their own time zone.
+DATE_TOKENS = ("{date_short_pretty} {time}", "{date_short}", "{date_long}", "{date_pretty}")
+Zone = str | tzinfo  # an IANA name ("Europe/Paris") or a ZoneInfo
+
+
+def policy_zone(policy: Policy) -> str:
+    """The time zone fallbacks are written in: the policy's (its working time's)."""
+    return policy.working_time.timezone
+
+
+def _tz(zone: Zone) -> tzinfo:
+    return ZoneInfo(zone) if isinstance(zone, str) else zone
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def plain_time(when: datetime | None, zone: Zone = "UTC") -> str:
+    """A time where Slack's date formatting does not work (plain_text: headers, options,
+    buttons) and a `<!date…>`'s fallback: in `zone`, saying which ("2026-12-06 14:30 UTC")."""
     if when is None:
         return "—"
-    epoch = int(when.timestamp())
-    fallback = when.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{fallback}>"
+    local = _aware(when).astimezone(_tz(zone))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or zone}"
+
+
+def slack_date(when: datetime | None, zone: Zone = "UTC", *, tokens: str = DATE_TOKENS[0]) -> str:
+    """A time shown by Slack in each reader's own time zone; clients that cannot show the
+    fallback, in the policy's `zone` and naming it."""
+    if when is None:
+        return "—"
+    epoch = int(_aware(when).timestamp())
+    return f"<!date^{epoch}^{tokens}|{plain_time(when, zone)}>"
+
+
+def slack_day(day: date | str | None, zone: Zone = "UTC", *, tokens: str = DATE_TOKENS[1]) -> str:
+    """A date without a time (a due date), by Slack in the reader's format. It stands for
+    noon of that day in `zone`, so readers within twelve hours of it see the same day;
+    the fallback is the ISO date. A stored ISO string is taken as it is."""
+    if day is None or day == "":
+        return "—"
+    if isinstance(day, datetime):
+        day = _aware(day).astimezone(_tz(zone)).date()
+    elif isinstance(day, str):
+        stored = day
+        try:
+            day = date.fromisoformat(stored)
+        except ValueError:
+            return escape(stored)
+    noon = datetime.combine(day, time(12), _tz(zone))
+    return f"<!date^{int(noon.timestamp())}^{tokens}|{day.isoformat()}>"
 
 
 def mention(user: str | None, otherwise: str) -> str:

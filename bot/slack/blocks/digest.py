@@ -51,6 +51,7 @@ from bot.slack.blocks.common import (
     section,
     severity_label,
     slack_date,
+    slack_day,
 )
 from bot.slack.ids import Action, meeting_block_id, review_block_id
 
@@ -80,9 +81,8 @@ def _lines(items: Sequence[T], line: Callable[[T], str], limit: int = LIST_LIMIT
 
 
 def _day(value: date | datetime, zone: ZoneInfo) -> str:
-    if isinstance(value, datetime):
-        value = value.astimezone(zone).date()
-    return f"{value:%a} {value.day} {value:%b}"
+    """A due date, shown by Slack in the reader's format (the day in `zone` for a time)."""
+    return slack_day(value, zone)
 
 
 def _incident(number: int, title: str) -> str:
@@ -90,9 +90,8 @@ def _incident(number: int, title: str) -> str:
 
 
 def period_title(digest: Digest, zone: ZoneInfo) -> str:
-    start = digest.period_start.astimezone(zone)
-    end = digest.period_end.astimezone(zone)
-    return f"{start:%a} {start.day} {start:%b %H:%M} – {end:%a} {end.day} {end:%b %H:%M %Y}"
+    """The period reviewed (mrkdwn), each end in the reader's time zone."""
+    return f"{slack_date(digest.period_start, zone)} – {slack_date(digest.period_end, zone)}"
 
 
 def agenda_options(agenda: Iterable[Prompt]) -> list[Option]:
@@ -150,7 +149,7 @@ def _summary_blocks(digest: Digest, policy: Policy, zone: ZoneInfo) -> list[Slac
         return messages.DIGEST_BREACH_LINE.format(
             incident=_incident(b.incident_id, b.incident_title),
             severity=severity_label(policy, b.severity),
-            deadline=slack_date(b.deadline),
+            deadline=slack_date(b.deadline, zone),
         )
 
     def reported(i: IncidentFacts) -> str:
@@ -201,9 +200,11 @@ def _review_blocks(
     *,
     meeting: str | None,
     answers: dict[str, bool],
+    zone: ZoneInfo,
 ) -> list[SlackBlock]:
+    when = slack_date(pm.submitted_at, zone)
     submitted = (
-        messages.SUBMITTED_BY.format(user=pm.submitted_by, when=slack_date(pm.submitted_at))
+        messages.SUBMITTED_BY.format(user=pm.submitted_by, when=when)
         if pm.submitted_by and pm.submitted_at
         else ""
     )
@@ -246,6 +247,7 @@ def _to_review(
     room: int,
     meeting: str | None,
     answers: dict[int, dict[str, bool]],
+    zone: ZoneInfo,
 ) -> list[SlackBlock]:
     """The post-mortems to review: a heading, then two blocks each while `room` lasts."""
     approver = _approver(policy)
@@ -260,7 +262,9 @@ def _to_review(
     for pm in digest.to_review:
         if room < 2:
             break
-        out += _review_blocks(pm, policy, meeting=meeting, answers=answers.get(pm.id, {}))
+        out += _review_blocks(
+            pm, policy, meeting=meeting, answers=answers.get(pm.id, {}), zone=zone
+        )
         room -= 2
         shown += 1
     rest = digest.to_review[shown:]
@@ -294,7 +298,8 @@ def digest_message(
     blocks.append(DividerBlock())
     if not digest.to_review:
         return text, rendered([*blocks, section(messages.NOTHING_TO_REVIEW)])
-    blocks += _to_review(digest, policy, MAX_BLOCKS - len(blocks), meeting, answers or {})
+    room = MAX_BLOCKS - len(blocks)
+    blocks += _to_review(digest, policy, room, meeting, answers or {}, zone)
     return text, rendered(blocks)
 
 
@@ -312,7 +317,7 @@ def _approver(policy: Policy) -> str | None:
 def postmortem_reminder(
     owed: Sequence[OwedPostmortem], *, meeting_at: datetime | None, zone: ZoneInfo, note: str | None
 ) -> tuple[str, list[Payload]]:
-    when = messages.ON_DATE.format(date=slack_date(meeting_at)) if meeting_at else ""
+    when = messages.ON_DATE.format(date=slack_date(meeting_at, zone)) if meeting_at else ""
     text = messages.POSTMORTEM_REMINDER_TEXT.format(count=len(owed))
     blocks: list[SlackBlock] = [
         section(messages.POSTMORTEM_REMINDER.format(when=when)),

@@ -22,6 +22,7 @@ from bot.slack.blocks.common import (
     header,
     labelled,
     labelled_whole,
+    policy_zone,
     rendered,
     section,
     sections,
@@ -37,8 +38,8 @@ def _facts(incident: Incident, policy: Policy) -> SectionBlock:
         f"*Status*\n{incident.status.value.capitalize()}",
         f"*Reporter*\n<@{incident.reporter_id}>",
         f"*Channel*\n{channel_link(incident.channel_id, '—')}",
-        f"*Declared*\n{slack_date(incident.declared_at)}",
-        f"*Response due*\n{slack_date(incident.response_deadline)}",
+        f"*Declared*\n{slack_date(incident.declared_at, policy_zone(policy))}",
+        f"*Response due*\n{slack_date(incident.response_deadline, policy_zone(policy))}",
     )
 
 

@@ -11,6 +11,7 @@ from bot.slack.blocks import common
 from bot.slack.blocks.common import (
     Payload,
     SlackBlock,
+    Zone,
     actions,
     button,
     channel_link,
@@ -19,6 +20,7 @@ from bot.slack.blocks.common import (
     escape,
     fit,
     mention,
+    policy_zone,
     rendered,
     section,
     sections,
@@ -32,11 +34,11 @@ def role_title(policy: Policy, role: str | None) -> str:
     return common.role_title(policy, role) if role else messages.RESPONDER
 
 
-def _outcome(page: Page) -> tuple[str | None, bool]:
+def _outcome(page: Page, zone: Zone) -> tuple[str | None, bool]:
     """What became of the page, and whether it can still be acknowledged."""
     if page.status is PageStatus.ACKNOWLEDGED:
         who = mention(page.acknowledged_by, messages.SOMEONE)
-        when = slack_date(page.acknowledged_at)
+        when = slack_date(page.acknowledged_at, zone)
         return messages.PAGE_ACKNOWLEDGED.format(who=who, when=when), False
     if page.status is PageStatus.ESCALATED:
         return messages.PAGE_ESCALATED.format(user=page.escalated_to), True
@@ -51,10 +53,10 @@ def _outcome(page: Page) -> tuple[str | None, bool]:
 PAGE_MESSAGE_CHARS = 1200
 
 
-def _page_blocks(page: Page, text: str) -> list[Payload]:
+def _page_blocks(page: Page, text: str, zone: Zone) -> list[Payload]:
     """The page's text, what became of it, and the Acknowledge button while it applies."""
     blocks: list[SlackBlock] = [section(text)]
-    outcome, can_ack = _outcome(page)
+    outcome, can_ack = _outcome(page, zone)
     if outcome:
         blocks.append(context(outcome))
     if can_ack:
@@ -76,8 +78,8 @@ def page_dm(page: Page, incident: Incident, policy: Policy) -> tuple[str, list[P
         ),
         messages.PAGE_DM_TERMS.format(
             severity=escape(label),
-            ack_by=slack_date(page.ack_deadline),
-            due=slack_date(incident.response_deadline),
+            ack_by=slack_date(page.ack_deadline, policy_zone(policy)),
+            due=slack_date(incident.response_deadline, policy_zone(policy)),
         ),
         messages.PAGE_DM_CHANNEL.format(
             channel=channel_link(incident.channel_id, messages.BROADCAST_CHANNEL)
@@ -90,19 +92,21 @@ def page_dm(page: Page, incident: Incident, policy: Policy) -> tuple[str, list[P
     text = messages.PAGE_DM_TEXT.format(
         role=escape(title), ref=incident.ref, severity=escape(label), title=escape(incident.title)
     )
-    return text, _page_blocks(page, "\n".join(lines))
+    return text, _page_blocks(page, "\n".join(lines), policy_zone(policy))
 
 
 def page_post(page: Page, incident: Incident, policy: Policy) -> tuple[str, list[Payload]]:
     """The page in the incident channel: anyone there may acknowledge it."""
     title = role_title(policy, page.role)
     line = messages.PAGE_POSTED.format(
-        user=page.person, role=escape(title), ack_by=slack_date(page.ack_deadline)
+        user=page.person,
+        role=escape(title),
+        ack_by=slack_date(page.ack_deadline, policy_zone(policy)),
     )
     if page.message:
         line += f"\n> {fit(page.message, PAGE_MESSAGE_CHARS)}"
     text = messages.PAGE_POSTED_TEXT.format(ref=incident.ref, role=escape(title), user=page.person)
-    return text, _page_blocks(page, line)
+    return text, _page_blocks(page, line, policy_zone(policy))
 
 
 def unanswered(incident: Incident, policy: Policy, role: str) -> tuple[str, list[Payload]]:
@@ -127,14 +131,17 @@ def breach(incident: Incident, policy: Policy) -> tuple[str, list[Payload]]:
         ref=incident.ref,
         severity=escape(label),
         title=escape(incident.title),
-        deadline=slack_date(incident.response_deadline),
+        deadline=slack_date(incident.response_deadline, policy_zone(policy)),
     )
     text = messages.BREACH_TEXT.format(ref=incident.ref, severity=escape(label))
     return text, rendered([section(line)])
 
 
-def roster(view: RosterView, *, assignments: dict[str, str] | None = None) -> list[Payload]:
-    """`/incident roster`: each role, its people in order, and who acts in it now."""
+def roster(
+    view: RosterView, *, assignments: dict[str, str] | None = None, zone: Zone = "UTC"
+) -> list[Payload]:
+    """`/incident roster`: each role, its people in order, and who acts in it now; times
+    fall back to `zone` (the policy's)."""
     lines = [f"*{messages.INCIDENT_ROLES}*"]
     for line in view.lines:
         people = ", ".join(f"<@{p}>" for p in line.people) or messages.CHOSEN_PER_INCIDENT
@@ -155,7 +162,7 @@ def roster(view: RosterView, *, assignments: dict[str, str] | None = None) -> li
     if view.away:
         lines.append(f"\n*{messages.AWAY}*")
         lines += [
-            messages.AWAY_LINE.format(user=p, until=slack_date(until))
+            messages.AWAY_LINE.format(user=p, until=slack_date(until, zone))
             for p, until in sorted(view.away.items())
         ]
     return rendered(sections(lines))

@@ -21,6 +21,7 @@ from bot.slack import messages
 from bot.slack.blocks.common import (
     Payload,
     SlackBlock,
+    Zone,
     actions,
     button,
     context,
@@ -32,10 +33,12 @@ from bot.slack.blocks.common import (
     labelled_whole,
     modal,
     option,
+    policy_zone,
     rendered,
     role_title,
     section,
     slack_date,
+    slack_day,
     text_input,
 )
 from bot.slack.ids import VALUE, Action, PmIds
@@ -55,16 +58,16 @@ def resolve_modal(incident: Incident) -> Payload:
     )
 
 
-def facts_text(facts: Facts) -> str:
+def facts_text(facts: Facts, zone: Zone = "UTC") -> str:
     changes = (
         ", ".join(f"{c.ref} ({c.status.value.replace('_', ' ')})" for c in facts.changes)
         or messages.NONE
     )
     times = messages.FACTS_TIMES.format(
-        declared=slack_date(facts.declared_at),
-        acknowledged=slack_date(facts.acknowledged_at),
-        mitigated=slack_date(facts.mitigated_at),
-        resolved=slack_date(facts.resolved_at),
+        declared=slack_date(facts.declared_at, zone),
+        acknowledged=slack_date(facts.acknowledged_at, zone),
+        mitigated=slack_date(facts.mitigated_at, zone),
+        resolved=slack_date(facts.resolved_at, zone),
     )
     counts = messages.FACTS_COUNTS.format(
         mtta=format_duration(facts.mtta),
@@ -127,7 +130,7 @@ def postmortem_modal(
     ready = CheckboxesElement(action_id=VALUE, options=[option("submit", messages.SUBMIT_CHOICE)])
     blocks: list[SlackBlock] = [
         section(f"*{incident.ref}* {escape(incident.title)}"),
-        context(facts_text(facts)),
+        context(facts_text(facts, policy_zone(policy))),
         text_input(
             PmIds.ROOT_CAUSE,
             "Root cause analysis",
@@ -149,12 +152,14 @@ def postmortem_modal(
     )
 
 
-def request_message(incident: Incident, pm: Postmortem) -> tuple[str, list[Payload]]:
+def request_message(
+    incident: Incident, pm: Postmortem, zone: Zone = "UTC"
+) -> tuple[str, list[Payload]]:
     write = button("Write post-mortem", Action.WRITE_POSTMORTEM, str(incident.id), style="primary")
     blocks = [
         section(
             messages.POSTMORTEM_REQUEST.format(
-                ref=incident.ref, title=escape(incident.title), due=slack_date(pm.due_at)
+                ref=incident.ref, title=escape(incident.title), due=slack_date(pm.due_at, zone)
             )
         ),
         actions(write),
@@ -163,7 +168,9 @@ def request_message(incident: Incident, pm: Postmortem) -> tuple[str, list[Paylo
     return text, rendered(blocks)
 
 
-def changes_requested(incident: Incident, pm: Postmortem) -> tuple[str, list[Payload]]:
+def changes_requested(
+    incident: Incident, pm: Postmortem, zone: Zone = "UTC"
+) -> tuple[str, list[Payload]]:
     """The DM to the owner of a post-mortem sent back: who asked, their note, and the
     Write button of the request again."""
     if pm.decision_note:
@@ -172,7 +179,7 @@ def changes_requested(incident: Incident, pm: Postmortem) -> tuple[str, list[Pay
         )
     else:
         text = messages.CHANGES_REQUESTED.format(user=pm.decided_by, ref=incident.ref)
-    _, blocks = request_message(incident, pm)
+    _, blocks = request_message(incident, pm, zone)
     return text, blocks[-1:]
 
 
@@ -182,6 +189,7 @@ NOTE_CHARS = 2500  # the approver's note asking for changes
 
 
 def _content(pm: Postmortem, policy: Policy) -> list[SlackBlock]:
+    zone = policy_zone(policy)
     labels = {p.key: p.label for p in policy.postmortem.assessments}
     answers = "\n".join(
         f"• {escape(labels.get(k, k))} *{v.get('answer', '—')}*"
@@ -192,7 +200,7 @@ def _content(pm: Postmortem, policy: Policy) -> list[SlackBlock]:
         messages.ITEM_LINE.format(
             text=fit(i["text"], ITEM_CHARS, messages.TRUNCATED),
             owner=i["owner"],
-            due=i["due_on"],
+            due=slack_day(i["due_on"], zone),
             status=i["status"],
         )
         for i in pm.items
@@ -228,7 +236,7 @@ def final_report(
     text = messages.FINAL_REPORT_TITLE.format(ref=incident.ref, title=escape(incident.title))
     blocks = [
         header(title),  # plain text: shown as written
-        context(facts_text(facts)),
+        context(facts_text(facts, policy_zone(policy))),
         *labelled_whole("Resolution", pm.resolution_summary, more=messages.TRUNCATED),
         *_content(pm, policy),
         context(messages.POSTMORTEM_APPROVED_BY.format(user=pm.decided_by)),
@@ -236,7 +244,8 @@ def final_report(
     return text, rendered(blocks)
 
 
-def followups_list(items: list[dict[str, Any]]) -> list[Payload]:
+def followups_list(items: list[dict[str, Any]], zone: Zone = "UTC") -> list[Payload]:
+    """`/incident followups`: open action items, each with its due date and Done."""
     if not items:
         return rendered([section(messages.NO_OPEN_ACTION_ITEMS)])
     blocks = [section(messages.OPEN_ACTION_ITEMS_HEADING.format(count=len(items)))]
@@ -245,7 +254,7 @@ def followups_list(items: list[dict[str, Any]]) -> list[Payload]:
             incident=item["incident"],
             text=fit(item["text"], ITEM_CHARS, messages.TRUNCATED),
             owner=item["owner"],
-            due=item["due_on"],
+            due=slack_day(item["due_on"], zone),
             overdue=messages.OVERDUE_FLAG if item["overdue"] else "",
         )
         done = button("Done", Action.FOLLOWUP_DONE, str(item["id"]))

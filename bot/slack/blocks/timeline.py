@@ -16,6 +16,7 @@ from bot.slack.blocks.common import (
     SECTION_TEXT_MAX,
     Payload,
     SlackBlock,
+    Zone,
     actions,
     button,
     clip,
@@ -114,12 +115,13 @@ def entry_markup(entry: TimelineEntry, limit: int | None = None) -> str:
     return with_mentions(text, [entry.actor, *(v for v in data.values() if isinstance(v, str))])
 
 
-def _entry_line(entry: TimelineEntry) -> str:
+def _entry_line(entry: TimelineEntry, zone: Zone) -> str:
     text = entry_markup(entry, TIMELINE_LINE_CHARS)
     link = entry.data.get("permalink") if entry.data else None
     if link:
         text += f" (<{link}|message>)"
-    return f"`#{entry.seq}` {slack_date(entry.at)} · {mention(entry.actor, 'Firewatch')} · {text}"
+    at = slack_date(entry.at, zone)
+    return f"`#{entry.seq}` {at} · {mention(entry.actor, 'Firewatch')} · {text}"
 
 
 def _page_buttons(
@@ -137,11 +139,17 @@ def _page_buttons(
 
 
 def timeline_page(
-    incident: Incident, entries: list[TimelineEntry], *, offset: int, total: int
+    incident: Incident,
+    entries: list[TimelineEntry],
+    *,
+    offset: int,
+    total: int,
+    zone: Zone = "UTC",
 ) -> list[Payload]:
+    """`/incident timeline`: one page of entries, oldest first, with Earlier and Later."""
     withdrawn = {e.data.get("withdraws") for e in entries if e.kind == "withdrawn"}
     lines = [
-        ("~" + _entry_line(e) + "~") if e.seq in withdrawn else _entry_line(e) for e in entries
+        f"~{_entry_line(e, zone)}~" if e.seq in withdrawn else _entry_line(e, zone) for e in entries
     ]
     heading = messages.TIMELINE_HEADING.format(
         ref=incident.ref, first=offset + 1, last=offset + len(entries), total=total
@@ -154,7 +162,7 @@ def timeline_page(
 
 
 def timeline_entry(
-    incident: Incident, entry: TimelineEntry, *, withdrawn: bool = False
+    incident: Incident, entry: TimelineEntry, *, withdrawn: bool = False, zone: Zone = "UTC"
 ) -> list[Payload]:
     """`/incident timeline #7`: one entry whole, however long (a note holds up to 40,000
     characters), in plain-text sections of at most 3,000 (plain text is shown as written:
@@ -162,7 +170,7 @@ def timeline_entry(
     heading = messages.TIMELINE_ENTRY.format(
         ref=incident.ref,
         seq=entry.seq,
-        at=slack_date(entry.at),
+        at=slack_date(entry.at, zone),
         who=mention(entry.actor, "Firewatch"),
         size=f"{len(entry.text):,}",
     )
@@ -275,7 +283,9 @@ ECHO_MAX_BLOCKS = 50
 ECHO_TEXT_CHARS = 39000
 
 
-def timeline_entries(entries: list[TimelineEntry]) -> tuple[str, list[Payload], int]:
+def timeline_entries(
+    entries: list[TimelineEntry], zone: Zone = "UTC"
+) -> tuple[str, list[Payload], int]:
     """Timeline entries echoed in the incident channel, one line each, packed into as few
     blocks as fit; returns the fallback text, the blocks and how many entries (from the
     first) the message shows — the rest go in the next message."""
@@ -290,7 +300,7 @@ def timeline_entries(entries: list[TimelineEntry]) -> tuple[str, list[Payload], 
         if shown and text_size > ECHO_TEXT_CHARS:
             break
         who = mention(entry.actor, "Firewatch")
-        line = f":memo: {markup} · {who} · {slack_date(entry.at)}"
+        line = f":memo: {markup} · {who} · {slack_date(entry.at, zone)}"
         if sections and size + len(line) + 1 <= ECHO_SECTION_CHARS:
             sections[-1].append(line)
             size += len(line) + 1
@@ -302,5 +312,5 @@ def timeline_entries(entries: list[TimelineEntry]) -> tuple[str, list[Payload], 
         shown += 1
         texts.append(markup)
     body = rendered([section("\n".join(lines)) for lines in sections])
-    text = "\n".join(texts)
+    text = "\n".join(texts)  # the entries say what happened; the channel is the incident's
     return text, body, max(shown, 1) if entries else 0

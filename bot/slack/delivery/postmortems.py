@@ -13,6 +13,7 @@ from bot.services.outbox_worker import EffectHandler, OutboxItem
 from bot.services.postmortems import Postmortem, PostmortemService
 from bot.slack import messages
 from bot.slack.blocks import postmortems as postmortem_blocks
+from bot.slack.blocks.common import policy_zone
 from bot.slack.delivery.handler import Handler
 from bot.slack.delivery.incidents import IncidentEffects, channel_or_thread
 from bot.slack.delivery.live_channel import add_bookmarks, permalink
@@ -21,7 +22,7 @@ from bot.slack.delivery.web_api import call, tolerating
 # Why a review or final report waits: the incident has nowhere to post yet.
 NOWHERE_YET = "no channel or announcement to post in"
 # A message to a post-mortem's owner, built from the incident and the post-mortem.
-ToOwner = Callable[[Incident, Postmortem], tuple[str, list[dict[str, Any]]]]
+ToOwner = Callable[[Incident, Postmortem, str], tuple[str, list[dict[str, Any]]]]
 
 
 @dataclass
@@ -59,7 +60,7 @@ class PostmortemEffects:
         """A DM to the post-mortem's owner, rendered from the record as it is now."""
         incident = await self.base.incidents.get(item.payload["incident_id"])
         pm = await self.postmortems.get(item.payload["postmortem_id"])
-        text, body = render(incident, pm)
+        text, body = render(incident, pm, policy_zone(self.base.policy()))
         ts, channel, _ = await self.base.post(item, pm.owner_id, text, body)
         return {"channel": channel, "ts": ts}
 

@@ -11,7 +11,7 @@ from bot.services.changes import ChangeService
 from bot.services.outbox_worker import EffectHandler, OutboxItem, PermanentFailure
 from bot.services.timeline import TimelineService
 from bot.slack.blocks import timeline as timeline_blocks
-from bot.slack.blocks.common import rendered, section
+from bot.slack.blocks.common import policy_zone, rendered, section
 from bot.slack.delivery.handler import Handler
 from bot.slack.delivery.incidents import IncidentEffects, channel_or_thread
 from bot.slack.delivery.web_api import call, slack_error, update_message
@@ -49,7 +49,8 @@ class TimelineEffects:
         entries = await self.timeline.entries_by_id([q.payload["entry_id"] for q in queued])
         if not entries:
             return {"skipped": "entries purged"}
-        text, body, shown = timeline_blocks.timeline_entries(entries)
+        zone = policy_zone(self.base.policy())
+        text, body, shown = timeline_blocks.timeline_entries(entries, zone)
         # Rows whose entries did not fit in one message wait for the next one; rows whose
         # entries were purged meanwhile are done.
         shown_ids = {e.id for e in entries[:shown]}

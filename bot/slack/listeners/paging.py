@@ -16,7 +16,7 @@ from bot.domain.permissions import Action
 from bot.services.paging import PagingError, PagingService
 from bot.slack import messages
 from bot.slack.blocks import paging as ui
-from bot.slack.blocks.common import slack_date
+from bot.slack.blocks.common import policy_zone, slack_date
 from bot.slack.deps import ListenerDeps
 from bot.slack.ids import Action as Ids
 from bot.slack.listeners.forms import channel_of, first_action
@@ -61,7 +61,9 @@ class PagingListeners:
         incident = await self.incidents.by_channel(str(command.get("channel_id", "")))
         assignments = await self.paging.assignments(incident.id) if incident else None
         view = await self.paging.roster_view()
-        await ephemeral(ack, messages.INCIDENT_ROLES, ui.roster(view, assignments=assignments))
+        zone = policy_zone(self.paging.policy)
+        body = ui.roster(view, assignments=assignments, zone=zone)
+        await ephemeral(ack, messages.INCIDENT_ROLES, body)
 
     async def answer_away(self, ack: AsyncAck, command: dict[str, Any], rest: str) -> None:
         paging, user, words = self.paging, str(command.get("user_id", "")), rest.strip()
@@ -79,7 +81,9 @@ class PagingListeners:
         except PagingError as exc:
             await ephemeral(ack, str(exc))
             return
-        await ephemeral(ack, messages.AWAY_UNTIL.format(until=slack_date(until)))
+        await ephemeral(
+            ack, messages.AWAY_UNTIL.format(until=slack_date(until, policy_zone(paging.policy)))
+        )
 
     async def answer_page(self, ack: AsyncAck, command: dict[str, Any], rest: str) -> None:
         incident = await incident_here(self.incidents, ack, command, "page")

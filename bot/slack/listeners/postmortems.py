@@ -18,6 +18,7 @@ from bot.services.incidents import IncidentNotFound, InvalidChange
 from bot.services.postmortems import PostmortemNotFound
 from bot.services.raci import NotAccountable
 from bot.slack import messages
+from bot.slack.blocks.common import policy_zone
 from bot.slack.blocks.postmortems import (
     ITEM_ROWS,
     followups_list,
@@ -224,7 +225,7 @@ class PostmortemListeners:
         mine = rest.strip().lower() != "all"
         items = await self.postmortems.followups(owner=command["user_id"] if mine else None)
         text = messages.OPEN_ACTION_ITEMS.format(count=len(items))
-        await ephemeral(ack, text, followups_list(items))
+        await ephemeral(ack, text, followups_list(items, policy_zone(self.deps.policy())))
 
     async def item_done(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()

@@ -24,7 +24,7 @@ from bot.services.incidents import IncidentNotFound, InvalidChange
 from bot.services.raci import NotAccountable
 from bot.services.timeline import timeline_page
 from bot.slack import messages
-from bot.slack.blocks.common import escape
+from bot.slack.blocks.common import escape, policy_zone
 from bot.slack.blocks.timeline import (
     PAGE_SIZE,
     change_modal,
@@ -169,7 +169,8 @@ class TimelineListeners:
             await ephemeral(ack, messages.NO_SUCH_ENTRY.format(ref=incident.ref, seq=seq))
             return
         withdrawn = any(e.kind == "withdrawn" and e.data.get("withdraws") == seq for e in entries)
-        blocks = render_entry(incident, found, withdrawn=withdrawn)
+        zone = policy_zone(self.deps.policy())
+        blocks = render_entry(incident, found, withdrawn=withdrawn, zone=zone)
         await ephemeral(ack, messages.TIMELINE_OF.format(ref=incident.ref), blocks)
 
     async def timeline_blocks(self, incident: Incident, *, offset: int) -> Blocks:
@@ -177,7 +178,8 @@ class TimelineListeners:
         entries, total = await timeline_page(
             self.incidents.db, incident.id, offset=offset, limit=PAGE_SIZE
         )
-        return render_page(incident, entries, offset=offset, total=total)
+        zone = policy_zone(self.deps.policy())
+        return render_page(incident, entries, offset=offset, total=total, zone=zone)
 
     async def answer_change(self, ack: AsyncAck, command: dict[str, Any], _rest: str) -> None:
         if await incident_here(self.incidents, ack, command, "change") is not None:
