@@ -40,6 +40,7 @@ MAX_MODAL_TITLE = 24  # also submit and close
 MAX_PRIVATE_METADATA = 3000
 
 CHOICE_ELEMENTS = frozenset({"checkboxes", "radio_buttons"})
+EXTERNAL_SELECTS = frozenset({"external_select", "multi_external_select"})
 
 
 class _Invalid(Exception):
@@ -130,6 +131,8 @@ def _check_element(element: dict[str, Any], at: str) -> None:
         max_length = element.get("max_length")
         if isinstance(max_length, int) and max_length > MAX_INPUT_LENGTH:
             raise _Invalid(f"must be at most {MAX_INPUT_LENGTH}", f"{at}/max_length")
+    if kind in EXTERNAL_SELECTS:
+        _check_external_select(element, at)
     options_most = MAX_CHOICE_OPTIONS if kind in CHOICE_ELEMENTS else MAX_OPTIONS
     if "options" in element:
         _check_options(element["options"], options_most, f"{at}/options")
@@ -140,6 +143,35 @@ def _check_element(element: dict[str, Any], at: str) -> None:
                 _text(group.get("label"), MAX_OPTION_TEXT, f"{at}/option_groups/{i}/label")
                 where = f"{at}/option_groups/{i}/options"
                 _check_options(group.get("options"), MAX_OPTIONS, where)
+
+
+def _check_external_select(element: dict[str, Any], at: str) -> None:
+    """An external select's options come from the app's options load URL
+    (``block_suggestion``), never with the element; ``min_query_length`` is how many
+    characters Slack waits for before asking (0: as soon as the menu opens)."""
+    for key in ("options", "option_groups"):
+        if key in element:
+            raise _Invalid(f"{key} is not allowed on {element.get('type')}", f"{at}/{key}")
+    least = element.get("min_query_length")
+    if least is not None and (not isinstance(least, int) or isinstance(least, bool) or least < 0):
+        raise _Invalid("must be a non-negative integer", f"{at}/min_query_length")
+    initial = element.get("initial_option")
+    if initial is not None:
+        _check_options([initial], 1, f"{at}/initial_option")
+
+
+def check_options_answer(answer: Any) -> list[dict[str, Any]]:
+    """The options an app answers a ``block_suggestion`` with, as Slack reads them: at
+    most 100, each option's text at most 75 characters and its value 150. Slack shows
+    nothing for an answer that breaks a limit; here it raises ``SlackError``."""
+    try:
+        if not isinstance(answer, dict):
+            raise _Invalid("must be an object", "")
+        options = _items(answer.get("options"), MAX_OPTIONS, "/options")
+        _check_options(options, MAX_OPTIONS, "/options")
+    except _Invalid as exc:
+        raise SlackError("invalid_options", response_metadata={"messages": [exc.message]}) from None
+    return [o for o in options if isinstance(o, dict)]
 
 
 def _check_options(options: Any, most: int, at: str) -> None:
