@@ -143,8 +143,10 @@ class DigestService(Service):
         meeting: str | None,
         note: str | None,
         now: datetime,
+        late_since: str | None = None,
     ) -> int:
-        """The outbox row; the delivery renders the digest from the record when it posts."""
+        """The outbox row; the delivery renders the digest from the record when it posts
+        (`late_since`: the scheduled time, ISO, of a digest posted late)."""
         row = await OutboxRepository(session).enqueue(
             POST_DIGEST,
             digest_key(channel),
@@ -154,6 +156,7 @@ class DigestService(Service):
                 "end": period.end.isoformat(),
                 "meeting": meeting,
                 "note": note,
+                "late_since": late_since,
             },
             now=now,
         )

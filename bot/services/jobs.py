@@ -115,8 +115,8 @@ class JobRunner(Service):
                 )
                 sent = 0
                 if outcome in (Outcome.RAN, Outcome.LATE):
-                    note = self._late_note(scheduled, now) if outcome is Outcome.LATE else None
-                    sent = await self._enqueue(session, job, scheduled, now, note)
+                    late = scheduled if outcome is Outcome.LATE else None
+                    sent = await self._enqueue(session, job, scheduled, now, late)
         except RunAlreadyClaimed:
             log.debug("job %s at %s already claimed", job, scheduled.isoformat())
             return None
@@ -147,15 +147,12 @@ class JobRunner(Service):
 
     # --- what each job sends --------------------------------------------------------------
 
-    def _late_note(self, scheduled: datetime, now: datetime) -> str:
-        local = scheduled.astimezone(self.digest.zone)
-        same_day = local.date() == now.astimezone(self.digest.zone).date()
-        when = f"{local:%H:%M}" if same_day else f"{local:%a %d %b %H:%M}"
-        return f"Posted late: Firewatch was down at {when}"
-
     async def _enqueue(
-        self, session: Session, job: str, scheduled: datetime, now: datetime, note: str | None
+        self, session: Session, job: str, scheduled: datetime, now: datetime, late: datetime | None
     ) -> int:
+        """Queue what `job` sends; `late` (its scheduled time, when it runs late) makes each
+        message say when Firewatch was down (the Slack layer words it, in a Slack date)."""
+        since_down = late.isoformat() if late else None
         policy = self.policy
         if job == PURGE_JOB:
             return 0
@@ -170,7 +167,8 @@ class JobRunner(Service):
                 period,
                 channel=channel,
                 meeting=meeting_id(scheduled),
-                note=note,
+                note=None,
+                late_since=since_down,
                 now=now,
             )
             return 1
@@ -189,7 +187,7 @@ class JobRunner(Service):
                         "user": owner,
                         "since": since.isoformat(),
                         "meeting_at": meeting_at.isoformat(),
-                        "note": note,
+                        "late_since": since_down,
                     },
                     now=now,
                 )
@@ -197,6 +195,9 @@ class JobRunner(Service):
         owners = await self.digest.overdue_owners(session, now)
         for owner in owners:
             await outbox.enqueue(
-                FOLLOWUP_REMINDER, effects.dm_key(owner), {"user": owner, "note": note}, now=now
+                FOLLOWUP_REMINDER,
+                effects.dm_key(owner),
+                {"user": owner, "late_since": since_down},
+                now=now,
             )
         return len(owners)

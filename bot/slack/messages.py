@@ -267,6 +267,7 @@ APPROVAL_BY = " — approval: {role}"
 AGENDA_HOWTO = "\nFor each, the meeting asks the agenda's questions; tick those that apply."
 MORE_TO_REVIEW = "… and {count} more post-mortems to review: {refs}"
 ON_DATE = " on {date}"
+POSTED_LATE = "Posted late: Firewatch was down at {when}"
 POSTMORTEM_REMINDER_TEXT = "Reminder: {count} post-mortem(s) of yours are not submitted yet"
 POSTMORTEM_REMINDER = (
     "*The weekly post-mortem review is{when}.* These post-mortems are yours and not "

@@ -441,7 +441,11 @@ async def test_down_at_ten_up_at_half_past_posts_once_saying_it_is_late(
         await h.settled()
         runs = [r for r in await rows(h.app.db, JobRunRow) if r.scheduled_for == MONDAY]
     [message] = review_messages(slack)
-    assert "Posted late: Firewatch was down at 10:00" in json.dumps(message.blocks)
+    # when, in each reader's time zone; 10:00 in the policy's for clients without dates
+    down_at = (
+        f"<!date^{int(MONDAY.timestamp())}^{{date_short_pretty}} {{time}}|2026-03-09 10:00 UTC>"
+    )
+    assert f"Posted late: Firewatch was down at {down_at}" in json.dumps(message.blocks)
     assert [(r.job, r.outcome) for r in runs] == [("weekly_digest", "late")]
 
 

@@ -94,6 +94,14 @@ def period_title(digest: Digest, zone: ZoneInfo) -> str:
     return f"{slack_date(digest.period_start, zone)} – {slack_date(digest.period_end, zone)}"
 
 
+def late_note(note: str | None, late_since: datetime | None, zone: ZoneInfo) -> str | None:
+    """What a message sent late says under it: when Firewatch was down (a Slack date), or
+    the note an older outbox row carries as text."""
+    if late_since is None:
+        return note
+    return messages.POSTED_LATE.format(when=slack_date(late_since, zone))
+
+
 def agenda_options(agenda: Iterable[Prompt]) -> list[Option]:
     """Checkbox options: Slack shows at most 75 characters of text (and of description),
     so a long question continues in the description."""

@@ -40,6 +40,11 @@ class DigestEffects:
             FOLLOWUP_REMINDER: Handler(self.followup_reminder),
         }
 
+    def _note(self, payload: dict[str, Any]) -> str | None:
+        """Said under a message sent late: since when Firewatch was down."""
+        late = _when(payload.get("late_since"))
+        return digest_blocks.late_note(payload.get("note"), late, self.digest.zone)
+
     async def post_digest(self, item: OutboxItem) -> dict[str, Any]:
         p = item.payload
         start, end = _when(p["start"]), _when(p["end"])
@@ -53,7 +58,7 @@ class DigestEffects:
             self.base.policy(),
             zone=self.digest.zone,
             meeting=meeting,
-            note=p.get("note"),
+            note=self._note(p),
             answers=answers,
         )
         channel = await self.base.resolve_channel(p["channel"])
@@ -68,7 +73,7 @@ class DigestEffects:
         if not owed:
             return {"skipped": "nothing owed any more"}
         text, blocks = digest_blocks.postmortem_reminder(
-            owed, meeting_at=_when(p.get("meeting_at")), zone=self.digest.zone, note=p.get("note")
+            owed, meeting_at=_when(p.get("meeting_at")), zone=self.digest.zone, note=self._note(p)
         )
         ts, channel, _ = await self.base.post(item, p["user"], text, blocks)
         return {"channel": channel, "ts": ts, "postmortems": len(owed)}
@@ -79,7 +84,7 @@ class DigestEffects:
         if not items:
             return {"skipped": "nothing overdue any more"}
         text, blocks = digest_blocks.followup_reminder(
-            items, zone=self.digest.zone, note=p.get("note")
+            items, zone=self.digest.zone, note=self._note(p)
         )
         ts, channel, _ = await self.base.post(item, p["user"], text, blocks)
         return {"channel": channel, "ts": ts, "items": len(items)}
