@@ -14,6 +14,8 @@ from bot.services.events import EventLog
 from bot.slack import middleware
 from bot.slack.deps import ListenerDeps
 from bot.slack.listeners import commands, declare, digest, paging, postmortems, timeline
+from bot.slack.listeners.picker import IncidentPicker
+from bot.slack.listeners.picker import register as register_picker
 from bot.slack.subcommands import Subcommand
 
 
@@ -52,9 +54,12 @@ def build_bolt_app(
     # Bolt tries listeners in registration order: the busiest requests (/incident, the
     # core buttons and forms) are matched first.
     subcommands = commands.core_subcommands(deps)
-    commands.register(app, subcommands, deps.follow_ups)
+    # Outside an incident channel, a subcommand that needs one asks which (issue 23).
+    incident_picker = IncidentPicker(deps, subcommands)
+    commands.register(app, subcommands, deps.follow_ups, incident_picker)
     declare.register(app, deps)
     # Feature modules: each registers its listeners and contributes subcommands.
     for feature in FEATURES:
         subcommands += feature.register(app, deps)
+    register_picker(app, incident_picker)
     return app

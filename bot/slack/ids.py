@@ -88,6 +88,15 @@ class TimelineIds:
     TIMELINE_PAGES = "timeline_pages"
 
 
+class PickerIds:
+    """The incident picker: a command typed outside an incident channel asks which one."""
+
+    MODAL = "firewatch_incident_picker"
+    RESULT_MODAL = "firewatch_incident_picker_done"
+    INCIDENT = "picker_incident"  # the input block
+    SELECT = "firewatch_pick_incident"  # its external_select: options load on this action id
+
+
 class PmIds:
     """The resolve and post-mortem forms."""
 

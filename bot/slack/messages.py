@@ -12,6 +12,13 @@ DRAFT_EXPIRED = "This form has expired. Close it and declare again."
 REASON_REQUIRED = "Say why it should be declared although the checklist does not qualify."
 ANYWAY_NOT_ALLOWED = "The policy does not allow declaring when the checklist does not qualify."
 INCIDENT_GONE = "This incident no longer exists."
+PICKER_TITLE, PICKER_LABEL, PICKER_SUBMIT = "Which incident?", "Incident", "Run"
+PICKER_DONE_TITLE, PICKER_CLOSE = "Done", "Close"
+PICKER_PLACEHOLDER = "Type a number or words of the title"
+PICKER_INTRO = "`/incident {command}` needs an incident: it runs as if typed in its channel."
+PICKER_TYPED = "You typed: `/incident {text}`"
+PICKER_EXPIRED = "This form has expired: type the command again."
+PICKER_NO_CHANNEL = "{ref} has no channel to run this in."
 
 UNKNOWN_SUBCOMMAND = "I don't know `/incident {sub}`. Here is what I can do:\n\n{help}"
 

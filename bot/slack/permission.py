@@ -60,6 +60,13 @@ def mentions(people: Iterable[str]) -> str:
     return ", ".join(f"<@{person}>" for person in people)
 
 
+#: A command run through the incident picker (bot/slack/listeners/picker.py) carries the
+#: incident's channel as `channel_id`, and here the channel it was typed in: the person
+#: asks from there, and is not shown to be in the incident's channel. Slack never sends
+#: this field; only Firewatch's own copy of a command has it.
+PICKED_FROM = "firewatch_picked_from"
+
+
 def actor_of(payload: dict[str, Any]) -> Actor:
     """Who asks: a block action's or view's `user`, or a slash command's `user_id`, with
     the workspace each carries (`Authority` tells another organisation's users apart and
@@ -71,7 +78,7 @@ def actor_of(payload: dict[str, Any]) -> Actor:
     return Actor(
         str(payload.get("user_id", "")),
         team_id=payload.get("team_id"),
-        channel_id=payload.get("channel_id"),
+        channel_id=payload.get(PICKED_FROM, payload.get("channel_id")),
     )
 
 

@@ -200,6 +200,7 @@ CALLS: tuple[CallUse, ...] = (
     _use("views.open", "bot/slack/listeners/postmortems.py:PostmortemListeners.follow_resolve", ""),
     _use("views.open", "bot/slack/listeners/timeline.py:TimelineListeners.open_status", ""),
     _use("views.open", "bot/slack/listeners/timeline.py:TimelineListeners.open_change", ""),
+    _use("views.open", "bot/slack/listeners/picker.py:IncidentPicker.open_picker", ""),
 )
 
 # Scopes features need whatever the code calls: what Slack requires to deliver them.

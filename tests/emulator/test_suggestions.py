@@ -4,7 +4,6 @@ checks of external selects and of the options an app answers with."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +12,7 @@ from bot.emulator import SlackPayloads
 from bot.emulator.api_base import SlackError
 from bot.emulator.block_limits import check_options_answer, check_view
 from bot.emulator.suggestions import block_suggestion_payload
-
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "slack-reference" / "payloads"
+from tests.slack.test_manifest import slack_reference
 
 
 def a_modal(**element: Any) -> dict[str, Any]:
@@ -30,7 +28,8 @@ def a_modal(**element: Any) -> dict[str, Any]:
 
 
 def test_a_block_suggestion_has_the_shape_slack_sends() -> None:
-    reference = json.loads((REFERENCE / "block_suggestion.bolt.json").read_text())
+    payloads = slack_reference() / "payloads"
+    reference = json.loads((payloads / "block_suggestion.bolt.json").read_text())
     payload = block_suggestion_payload(SlackPayloads(), a_modal(), "pick", "chec", user_id="U0BOB")
     assert set(reference) <= set(payload)
     # what the view had, and what Slack adds to every view it sends

@@ -192,10 +192,11 @@ async def test_raci_lists_accountable_roles(harness: Harness) -> None:
     assert "A: Product Manager (pm)" in text
 
 
-async def test_severity_outside_an_incident_channel_is_refused(harness: Harness) -> None:
-    body = (await harness.sender.slash_command("severity", channel_id="C0INCIDENTS")).json()
-    assert "works in an incident's channel" in body["text"]
-    assert harness.slack.calls_to("views.open") == []
+async def test_severity_outside_an_incident_channel_asks_which_incident(harness: Harness) -> None:
+    response = await harness.sender.slash_command("severity", channel_id="C0INCIDENTS")
+    assert response.text in ("", "{}")  # the incident picker opens instead (issue 23)
+    [view] = await harness.slack.wait_for(lambda: harness.slack.opened_views())
+    assert view["callback_id"] == "firewatch_incident_picker"
 
 
 async def test_changing_severity_recomputes_the_deadline_and_updates_slack(

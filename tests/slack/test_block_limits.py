@@ -28,7 +28,7 @@ from bot.domain.paging import Roster, RosterLine
 from bot.domain.policy import RoleHolder
 from bot.emulator.block_limits import check_message_blocks, check_view
 from bot.services.timeline import NOTE_MAX
-from bot.slack.blocks import declare, digest, incident, paging, postmortems, timeline
+from bot.slack.blocks import declare, digest, incident, paging, picker, postmortems, timeline
 from bot.slack.blocks.common import clip_markup, escape, fit, pieces
 from tests.slack.test_escaping_property import (
     AT,
@@ -110,6 +110,15 @@ def a_roster(w: Words) -> Roster:
     return Roster(lines, dict.fromkeys(people, AT))
 
 
+def in_a_menu(options: list[dict[str, Any]]) -> dict[str, Any]:
+    """Options as a select menu holds them (Slack's limits for an options load are those
+    of a menu's options: 100, each text 75 characters, value 150)."""
+    menu = {"type": "static_select", "action_id": "a", "options": options}
+    label = {"type": "plain_text", "text": "Incident"}
+    block = {"type": "input", "block_id": "b", "label": label, "element": menu}
+    return {"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": [block]}
+
+
 def builders(w: Words) -> dict[str, Callable[[], Built]]:
     """Every builder, called with the longest text a person can get into each field."""
     inc = dataclasses.replace(an_incident(w.long), title=w.short)
@@ -145,6 +154,14 @@ def builders(w: Words) -> dict[str, Callable[[], Built]]:
             timeline.capture_modal([inc] * 150, w.short, "shortcut:1"),
         ),
         "declare.severity_modal": lambda: (None, declare.severity_modal(inc, POLICY)),
+        "picker.picker_modal": lambda: (None, picker.picker_modal("note", w.long, "picker:k")),
+        "picker.incident_options": lambda: (None, in_a_menu(picker.incident_options([inc] * 150))),
+        "picker.result_modal": lambda: (
+            None,
+            picker.result_modal(
+                fit(w.long, 3000), timeline.timeline_page(inc, entries, offset=0, total=16)
+            ),
+        ),
         "declare.declare_modal": lambda: (None, declare.declare_modal(POLICY, title=w.short)),
         "declare.not_an_incident_modal": lambda: (
             None,

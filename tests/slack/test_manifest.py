@@ -340,6 +340,10 @@ def test_every_request_url_is_the_servers_events_path(manifest: dict[str, Any]) 
             c.get("url") for c in manifest["features"]["slash_commands"]
         ],
         "settings.interactivity.request_url": [settings["interactivity"].get("request_url")],
+        # Select Menus' options load URL: the incident picker's external_select
+        "settings.interactivity.message_menu_options_url": [
+            settings["interactivity"].get("message_menu_options_url")
+        ],
         "settings.event_subscriptions.request_url": [
             settings["event_subscriptions"].get("request_url")
         ],

@@ -22,6 +22,7 @@ from bot.slack.errors import answer_errors
 from bot.slack.follow_ups import FollowUps
 from bot.slack.ids import COMMAND
 from bot.slack.listeners.declare import open_severity_modal
+from bot.slack.listeners.picker import IncidentPicker
 from bot.slack.permission import actor_of, look_up, readable_here
 from bot.slack.subcommands import Subcommand, ack_only, ephemeral, help_text, incident_here
 
@@ -116,9 +117,15 @@ class IncidentCommand:
     before the features that contribute its subcommands (matching a note took a tenth of
     its CPU)."""
 
-    def __init__(self, subcommands: list[Subcommand], follow_ups: FollowUps) -> None:
+    def __init__(
+        self,
+        subcommands: list[Subcommand],
+        follow_ups: FollowUps,
+        picker: IncidentPicker | None = None,
+    ) -> None:
         self.subcommands = subcommands
         self.follow_ups = follow_ups
+        self.picker = picker  # outside an incident channel: which incident?
         self._table: dict[str, Subcommand] = {}
 
     def lookup(self, name: str) -> Subcommand | None:
@@ -134,6 +141,10 @@ class IncidentCommand:
         sub = self.lookup(name)
         if sub is None:
             await self.answer_help(ack, name)
+            return
+        if self.picker is not None and await self.picker.intercepts(
+            ack, command, client, sub, rest
+        ):
             return
         await sub.answer(ack, command, rest)
         # Whatever calls Slack (views.open) runs after the answer has gone out.
@@ -153,6 +164,11 @@ class IncidentCommand:
             )
 
 
-def register(app: AsyncApp, subcommands: list[Subcommand], follow_ups: FollowUps) -> None:
+def register(
+    app: AsyncApp,
+    subcommands: list[Subcommand],
+    follow_ups: FollowUps,
+    picker: IncidentPicker | None = None,
+) -> None:
     """`/incident` first of all listeners; see `IncidentCommand`."""
-    app.command(COMMAND)(IncidentCommand(subcommands, follow_ups).answer)
+    app.command(COMMAND)(IncidentCommand(subcommands, follow_ups, picker).answer)
