@@ -32,6 +32,7 @@ from bot.services.changes import ChangeService
 from bot.services.channel_names import ChannelNameService
 from bot.services.digest import DigestService
 from bot.services.events import EventLog
+from bot.services.home import HomeService
 from bot.services.incidents import IncidentService
 from bot.services.intake import DeclarationIntake
 from bot.services.jobs import JobRunner
@@ -48,6 +49,7 @@ from bot.slack.clients import SlackClients
 from bot.slack.delivery.channel_names import ChannelNames
 from bot.slack.delivery.digest import DigestEffects
 from bot.slack.delivery.handler import CALLS_PER_DELIVERY
+from bot.slack.delivery.home import HomeEffects
 from bot.slack.delivery.incidents import IncidentEffects
 from bot.slack.delivery.live_channel import LiveChannelEffects
 from bot.slack.delivery.paging import ExternalPaging, PagingEffects, SlackDirectory
@@ -64,6 +66,8 @@ from bot.slack.user_directory import UserDirectory
 from storage.engine import Database
 from storage.instrumentation import time_statements
 
+# long: the composition root names each part it builds and wires; split, the wiring
+# would be read across files.
 log = logging.getLogger(__name__)
 
 # A moment counts as a gap between requests once none has been answered for this long.
@@ -211,6 +215,7 @@ class Firewatch:
             pagerduty=settings.pagerduty_routing_key is not None,
             webhook=settings.page_webhook_url is not None,
         )
+        self.home = HomeService(db, lambda: self.paging.policy, clock, on_commit=self._wake_outbox)
         # Paging right after a declaration or a severity rise, after the answer.
         self.nudges = Nudges(self.paging, self.load)
         self.incidents.declared.append(lambda incident: self.nudges.page_soon(incident.id))
@@ -247,6 +252,7 @@ class Firewatch:
                 **PostmortemEffects(self.effects, self.postmortems, self.changes).handlers(),
                 **LiveChannelEffects(self.effects, self.paging).handlers(),
                 **DigestEffects(self.effects, self.digest).handlers(),
+                **HomeEffects(outbox_client, self.home, lambda: self.paging.policy).handlers(),
             },
             self.clock,
             max_attempts=settings.outbox_max_attempts,
@@ -301,6 +307,7 @@ class Firewatch:
             digest=self.digest,
             authority=self.authority,
             captures=self.captures,
+            home=self.home,
         )
 
     def _background(self) -> Background:

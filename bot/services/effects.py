@@ -35,6 +35,7 @@ POSTMORTEM_REVIEW = "postmortem.review"
 POSTMORTEM_CHANGES = "postmortem.changes_requested"
 POSTMORTEM_FINAL = "postmortem.final_report"
 ARCHIVE_CHANNEL = "incident.archive_channel"
+HOME_REFRESH = "home.refresh"  # one person's App Home published again (views.publish)
 # The live channel (issue 23): topic and bookmarks brought up to date, the archive notice.
 SYNC_CHANNEL = "incident.sync_channel"
 ARCHIVE_NOTICE = "incident.archive_notice"
@@ -49,6 +50,11 @@ def incident_channel_key(incident_id: int) -> str:
 
 def dm_key(user_id: str) -> str:
     return f"dm:{user_id}"
+
+
+def home_key(user_id: str) -> str:
+    """One person's App Home: its refreshes go one at a time."""
+    return f"home:{user_id}"
 
 
 def has_channel(channel_status: str) -> bool:

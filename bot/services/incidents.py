@@ -30,6 +30,7 @@ from bot.services.declaration import (
     required_report_fields,
 )
 from bot.services.effects import Effect
+from bot.services.home import refresh_homes
 from storage.engine import Database
 from storage.outbox import OutboxRepository
 from storage.repositories import DraftRepository, IncidentRepository, TimelineRepository
@@ -166,6 +167,7 @@ class IncidentService(Service):
                 incident, policy, channel=channel, broadcast_channel=self.broadcast_channel
             )
             await OutboxRepository(session).enqueue_many(queued, now=at)
+            await refresh_homes(session, [reporter_id], at)
         return DeclareOutcome(incident, created=True)
 
     async def declared_committed(self, outcome: DeclareOutcome) -> DeclareOutcome:

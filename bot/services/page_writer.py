@@ -14,6 +14,7 @@ from bot.domain.policy import Policy
 from bot.services import effects
 from bot.services import paging_effects as fx
 from bot.services.effects import Effect
+from bot.services.home import refresh_homes
 from storage.outbox import OutboxRepository
 from storage.paging_repository import PagingRepository
 from storage.repositories import TimelineRepository
@@ -92,6 +93,7 @@ class PageWriter:
             source_key=f"page:{page.id}",
         )
         await OutboxRepository(session).enqueue_many(self._deliveries(incident, page), now=now)
+        await refresh_homes(session, [page.person], now)
         return page
 
     def _deliveries(self, incident: Incident, page: Page) -> list[Effect]:
@@ -124,6 +126,7 @@ class PageWriter:
                 queued.append((fx.PAGE_UPDATE_POST, key, ids, incident.id))
             queued += self._external(page.id, incident.id, "acknowledge" if ack else "escalate")
         await OutboxRepository(session).enqueue_many(queued, now=now)
+        await refresh_homes(session, [page.person for page in pages], now)
 
     def _external(self, page_id: int, incident_id: int, action: str) -> list[Effect]:
         if not self.policy.features.external_paging:

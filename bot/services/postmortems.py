@@ -25,6 +25,7 @@ from bot.domain.timeline import EntryKind
 from bot.services import effects
 from bot.services.base import IncidentNotFound, Service, locked_incident
 from bot.services.changes import Change
+from bot.services.home import refresh_homes
 from bot.services.incidents import InvalidChange
 from bot.services.raci import Raci, RoleHolders, Rostered
 from bot.services.schedule_times import next_run
@@ -139,6 +140,7 @@ class PostmortemService(Service):
         data = {"postmortem": current.id, "owner": owner, "due": due.isoformat()}
         await _record(session, incident.id, text, actor=None, at=now, data=data)
         await _tell(session, current, effects.POSTMORTEM_REQUEST, effects.dm_key(owner), now)
+        await refresh_homes(session, [owner], now)  # the post-mortem they owe
 
     # --- write, submit -------------------------------------------------------------------
 

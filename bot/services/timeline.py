@@ -22,6 +22,7 @@ from bot.services import effects
 from bot.services.base import IncidentNotFound, Service, locked_incident
 from bot.services.effects import Effect
 from bot.services.group_commit import GroupCommit
+from bot.services.home import refresh_incident_homes
 from bot.services.incidents import InvalidChange
 from storage.engine import Database
 from storage.outbox import OutboxRepository, enqueue_rows
@@ -190,6 +191,7 @@ class TimelineService(Service):
             if change.new is Status.RESOLVED and self.on_resolved is not None:
                 await self.on_resolved(session, incident, now, update.strip())
             await outbox.enqueue_many(effects.report_update(incident), now=now)
+            await refresh_incident_homes(session, incident_id, now)
         self._on_commit()
         log.info(
             "status changed", extra={"incident": incident.ref, "status": incident.status.value}

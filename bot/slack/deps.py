@@ -10,11 +10,13 @@ from bot.services.authority import Authority
 from bot.services.captures import CaptureDesk
 from bot.services.changes import ChangeService
 from bot.services.digest import DigestService
+from bot.services.home import HomeService
 from bot.services.incidents import IncidentService
 from bot.services.intake import DeclarationIntake
 from bot.services.notices import NoticeService
 from bot.services.paging import PagingService
 from bot.services.postmortems import PostmortemService
+from bot.services.retitle import Retitling
 from bot.services.timeline import TimelineService
 from bot.slack.follow_ups import FollowUps
 
@@ -33,3 +35,5 @@ class ListenerDeps:
     digest: DigestService | None = None  # None: the feature is not registered
     authority: Authority | None = None  # who may do what; None: nothing is checked (tests)
     captures: CaptureDesk | None = None  # capture requests; None: the feature is not registered
+    home: HomeService | None = None  # the App Home; None: the feature is not registered
+    retitling: Retitling | None = None  # `/incident title`; None: not registered

@@ -26,6 +26,8 @@ class Action(StrEnum):
     FOLLOWUP_DONE = "firewatch_followup_done"  # value: action item id
     MEETING_AGENDA = "firewatch_meeting_agenda"  # checkboxes in the weekly digest
     PAGE_ACKNOWLEDGE = "firewatch_page_ack"  # on the page DM and its channel copy; value: page id
+    HOME_DECLARE = "firewatch_home_declare"  # App Home: opens the declare modal
+    HOME_AWAY = "firewatch_home_away"  # App Home: value "away" or "back"
 
 
 class Block(StrEnum):
@@ -60,6 +62,7 @@ class Event(StrEnum):
 
     REACTION_ADDED = "reaction_added"
     REACTION_REMOVED = "reaction_removed"
+    APP_HOME_OPENED = "app_home_opened"
 
 
 EVENTS = tuple(Event)

@@ -5,6 +5,8 @@ a mrkdwn template. Short field labels and button captions stay beside their layo
 
 from __future__ import annotations
 
+# long: every sentence Firewatch says, in one place, so the wording is read and kept together.
+
 NOT_AN_INCIDENT_CHANNEL = (
     "`/incident {command}` works in an incident's channel. Run it there, or see `/incident list`."
 )
@@ -398,3 +400,20 @@ SCOPES_ALL_GRANTED = "every needed bot scope is granted ({count} granted)"
 SCOPES_MISSING_LIST = "missing {scopes}: reinstall the Slack app from manifest.yaml"
 SCOPES_NOT_CHECKED = "could not check the bot scopes: Slack did not answer as expected ({reason})"
 SCOPES_NO_TOKEN = "could not check the bot scopes: no usable SLACK_BOT_TOKEN"
+
+# --- App Home (bot/slack/blocks/home.py) ---
+HOME_PAGE_LINE = "*{incident}* · paged {paged_at} as {role} · acknowledge by {deadline}"
+HOME_POSTMORTEM_LINE = "*{incident}* · {status} · due {due}"
+HOME_ITEM_LINE = "{text} · {incident} · due {due}"
+HOME_ROLE_LINE = "*{title}*: {acting} acting now"
+HOME_ROLE_ASSIGNED = "*{title}* in {incident}"
+HOME_NO_ROLES = "You hold no role on the roster."
+HOME_AWAY_NOW = "You are away until {until}."
+HOME_NO_INCIDENTS = "No open incidents."
+HOME_INCIDENT_LINE = (
+    "*{severity}* · {status} · {link} {title}\n"
+    "declared {declared} ({age} ago) · respond by {deadline}"
+)
+HOME_DEADLINE_PASSED = "{deadline} (passed)"
+HOME_MORE = "…and {count} more: `/incident list`"
+HOME_MORE_MINE = "…and {count} more: `/incident followups`"

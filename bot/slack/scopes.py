@@ -194,6 +194,8 @@ CALLS: tuple[CallUse, ...] = (
     _use("views.open", "bot/slack/listeners/commands.py:CoreCommands.open_checklist", ""),
     _use("views.open", "bot/slack/listeners/declare.py:open_severity_modal", ""),
     _use("views.open", "bot/slack/listeners/declare.py:DeclareListeners.open_declare_modal", ""),
+    _use("views.open", "bot/slack/listeners/home.py:HomeListeners.open_declare_modal", ""),
+    _use("views.publish", "bot/slack/delivery/home.py:HomeEffects.publish", ""),
     _use(
         "views.open", "bot/slack/listeners/postmortems.py:PostmortemListeners.open_postmortem", ""
     ),
