@@ -43,6 +43,7 @@ class PickerService:
         async with self.db.session() as session:
             drafts = DraftRepository(session)
             await drafts.save(key, data, now)
+            await drafts.delete_older_than(now - DRAFT_LIFETIME)  # forms never submitted
         return key
 
     async def draft(self, key: str) -> dict[str, Any] | None:
