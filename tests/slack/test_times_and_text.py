@@ -195,6 +195,7 @@ def test_due_dates_are_dates_without_a_time() -> None:
 
 NOISE = re.compile(r":[a-z0-9_+-]+:|<[^<>]*>|\b(INC|CHG)-\d+\b|[*_~`#]")
 WORD = re.compile(r"[^\W\d_]{2,}")
+BARE_USER = re.compile(r"\b[UW]0?[A-Z0-9]{4,}\b")  # U0REP outside <@…>
 
 
 def assert_meaningful(where: str, text: str | None) -> None:
@@ -219,6 +220,9 @@ def test_every_message_builder_gives_a_top_level_text_that_says_what_happened() 
     assert len(with_text) >= 16  # every posted or updated message
     for name, text in with_text.items():
         assert_meaningful(name, text)
+        bare = BARE_USER.search(re.sub(r"<[^<>]*>", "", text))
+        assert not bare, f"{name}: a bare user id says nothing: {text!r}"
+    assert "Reported by <@U0REP>" in with_text["incident.announcement"]
     # The rest are answered ephemerally by a listener, with these texts.
     for answer in [
         messages.OPEN_INCIDENTS.format(count=3),

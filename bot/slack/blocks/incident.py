@@ -45,15 +45,15 @@ def _facts(incident: Incident, policy: Policy) -> SectionBlock:
 
 def announcement_text(incident: Incident, policy: Policy, *, mrkdwn: bool = False) -> str:
     """The policy's announcement template filled in, the reporter's words escaped (Slack
-    parses the top-level `text` too); `mrkdwn` links the channel and reporter, the plain
-    form is for notifications."""
+    parses the top-level `text` too); `mrkdwn` links the channel, the plain form is for
+    notifications. The reporter is a mention in both: a notification or screen reader
+    says their name (a bare user id says nothing)."""
     title = escape(incident.title)
     if mrkdwn:
         channel = channel_link(incident.channel_id, messages.THIS_THREAD)
-        reporter = f"<@{incident.reporter_id}>"
     else:
         channel = f"#{incident.channel_name}" if incident.channel_name else messages.THE_THREAD
-        reporter = incident.reporter_id
+    reporter = f"<@{incident.reporter_id}>"
     return policy.templates.announcement.format(
         ref=incident.ref,
         number=incident.id,
