@@ -16,17 +16,20 @@ import inspect
 import pkgutil
 import re
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
 import bot.slack.blocks
+import bot.slack.blocks.home
 from bot.domain import digest as facts
 from bot.domain.checklist import Verdict
+from bot.domain.home import HomeIncident, HomeItem, HomePage, HomePostmortem, HomeSnapshot
 from bot.domain.paging import Roster, RosterLine
 from bot.domain.policy import RoleHolder
 from bot.emulator.block_limits import check_message_blocks, check_view
+from bot.services.home import HomeView, RoleNow
 from bot.services.timeline import NOTE_MAX
 from bot.slack.blocks import declare, digest, incident, paging, picker, postmortems, timeline
 from bot.slack.blocks.common import clip_markup, escape, fit, pieces
@@ -119,6 +122,20 @@ def in_a_menu(options: list[dict[str, Any]]) -> dict[str, Any]:
     return {"type": "modal", "title": {"type": "plain_text", "text": "t"}, "blocks": [block]}
 
 
+def a_home(w: Words) -> HomeView:
+    """A Home at its fullest: 500 open incidents, sixty of each thing that is the viewer's."""
+    incident = HomeIncident(7, w.short, "sev1", "investigating", "C0INC", AT, AT)
+    page = HomePage(3, 7, w.short, "ic", AT, AT + timedelta(minutes=5))
+    owed = HomePostmortem(7, w.short, "draft", AT + timedelta(days=5))
+    item = HomeItem(5, 7, w.long, date(2026, 11, 20))
+    assigned = {n: ["ic", "comms"] for n in range(20)}
+    snapshot = HomeSnapshot(
+        [incident] * 500, 500, [page] * 60, [owed] * 60, [item] * 60, 60, assigned=assigned
+    )
+    roles = [RoleNow(f"role{n}", w.short, OWNER) for n in range(12)]
+    return HomeView(OWNER, AT + timedelta(hours=2), snapshot, roles, AT + timedelta(days=1))
+
+
 def builders(w: Words) -> dict[str, Callable[[], Built]]:
     """Every builder, called with the longest text a person can get into each field."""
     inc = dataclasses.replace(an_incident(w.long), title=w.short)
@@ -194,6 +211,7 @@ def builders(w: Words) -> dict[str, Callable[[], Built]]:
         "digest.followup_reminder": lambda: digest.followup_reminder(
             d.overdue_items, zone=ZONE, note=LATE
         ),
+        "home.home_view": lambda: (None, bot.slack.blocks.home.home_view(a_home(w), POLICY)),
     }
 
 
@@ -246,7 +264,7 @@ def assert_whole_markup(text: str, where: str) -> None:
 
 
 def assert_slack_accepts(name: str, text: str | None, payload: Any) -> None:
-    if isinstance(payload, dict) and payload.get("type") == "modal":
+    if isinstance(payload, dict) and payload.get("type") in ("modal", "home"):
         check_view(payload)
     else:
         check_message_blocks(payload)

@@ -7,7 +7,6 @@ urgent first, and a context block says how many more there are.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from slack_sdk.models.blocks import Block as SlackBlock
 from slack_sdk.models.blocks import DividerBlock
@@ -18,17 +17,20 @@ from bot.domain.policy import Policy
 from bot.services.home import HomeView
 from bot.slack import messages
 from bot.slack.blocks.common import (
+    Payload,
     actions,
     button,
     channel_link,
     context,
     escape,
     header,
+    policy_zone,
     rendered,
     role_title,
     section,
     severity_label,
     slack_date,
+    slack_day,
 )
 from bot.slack.ids import Action
 
@@ -42,15 +44,15 @@ ROLES, GO_AWAY, COME_BACK = "Your roles", "Mark me away for a day", "I'm back"
 MINE_MAX = 10  # pages, post-mortems and action items: at most this many each
 
 
-def home_view(view: HomeView, policy: Policy) -> dict[str, Any]:
+def home_view(view: HomeView, policy: Policy) -> Payload:
     """The `views.publish` view for `view.user`."""
     blocks: list[SlackBlock] = [
         header(TITLE),
         actions(button(DECLARE, Action.HOME_DECLARE, "declare", style="primary")),
     ]
     blocks += _pages(view, policy)
-    blocks += _postmortems(view)
-    blocks += _items(view)
+    blocks += _postmortems(view, policy_zone(policy))
+    blocks += _items(view, policy_zone(policy))
     blocks += _roles(view, policy)
     blocks += _incidents(view, policy, HOME_BLOCKS_MAX - len(blocks))
     return {"type": "home", "blocks": rendered(blocks)}
@@ -64,16 +66,16 @@ def _pages(view: HomeView, policy: Policy) -> list[SlackBlock]:
     for page in pages[:MINE_MAX]:
         line = messages.HOME_PAGE_LINE.format(
             incident=f"{reference(page.incident_id)} {escape(page.incident_title)}",
-            paged_at=slack_date(page.paged_at),
+            paged_at=slack_date(page.paged_at, policy_zone(policy)),
             role=escape(role_title(policy, page.role) if page.role else "—"),
-            deadline=slack_date(page.ack_deadline),
+            deadline=slack_date(page.ack_deadline, policy_zone(policy)),
         )
         ack = button(ACKNOWLEDGE, Action.PAGE_ACKNOWLEDGE, str(page.id))
         blocks.append(section(line, accessory=ack))
     return blocks + _more(len(pages) - MINE_MAX, messages.HOME_MORE)
 
 
-def _postmortems(view: HomeView) -> list[SlackBlock]:
+def _postmortems(view: HomeView, zone: str) -> list[SlackBlock]:
     owed = view.snapshot.postmortems
     if not owed:
         return []
@@ -82,14 +84,14 @@ def _postmortems(view: HomeView) -> list[SlackBlock]:
         line = messages.HOME_POSTMORTEM_LINE.format(
             incident=f"{reference(pm.incident_id)} {escape(pm.incident_title)}",
             status=pm.status.replace("_", " "),
-            due=slack_date(pm.due_at),
+            due=slack_date(pm.due_at, zone),
         )
         write = button(WRITE, Action.WRITE_POSTMORTEM, str(pm.incident_id))
         blocks.append(section(line, accessory=write))
     return blocks + _more(len(owed) - MINE_MAX, messages.HOME_MORE)
 
 
-def _items(view: HomeView) -> list[SlackBlock]:
+def _items(view: HomeView, zone: str) -> list[SlackBlock]:
     items = view.snapshot.items
     if not items:
         return []
@@ -98,7 +100,7 @@ def _items(view: HomeView) -> list[SlackBlock]:
         line = messages.HOME_ITEM_LINE.format(
             text=escape(item.text[:500]),
             incident=reference(item.incident_id),
-            due=item.due_on.isoformat(),
+            due=slack_day(item.due_on, zone),
         )
         done = button(DONE, Action.FOLLOWUP_DONE, str(item.id))
         blocks.append(section(line, accessory=done))
@@ -121,7 +123,8 @@ def _roles(view: HomeView, policy: Policy) -> list[SlackBlock]:
         for role in roles
     ]
     if view.away_until is not None:
-        lines.append(messages.HOME_AWAY_NOW.format(until=slack_date(view.away_until)))
+        until = slack_date(view.away_until, policy_zone(policy))
+        lines.append(messages.HOME_AWAY_NOW.format(until=until))
         toggle = button(COME_BACK, Action.HOME_AWAY, "back")
     else:
         toggle = button(GO_AWAY, Action.HOME_AWAY, "away")
@@ -141,7 +144,8 @@ def _incidents(view: HomeView, policy: Policy, room: int) -> list[SlackBlock]:
 
 
 def _incident_line(incident: HomeIncident, now: datetime, policy: Policy) -> str:
-    deadline = slack_date(incident.response_deadline)
+    zone = policy_zone(policy)
+    deadline = slack_date(incident.response_deadline, zone)
     if incident.response_deadline is not None and incident.response_deadline <= now:
         deadline = messages.HOME_DEADLINE_PASSED.format(deadline=deadline)
     return messages.HOME_INCIDENT_LINE.format(
@@ -149,7 +153,7 @@ def _incident_line(incident: HomeIncident, now: datetime, policy: Policy) -> str
         status=incident.status.capitalize(),
         link=channel_link(incident.channel_id, reference(incident.id)),
         title=escape(incident.title),
-        declared=slack_date(incident.declared_at),
+        declared=slack_date(incident.declared_at, zone),
         age=age(now - incident.declared_at),
         deadline=deadline,
     )
