@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.slack import messages
-from bot.slack.blocks import digest, incident, paging, postmortems, timeline
+from bot.slack.blocks import digest, incident, live_channel, paging, postmortems, timeline
 from bot.slack.blocks.common import plain_time, policy_zone, slack_date, slack_day
 from tests.slack import test_block_limits as limits
 from tests.slack.test_block_limits import Words, builders, texts_of
@@ -260,3 +260,11 @@ def test_a_title_made_only_of_markup_still_leaves_words_in_the_text() -> None:
     }.items():
         assert "<!channel>" not in text, name
         assert_meaningful(name, text)
+
+
+def test_the_topic_is_plain_text_with_the_deadline_in_the_policys_zone_named() -> None:
+    # A topic is not parsed for <!date>: 16:00 UTC is 17:00 in Paris, and it says CET.
+    topic = live_channel.channel_topic(an_incident("x"), paris(), "U0LEAD")
+    assert "Wed 17:00 CET" in topic
+    assert "<!date" not in topic
+    assert "Wed 16:00 UTC" in live_channel.channel_topic(an_incident("x"), POLICY, "U0LEAD")

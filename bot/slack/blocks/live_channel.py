@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.domain.incident import Incident
 from bot.domain.policy import Policy
@@ -18,6 +19,7 @@ from bot.slack.blocks.common import (
     clip_markup,
     escape,
     fit,
+    policy_zone,
     rendered,
     section,
     severity_label,
@@ -29,10 +31,11 @@ _USER_ID = re.compile(r"[UW][A-Z0-9]+")
 _URL = re.compile(r"https?://[^\s<>|]+")
 
 
-def respond_by(deadline: datetime) -> str:
-    """A topic is not parsed for `<!date>`: the deadline in UTC, with its weekday (a
-    business-time deadline may fall on another day)."""
-    return deadline.strftime("%a %H:%M UTC")
+def respond_by(deadline: datetime, zone: str = "UTC") -> str:
+    """A topic is not parsed for `<!date>`: the deadline in the policy's `zone`, naming
+    it, with its weekday (a business-time deadline may fall on another day)."""
+    local = deadline.astimezone(ZoneInfo(zone))
+    return f"{local:%a %H:%M} {local.tzname()}"
 
 
 def channel_topic(incident: Incident, policy: Policy, lead: str | None) -> str:
@@ -46,7 +49,8 @@ def channel_topic(incident: Incident, policy: Policy, lead: str | None) -> str:
         parts.append(who)
         deadline = incident.response_deadline
         if incident.is_open and deadline is not None and incident.acknowledged_at is None:
-            parts.append(messages.TOPIC_RESPOND_BY.format(when=respond_by(deadline)))
+            when = respond_by(deadline, policy_zone(policy))
+            parts.append(messages.TOPIC_RESPOND_BY.format(when=when))
         return SEPARATOR.join(parts)
 
     if not lead:
