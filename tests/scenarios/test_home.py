@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,12 +16,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.domain.clock import FrozenClock
-from bot.emulator import SlackEmulator
+from bot.emulator import SlackEmulator, input_values
 from bot.services.home import HomeService
-from bot.slack.ids import Action
+from bot.slack.ids import Action, Block, PmIds
 from storage.models import IncidentRow
 from storage.paging_models import PageRow
-from tests.support import TOKEN, Harness, start_harness
+from tests.support import REPORT, TOKEN, Harness, start_harness
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 ROSTER = """\
@@ -32,14 +31,6 @@ roles:
   om:  {title: Operations Lead,  primary: U0ERIN, backups: [U0FRANK]}
 """
 DEBOUNCE = timedelta(seconds=HomeService.__init__.__kwdefaults__["debounce"] + 1)
-
-
-@dataclass
-class Setup:
-    slack: SlackEmulator
-    clock: FrozenClock
-    policy: Path
-    database_url: str
 
 
 @pytest.fixture
@@ -185,6 +176,35 @@ async def test_the_home_fits_slacks_100_blocks_at_500_open_incidents(harness: Ha
         if b["type"] == "section" and "declared" in json.dumps(b)
     ]
     assert severities == sorted(severities)
+
+
+async def test_resolving_puts_the_postmortem_owed_on_the_owners_home(harness: Harness) -> None:
+    await harness.declare()
+    await harness.settled()
+    [incident] = await harness.incidents()
+    channel = incident.channel_id
+    assert channel is not None
+    await harness.sender.slash_command("resolve", channel_id=channel)
+    [form] = await harness.slack.wait_for(lambda: harness.slack.opened_views(PmIds.RESOLVE_MODAL))
+    values = input_values(form, {PmIds.SUMMARY: "Rolled back"})
+    await harness.sender.view_submission(form, values)
+    await harness.settled()
+    # The request refreshed the owner's Home (the PM): no reopening needed.
+    view = harness.slack.home_view("U0ALICE")
+    assert view is not None
+    [write] = buttons(view, Action.WRITE_POSTMORTEM)
+    assert write["value"] == str(incident.id)
+    assert "No open incidents." in json.dumps(view)
+    await click(harness, "U0ALICE", view, Action.WRITE_POSTMORTEM, write["value"])
+    await harness.slack.wait_for(lambda: harness.slack.opened_views(PmIds.POSTMORTEM_MODAL))
+
+
+async def test_titles_on_the_home_stay_text(harness: Harness) -> None:
+    await harness.declare({**REPORT, Block.TITLE: "<!channel> & <@U0BOB> *bold*"})
+    await harness.settled()
+    text = json.dumps(await home_of(harness, "U0ALICE"))
+    assert "&lt;!channel&gt; &amp; &lt;@U0BOB&gt;" in text
+    assert "<!channel>" not in text
 
 
 def incident_row(n: int) -> IncidentRow:
