@@ -41,6 +41,7 @@ from bot.services.notices import NoticeService
 from bot.services.outbox_worker import OutboxWorker, delivery_lease
 from bot.services.paging import PagingService
 from bot.services.postmortems import PostmortemService
+from bot.services.retitle import Retitling
 from bot.services.roster import RosterKeeper
 from bot.services.timeline import TimelineService
 from bot.slack.auth import AUTH_CHECK_SECONDS, SlackAuth, SlackIdentity
@@ -143,6 +144,7 @@ class Firewatch:
         self.incidents = IncidentService(
             db, policy, clock, broadcast_channel=broadcast, on_commit=wake
         )
+        self.retitling = Retitling(db, policy, clock, on_commit=wake)
         self.timeline = TimelineService(
             db,
             policy,
@@ -250,7 +252,7 @@ class Firewatch:
                 **self.paging_effects.handlers(),
                 **TimelineEffects(self.effects, self.changes, self.timeline).handlers(),
                 **PostmortemEffects(self.effects, self.postmortems, self.changes).handlers(),
-                **LiveChannelEffects(self.effects, self.paging).handlers(),
+                **LiveChannelEffects(self.effects, self.paging, self.retitling).handlers(),
                 **DigestEffects(self.effects, self.digest).handlers(),
                 **HomeEffects(outbox_client, self.home, lambda: self.paging.policy).handlers(),
             },
@@ -307,6 +309,7 @@ class Firewatch:
             digest=self.digest,
             authority=self.authority,
             captures=self.captures,
+            retitling=self.retitling,
             home=self.home,
         )
 

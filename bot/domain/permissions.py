@@ -55,6 +55,7 @@ class Action(StrEnum):
     CAPTURE = "capture"  # add a message to a timeline (shortcut or reaction)
     EXPORT = "export"
     RELOAD_ROSTER = "reload_roster"
+    RETITLE = "retitle"  # `/incident title`: the channel is renamed to match
 
 
 # The parties a `permissions` entry can name besides role keys.

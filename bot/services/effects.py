@@ -39,6 +39,7 @@ HOME_REFRESH = "home.refresh"  # one person's App Home published again (views.pu
 # The live channel (issue 23): topic and bookmarks brought up to date, the archive notice.
 SYNC_CHANNEL = "incident.sync_channel"
 ARCHIVE_NOTICE = "incident.archive_notice"
+RENAME_CHANNEL = "incident.rename_channel"
 
 BROADCAST_KEY = "broadcast"
 

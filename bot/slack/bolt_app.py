@@ -13,7 +13,16 @@ from bot.domain.clock import Clock
 from bot.services.events import EventLog
 from bot.slack import middleware
 from bot.slack.deps import ListenerDeps
-from bot.slack.listeners import commands, declare, digest, home, paging, postmortems, timeline
+from bot.slack.listeners import (
+    commands,
+    declare,
+    digest,
+    home,
+    live_channel,
+    paging,
+    postmortems,
+    timeline,
+)
 from bot.slack.listeners.picker import IncidentPicker
 from bot.slack.listeners.picker import register as register_picker
 from bot.slack.subcommands import Subcommand
@@ -24,7 +33,7 @@ class Feature(Protocol):
 
 
 # A feature's listener module: `register(app, deps) -> list[Subcommand]`.
-FEATURES: list[Feature] = [timeline, paging, postmortems, digest, home]
+FEATURES: list[Feature] = [timeline, paging, postmortems, digest, home, live_channel]
 
 
 def build_bolt_app(

@@ -16,6 +16,7 @@ from bot.services.intake import DeclarationIntake
 from bot.services.notices import NoticeService
 from bot.services.paging import PagingService
 from bot.services.postmortems import PostmortemService
+from bot.services.retitle import Retitling
 from bot.services.timeline import TimelineService
 from bot.slack.follow_ups import FollowUps
 
@@ -35,3 +36,4 @@ class ListenerDeps:
     authority: Authority | None = None  # who may do what; None: nothing is checked (tests)
     captures: CaptureDesk | None = None  # capture requests; None: the feature is not registered
     home: HomeService | None = None  # the App Home; None: the feature is not registered
+    retitling: Retitling | None = None  # `/incident title`; None: not registered

@@ -49,6 +49,7 @@ ARCHIVE_NOTICE_ONE = "Archiving this channel in 1 day."
 ARCHIVE_NOTICE_NOW = "Archiving this channel now."
 FAILS_BOOKMARKS = "the incident channel's bookmarks (report, source alert, post-mortem)"
 FAILS_TOPIC = "the incident channel's topic (severity, status, lead, response deadline)"
+FAILS_RENAME = "renaming the incident channel when its title changes (`/incident title`)"
 
 
 # --- answers of the /incident subcommands, buttons and forms (bot/slack/listeners) ------
@@ -63,6 +64,8 @@ NOTED = "Noted on {ref}'s timeline."
 NOTED_AS = "Noted on {ref}'s timeline as entry #{seq}."
 NOT_A_STATUS = "`{word}` is not a status. Use one of: {valid}."
 STATUS_NOW = "{ref} is now {status}."
+TITLE_NOW = "{ref} is now titled “{title}”; the channel follows."
+HELP_TITLE = "give the incident a new title (its channel is renamed to match)"
 NO_SUCH_INCIDENT = "There is no {ref}."
 TIMELINE_OF = "Timeline of {ref}"
 CAPTURED = "Added to {ref}'s timeline."
@@ -331,6 +334,7 @@ DOING = {
     "capture": "add messages to this timeline",
     "export": "export this incident",
     "reload_roster": "reload the roster",
+    "retitle": "retitle the incident",
 }
 DIGEST_MEMBERS_ONLY = (
     "The digest covers every incident: only full members of the workspace may read it."

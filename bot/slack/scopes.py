@@ -183,6 +183,8 @@ CALLS: tuple[CallUse, ...] = (
     _use("bookmarks.list", f"{_LIVE}:add_bookmarks", m.FAILS_BOOKMARKS, PUBLIC),
     _use("bookmarks.add", f"{_LIVE}:add_bookmarks", m.FAILS_BOOKMARKS, PUBLIC),
     _use("chat.getPermalink", f"{_LIVE}:permalink", m.FAILS_BOOKMARKS, PUBLIC),
+    _use("conversations.info", f"{_LIVE}:LiveChannelEffects.rename", m.FAILS_RENAME, PUBLIC),
+    _use("conversations.rename", f"{_LIVE}:LiveChannelEffects.rename", m.FAILS_RENAME, PUBLIC),
     _use("users.info", "bot/slack/user_directory.py:UserDirectory.kind", m.FAILS_GUESTS),
     _use(
         "users.lookupByEmail",

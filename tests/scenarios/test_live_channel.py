@@ -4,6 +4,7 @@ added once, and the archive notice posted once."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,3 +115,48 @@ async def test_the_approved_postmortem_is_bookmarked_and_the_archive_announced_o
     marks = bookmarks(h, channel)
     assert set(marks) == {"Incident report", "Source alert", "Post-mortem"}
     assert final.ts.replace(".", "") in marks["Post-mortem"]
+
+
+async def test_a_retitle_renames_the_channel_and_keeps_the_old_name_on_the_timeline(
+    h: Harness,
+) -> None:
+    channel = await declared(h)
+    assert channel.name == "inc-1-checkout-errors"
+    h.slack.add_channel("inc-1-payment-provider-down")  # taken: the rename takes -2
+    answer = await command(h, "title Payment provider down", channel)
+    assert answer == "INC-1 is now titled “Payment provider down”; the channel follows."
+    assert channel.name == "inc-1-payment-provider-down-2"
+    assert channel.previous_names == ["inc-1-checkout-errors"]
+    [incident] = await h.incidents()
+    assert (incident.title, incident.channel_name) == (
+        "Payment provider down",
+        "inc-1-payment-provider-down-2",
+    )
+    texts = [e.text for e in await h.timeline()]
+    assert "Title changed from “Checkout errors” to “Payment provider down”" in texts
+    assert "Channel renamed from #inc-1-checkout-errors to #inc-1-payment-provider-down-2" in texts
+    # The topic does not show the title: retitling sets no topic; bookmarks stay as they were.
+    assert len(topic_sets(h)) == 1
+    assert set(bookmarks(h, channel)) == {"Incident report", "Source alert"}
+    [report] = h.slack.pins(channel.id)
+    assert "Payment provider down" in json.dumps(report.blocks)
+    renames = h.slack.calls_to("conversations.rename")
+    assert [(c.args["name"], c.ok) for c in renames] == [
+        ("inc-1-payment-provider-down", False),  # name_taken
+        ("inc-1-payment-provider-down-2", True),
+    ]
+
+    # The same name again changes nothing; bad titles are answered, not stored.
+    assert await command(h, "title Payment provider down", channel) == answer
+    assert len(h.slack.calls_to("conversations.rename")) == 2
+    assert "letter or digit" in await command(h, "title !!!", channel)
+    assert "Give the new title" in await command(h, "title", channel)
+    assert (await h.incidents())[0].title == "Payment provider down"
+
+
+async def test_only_responders_may_retitle(h: Harness) -> None:
+    channel = await declared(h)
+    refused = await command(h, "title Something else", channel, user="U0STRANGER")
+    assert refused.endswith("may retitle the incident.")
+    assert refused.startswith(f"Only the Incident Response Team (<@{PM}>, <@{DL}>)")
+    assert (await h.incidents())[0].title == "Checkout errors"

@@ -31,7 +31,16 @@ from bot.domain.policy import RoleHolder
 from bot.emulator.block_limits import check_message_blocks, check_view
 from bot.services.home import HomeView, RoleNow
 from bot.services.timeline import NOTE_MAX
-from bot.slack.blocks import declare, digest, incident, paging, picker, postmortems, timeline
+from bot.slack.blocks import (
+    declare,
+    digest,
+    incident,
+    live_channel,
+    paging,
+    picker,
+    postmortems,
+    timeline,
+)
 from bot.slack.blocks.common import clip_markup, escape, fit, pieces
 from tests.slack.test_escaping_property import (
     AT,
@@ -212,6 +221,7 @@ def builders(w: Words) -> dict[str, Callable[[], Built]]:
             d.overdue_items, zone=ZONE, note=LATE
         ),
         "home.home_view": lambda: (None, bot.slack.blocks.home.home_view(a_home(w), POLICY)),
+        "live_channel.archive_notice": lambda: live_channel.archive_notice(3650),
     }
 
 

@@ -15,15 +15,16 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.incident import Incident
+from bot.domain.incident import Incident, with_suffix
 from bot.services import effects
-from bot.services.outbox_worker import EffectHandler, OutboxItem
+from bot.services.outbox_worker import EffectHandler, OutboxItem, PermanentFailure
 from bot.services.paging import PagingService
+from bot.services.retitle import Retitling
 from bot.slack import messages
 from bot.slack.blocks import live_channel as blocks
 from bot.slack.delivery.handler import Handler
-from bot.slack.delivery.incidents import IncidentEffects
-from bot.slack.delivery.web_api import call
+from bot.slack.delivery.incidents import MAX_NAME_ATTEMPTS, IncidentEffects
+from bot.slack.delivery.web_api import call, slack_error
 
 # A bookmark's link, computed only when the channel lacks the bookmark.
 Link = Callable[[], Awaitable[str | None]]
@@ -61,11 +62,13 @@ class LiveChannelEffects:
 
     base: IncidentEffects
     paging: PagingService
+    retitling: Retitling
 
     def handlers(self) -> dict[str, EffectHandler]:
         return {
             effects.SYNC_CHANNEL: Handler(self.sync),
             effects.ARCHIVE_NOTICE: Handler(self.archive_notice),
+            effects.RENAME_CHANNEL: Handler(self.rename),
         }
 
     async def lead(self, incident_id: int) -> str | None:
@@ -119,3 +122,30 @@ class LiveChannelEffects:
         text, body = blocks.archive_notice(int(item.payload["days"]))
         ts, channel, _ = await self.base.post(item, incident.channel_id, text, body)
         return {"channel": channel, "ts": ts}
+
+    async def rename(self, item: OutboxItem) -> dict[str, Any]:
+        """The channel renamed after the title, with the rules and the collisions of its
+        creation (`inc-42-db`, else `inc-42-db-2` …). The name it has now is read first:
+        a retry after a rename whose answer was lost finds it done."""
+        incident = await self.base.with_channel(item)
+        assert incident.channel_id is not None
+        client, channel = self.base.client, incident.channel_id
+        base = str(item.payload["name"])
+        names = [with_suffix(base, attempt) for attempt in range(1, MAX_NAME_ATTEMPTS + 1)]
+        info = await call(client, "conversations.info", channel=channel)
+        current = str(info.get("channel", {}).get("name", ""))
+        if current in names:
+            await self.retitling.channel_renamed(incident.id, current)
+            return {"name": current}
+        for name in names:
+            try:
+                await call(client, "conversations.rename", channel=channel, name=name)
+            except PermanentFailure as exc:
+                if slack_error(exc) == "name_taken":
+                    continue
+                raise
+            await self.retitling.channel_renamed(incident.id, name)
+            return {"name": name, "was": current}
+        raise PermanentFailure(
+            f"conversations.rename: no free name after {MAX_NAME_ATTEMPTS} tries"
+        )
