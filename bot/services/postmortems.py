@@ -275,11 +275,15 @@ class PostmortemService(Service):
         await _tell(session, postmortem, effects.UPDATE_ANNOUNCEMENT, effects.BROADCAST_KEY, now)
         days = self.policy.postmortem.archive_channel_after_days
         if days is not None and incident.channel_status == ChannelStatus.CREATED:
-            # Its own key: a scheduled archive must not hold up the channel's queue.
-            archive, when = f"archive:{incident.id}", now + timedelta(days=days)
-            await _tell(session, postmortem, effects.ARCHIVE_CHANNEL, archive, when)
-            notice = effects.about(effects.ARCHIVE_NOTICE, channel, incident.id, days=days)
-            await OutboxRepository(session).enqueue_many([notice], now=now)
+            # Its own key: a scheduled archive must not hold up the channel's queue. One
+            # at once goes behind the final report (archived first, it could not post).
+            archive = f"archive:{incident.id}" if days > 0 else channel
+            await _tell(
+                session, postmortem, effects.ARCHIVE_CHANNEL, archive, now + timedelta(days=days)
+            )
+            if days > 0:  # "Archiving this channel in N days", once
+                notice = effects.about(effects.ARCHIVE_NOTICE, channel, incident.id, days=days)
+                await OutboxRepository(session).enqueue_many([notice], now=now)
         return "Post-mortem approved; the incident is closed"
 
     # --- action items --------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,8 +27,23 @@ ROSTER = f"roles:\n  pm: {{primary: {PM}}}\n  dl: {{primary: {DL}}}\n"
 
 @pytest.fixture
 async def h(database_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with strict(database_url, tmp_path, ROSTER) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def h0(database_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    """A policy that archives a closed incident's channel at once."""
+    at_once = ROSTER + "postmortem:\n  archive_channel_after_days: 0\n"
+    async with strict(database_url, tmp_path, at_once) as harness:
+        yield harness
+
+
+@asynccontextmanager
+async def strict(database_url: str, tmp_path: Path, text: str) -> AsyncIterator[Harness]:
+    """The bot on the emulator as strict as Slack: the manifest's scopes only."""
     policy = tmp_path / "policy.yaml"
-    policy.write_text(ROSTER)
+    policy.write_text(text)
     async with (
         SlackEmulator(bot_token=TOKEN) as slack,
         start_harness(
@@ -91,9 +107,8 @@ async def test_topic_and_bookmarks_after_declaring_and_a_status_change(h: Harnes
     assert len(h.slack.bookmarks(channel.id)) == 2
 
 
-async def test_the_approved_postmortem_is_bookmarked_and_the_archive_announced_once(
-    h: Harness,
-) -> None:
+async def approved(h: Harness) -> Channel:
+    """INC-1 resolved, its post-mortem written and approved (the button clicked twice)."""
     channel_id = await test_postmortems.resolve(h)
     channel = h.slack.channel(channel_id)
     assert channel is not None
@@ -108,6 +123,21 @@ async def test_the_approved_postmortem_is_bookmarked_and_the_archive_announced_o
             message=review.as_dict(),
         )  # fmt: skip
         await h.settled()
+    return channel
+
+
+async def test_a_channel_archived_at_once_gets_no_notice_and_no_failed_row(h0: Harness) -> None:
+    channel = await approved(h0)
+    await h0.settled()
+    assert channel.is_archived
+    assert not [m for m in h0.slack.messages(channel.id) if m.text.startswith("Archiving")]
+    assert [(r.kind, r.last_error) for r in await h0.outbox() if r.status != "done"] == []
+
+
+async def test_the_approved_postmortem_is_bookmarked_and_the_archive_announced_once(
+    h: Harness,
+) -> None:
+    channel = await approved(h)
     texts = [m.text for m in h.slack.messages(channel.id)]
     assert texts.count("Archiving this channel in 7 days.") == 1
     assert channel.topic["value"] == f"SEV1 · Closed · lead <@{PM}>"

@@ -89,6 +89,8 @@ class LiveChannelEffects:
         client, channel = self.base.client, incident.channel_id
         topic = blocks.channel_topic(incident, self.base.policy(), await self.lead(incident.id))
         info = await call(client, "conversations.info", channel=channel)
+        if info.get("channel", {}).get("is_archived"):
+            return {"skipped": "archived"}  # an archived channel's topic is history
         current = (info.get("channel", {}).get("topic") or {}).get("value", "")
         changed = current != topic
         if changed:
