@@ -111,6 +111,10 @@ class PagingService(PagingDeadlines):
                 await IncidentRepository(session).update(
                     incident.id, acknowledged_at=now, updated_at=now
                 )
+                if effects.has_channel(incident.channel_status):  # no "respond by" now
+                    key = effects.incident_channel_key(incident.id)
+                    sync = effects.about(effects.SYNC_CHANNEL, key, incident.id)
+                    await OutboxRepository(session).enqueue_many([sync], now=now)
             title = self.writer.title(policy, page.role)
             behalf = f" (paged: <@{page.person}>)" if user != page.person else ""
             await TimelineRepository(session).append(

@@ -17,7 +17,7 @@ from bot.emulator import SlackEmulator
 from bot.emulator.manifest import manifest_bot_scopes
 from bot.emulator.state import Channel
 from bot.slack.ids import Action
-from tests.scenarios import test_postmortems
+from tests.scenarios import test_paging, test_postmortems
 from tests.support import TOKEN, Harness, start_harness
 
 PM, DL = "U0BOB", "U0CAROL"
@@ -190,3 +190,12 @@ async def test_only_responders_may_retitle(h: Harness) -> None:
     assert refused.endswith("may retitle the incident.")
     assert refused.startswith(f"Only the Incident Response Team (<@{PM}>, <@{DL}>)")
     assert (await h.incidents())[0].title == "Checkout errors"
+
+
+async def test_the_first_acknowledgement_takes_the_deadline_off_the_topic(h: Harness) -> None:
+    channel = await declared(h)
+    await test_paging.tick(h)
+    [page] = [p for p in await test_paging.pages(h) if p.role == "pm"]
+    await test_paging.click_ack(h, page, PM, channel.id)
+    assert channel.topic["value"] == f"SEV1 · Investigating · lead <@{PM}>"
+    assert len(topic_sets(h)) == 2
