@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.clock import Clock
-from bot.domain.incident import Incident
+from bot.domain.incident import ChannelStatus, Incident
 from bot.domain.paging import (
     Page,
     PageStatus,
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 # The RACI task whose accountable role may reload the roster.
 ADMIN_TASK = "maintain_policy"
+# Open incidents whose topics an absence re-syncs (newest first): Slack's rate, not all.
+TOPIC_SYNCS_MAX = 50
 
 
 class PagingError(Exception):
@@ -266,8 +268,12 @@ class PagingService(PagingDeadlines):
         now = self.clock.now()
         if until is not None and until <= now:
             raise PagingError("That time has already passed.")
+        rostered = any(user in role.people for role in self.policy.roles.values())
         async with self.db.session() as session:
             await PagingRepository(session).set_absence(user, until, now)
+            if rostered:  # a stand-in may now lead: the channels' topics name the lead
+                await OutboxRepository(session).enqueue_many(await _topic_syncs(session), now=now)
+        self._on_commit()
 
     def may_maintain_policy(self, user: str) -> bool:
         """The people of the role accountable for maintaining the policy (RACI)."""
@@ -295,6 +301,15 @@ class PagingService(PagingDeadlines):
 
 
 _UNACKED = {PageStatus.WAITING.value, PageStatus.ESCALATED.value, PageStatus.UNANSWERED.value}
+
+
+async def _topic_syncs(session: Session) -> list[effects.Effect]:
+    """A topic sync for each open incident with a channel (its lead may have changed)."""
+    return [
+        effects.about(effects.SYNC_CHANNEL, effects.incident_channel_key(i.id), i.id)
+        for i in await IncidentRepository(session).list_open(limit=TOPIC_SYNCS_MAX)
+        if i.channel_status is ChannelStatus.CREATED
+    ]
 
 
 async def _existing(session: Session, incident_id: int, *, lock: bool = True) -> Incident:

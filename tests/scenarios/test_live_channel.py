@@ -199,3 +199,15 @@ async def test_the_first_acknowledgement_takes_the_deadline_off_the_topic(h: Har
     await test_paging.click_ack(h, page, PM, channel.id)
     assert channel.topic["value"] == f"SEV1 · Investigating · lead <@{PM}>"
     assert len(topic_sets(h)) == 2
+
+
+async def test_the_pm_away_puts_the_stand_in_in_the_topic(h: Harness) -> None:
+    channel = await declared(h)
+    away = await h.sender.slash_command("away until tomorrow", user_id=PM)
+    assert "You are away until" in away.json()["text"]
+    await h.settled()
+    # The DL stands in for the PM (stand_in: dl in the default policy).
+    assert channel.topic["value"].startswith(f"SEV1 · Investigating · lead <@{DL}> · ")
+    await h.sender.slash_command("away off", user_id=PM)
+    await h.settled()
+    assert channel.topic["value"].startswith(f"SEV1 · Investigating · lead <@{PM}> · ")
