@@ -22,7 +22,7 @@ PARIS = ZoneInfo("Europe/Paris")
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc, arg-type]
 
 
 # --- examples ---------------------------------------------------------------------------

@@ -70,11 +70,12 @@ def option(text: str, value: str) -> dict[str, Any]:
 def test_an_options_answer_is_read_within_slacks_limits() -> None:
     hundred = [option(f"INC-{n}", str(n)) for n in range(100)]
     assert check_options_answer({"options": hundred}) == hundred
-    for bad in (
+    bad_answers: list[Any] = [
         {"options": [*hundred, option("INC-100", "100")]},
         {"options": [option("x" * 76, "1")]},
         {"options": [option("x", "1" * 151)]},
         [],
-    ):
+    ]
+    for bad in bad_answers:
         with pytest.raises(SlackError):
             check_options_answer(bad)

@@ -30,7 +30,7 @@ roles:
   dl:  {title: Development Lead, primary: U0CAROL, backups: [U0DAVE]}
   om:  {title: Operations Lead,  primary: U0ERIN, backups: [U0FRANK]}
 """
-DEBOUNCE = timedelta(seconds=HomeService.__init__.__kwdefaults__["debounce"] + 1)
+DEBOUNCE = timedelta(seconds=HomeService.__init__.__kwdefaults__["debounce"] + 1)  # type: ignore[index]
 
 
 @pytest.fixture
@@ -67,6 +67,13 @@ async def home_of(harness: Harness, user: str) -> dict[str, Any]:
     await open_home(harness, user)
     harness.app.clock.advance(DEBOUNCE)  # type: ignore[attr-defined]
     await harness.settled()
+    view = harness.slack.home_view(user)
+    assert view is not None
+    return view
+
+
+def published_home(harness: Harness, user: str) -> dict[str, Any]:
+    """The Home last published for `user`, as it stands (no opening, no waiting)."""
     view = harness.slack.home_view(user)
     assert view is not None
     return view
@@ -115,23 +122,20 @@ async def test_a_paged_pm_acknowledges_from_home_and_marks_themselves_away(
     [page] = await pages_of(harness, "U0ALICE")
     assert page.status == "acknowledged"
     # Acknowledging queued the refresh itself: the button is gone without reopening.
-    view = harness.slack.home_view("U0ALICE")
-    assert view is not None
+    view = published_home(harness, "U0ALICE")
     assert buttons(view, Action.PAGE_ACKNOWLEDGE) == []
 
     [away] = buttons(view, Action.HOME_AWAY)
     assert away["value"] == "away"
     await click(harness, "U0ALICE", view, Action.HOME_AWAY, "away")
-    view = harness.slack.home_view("U0ALICE")
-    assert view is not None
+    view = published_home(harness, "U0ALICE")
     [back] = buttons(view, Action.HOME_AWAY)
     assert back["value"] == "back"
     assert "back" in back["text"]["text"].lower()
     assert "<@U0BOB> acting now" in json.dumps(view)  # the backup acts while Alice is away
 
     await click(harness, "U0ALICE", view, Action.HOME_AWAY, "back")
-    view = harness.slack.home_view("U0ALICE")
-    assert view is not None
+    view = published_home(harness, "U0ALICE")
     assert [b["value"] for b in buttons(view, Action.HOME_AWAY)] == ["away"]
 
 
@@ -153,7 +157,7 @@ async def test_opening_the_home_twice_quickly_publishes_it_once(harness: Harness
     await open_home(harness, "U0DAVE")
     harness.app.clock.advance(DEBOUNCE)  # type: ignore[attr-defined]
     await harness.settled()
-    published = [c.args.get("user_id") for c in harness.slack.calls_to("views.publish")]
+    published = [str(c.args.get("user_id")) for c in harness.slack.calls_to("views.publish")]
     assert sorted(published) == ["U0BOB", "U0DAVE"]
 
 
@@ -190,8 +194,7 @@ async def test_resolving_puts_the_postmortem_owed_on_the_owners_home(harness: Ha
     await harness.sender.view_submission(form, values)
     await harness.settled()
     # The request refreshed the owner's Home (the PM): no reopening needed.
-    view = harness.slack.home_view("U0ALICE")
-    assert view is not None
+    view = published_home(harness, "U0ALICE")
     [write] = buttons(view, Action.WRITE_POSTMORTEM)
     assert write["value"] == str(incident.id)
     assert "No open incidents." in json.dumps(view)

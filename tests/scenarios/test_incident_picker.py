@@ -152,6 +152,7 @@ async def test_a_person_not_allowed_is_refused_as_in_the_channel(pm_harness: Har
 
     answer = await pick(pm_harness, view, option, user_id=SOMEONE)
 
+    assert incident.channel_id is not None
     in_channel = await pm_harness.sender.slash_command(
         f"assign pm <@{SOMEONE}>", channel_id=incident.channel_id, user_id=SOMEONE
     )
@@ -169,6 +170,7 @@ async def test_a_person_not_allowed_is_refused_as_in_the_channel(pm_harness: Har
 async def test_inside_an_incident_channel_no_picker_opens(harness: Harness) -> None:
     incident = await declared(harness)
     harness.slack.reset_calls()
+    assert incident.channel_id is not None
     response = await harness.sender.slash_command("note all quiet", channel_id=incident.channel_id)
     assert f"Noted on INC-{incident.id}" in response.json()["text"]
     named = await harness.sender.slash_command(f"timeline INC-{incident.id}", channel_id=ELSEWHERE)

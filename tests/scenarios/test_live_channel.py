@@ -75,7 +75,7 @@ def topic_sets(h: Harness) -> list[str]:
 
 
 def bookmarks(h: Harness, channel: Channel) -> dict[str, str]:
-    return {b.title: b.link for b in h.slack.bookmarks(channel.id)}
+    return {b.title: b.link or "" for b in h.slack.bookmarks(channel.id)}
 
 
 async def test_topic_and_bookmarks_after_declaring_and_a_status_change(h: Harness) -> None:

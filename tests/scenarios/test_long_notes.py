@@ -40,6 +40,7 @@ async def test_a_pasted_12000_character_log_is_stored_whole_and_shown_in_pieces(
 
     await harness.settled()
     echo = harness.slack.messages(channel)[-1]
+    assert echo.blocks is not None
     check_message_blocks(echo.blocks)  # what Slack accepted, checked again here
     shown = echo.blocks[0]["text"]["text"]
     assert shown.startswith(":memo: 2026-12-06T04:00:01Z ERROR checkout-api upstream &lt;db-1&gt;")
@@ -87,6 +88,7 @@ async def test_a_long_status_update_is_stored_whole_and_its_broadcast_fits(
     assert status.data["update"] == LOG
     await harness.settled()
     update = harness.slack.messages("#incidents")[-1]
+    assert update.blocks is not None
     check_message_blocks(update.blocks)
     assert "`/incident timeline INC-1 #3` shows all of it" in update.blocks[0]["text"]["text"]
     assert len(update.text) < 4000

@@ -26,7 +26,7 @@ def with_schedule(job: str, cron: str) -> object:
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc, arg-type]
 
 
 async def test_a_local_time_repeated_when_the_clocks_go_back_runs_once(db: Database) -> None:

@@ -24,7 +24,7 @@ import pytest
 import bot.slack.blocks
 import bot.slack.blocks.home
 from bot.domain import digest as facts
-from bot.domain.checklist import Verdict
+from bot.domain.checklist import Failure, Verdict
 from bot.domain.home import HomeIncident, HomeItem, HomePage, HomePostmortem, HomeSnapshot
 from bot.domain.paging import Roster, RosterLine
 from bot.domain.policy import RoleHolder
@@ -154,7 +154,8 @@ def builders(w: Words) -> dict[str, Callable[[], Built]]:
     entries = [an_entry(w.long, kind, n) for n, kind in enumerate(["note", "captured"] * 8, 1)]
     d = many_digest(w)
     followup = {"id": 5, "incident": "INC-7", "text": w.long, "owner": OWNER}
-    verdict = Verdict(qualifies=False, results={}, failures=tuple([w.short] * 30))
+    failure = Failure(key="k", number="1", label=w.short, reason=w.short, missing=())
+    verdict = Verdict(qualifies=False, results={}, failures=tuple([failure] * 30))
     return {
         "incident.announcement": lambda: incident.announcement(inc, POLICY),
         "incident.incident_report": lambda: incident.incident_report(inc, POLICY, note=w.short),
