@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import shlex
+import shutil
 import signal
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from bot.emulator import SlackEmulator, SlackRequestSender, SlackResponse
 from storage.engine import Database
@@ -164,23 +168,46 @@ class Cluster:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            # The queues that lead to outbox rows first: a declaration or capture made
-            # after this read has its rows committed before the outbox read below.
-            intake = await self.scalar("SELECT count(*) FROM declaration_intake")
-            intake += await self.scalar(
-                "SELECT count(*) FROM capture_requests WHERE state <> 'form'"
-            )
-            horizon = datetime.now(UTC) + timedelta(minutes=1)
-            waiting = [
-                (r.id, r.kind, r.status, r.last_error)
-                for r in await self.outbox()
-                if r.status == "pending" and r.next_attempt_at.replace(tzinfo=UTC) <= horizon
-            ]
+            try:
+                intake, waiting = await self._backlog()
+            except (DBAPIError, OSError):  # the database restarting: ask again
+                intake, waiting = -1, []
             if not waiting and not intake:
                 return
             if loop.time() > deadline:
                 raise TimeoutError(f"not settled: intake {intake}, outbox {waiting}")
             await asyncio.sleep(0.1)
+
+    async def _backlog(self) -> tuple[int, list[tuple[Any, ...]]]:
+        # The queues that lead to outbox rows first: a declaration or capture made after
+        # this read has its rows committed before the outbox read below.
+        intake = await self.scalar("SELECT count(*) FROM declaration_intake")
+        intake += await self.scalar("SELECT count(*) FROM capture_requests WHERE state <> 'form'")
+        horizon = datetime.now(UTC) + timedelta(minutes=1)
+        waiting = [
+            (r.id, r.kind, r.status, r.last_error)
+            for r in await self.outbox()
+            if r.status == "pending" and r.next_attempt_at.replace(tzinfo=UTC) <= horizon
+        ]
+        return int(intake), waiting
+
+    async def restart_database(self) -> str:
+        """Restart the PostgreSQL server where this machine lets the test (root, Debian's
+        pg_ctlcluster, a cluster on the URL's port; or FIREWATCH_FAULTS_PG_RESTART, a
+        command); else cut every connection to the database, which is what the replicas
+        see of a restart but for the seconds when the server refuses connections. Says
+        which was done."""
+        command = restart_command()
+        if command is None:
+            await self.terminate_connections()
+            return "connections cut"
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        out, _ = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed: {out.decode(errors='replace')}")
+        return "PostgreSQL restarted"
 
     async def terminate_connections(self) -> int:
         """What a database restart does to every replica: their connections are cut."""
@@ -193,6 +220,19 @@ class Cluster:
                 )
             )
             return int(result.scalar() or 0)
+
+
+def restart_command() -> list[str] | None:
+    configured = os.environ.get("FIREWATCH_FAULTS_PG_RESTART")
+    if configured:
+        return shlex.split(configured)
+    versions = (
+        sorted(Path("/etc/postgresql").glob("*/main")) if Path("/etc/postgresql").is_dir() else []
+    )
+    if os.geteuid() != 0 or not shutil.which("pg_ctlcluster") or len(versions) != 1:
+        return None
+    version = versions[0].parent.name
+    return ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"]
 
 
 def prepare(workdir: Path) -> None:

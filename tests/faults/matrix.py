@@ -113,13 +113,13 @@ async def run_case(c: Cluster, case: Case, tag: str, first_write: str | None) ->
     try:
         await play(c, case.step, inc)
         kind, _, spec = case.fault.partition(":")
-        restart: asyncio.Task[int] | None = None
+        restart: asyncio.Task[str] | None = None
         if kind == "kill":
             target, _, phase = spec.rpartition(":")
             method, _, nth = target.partition("#")
 
             def kill(replica: str | None) -> None:
-                killed.append(replica or "?")
+                killed.append(f"replica {replica}" if replica else "?")
                 if replica is not None:
                     c.kill(replica)
 
@@ -133,9 +133,9 @@ async def run_case(c: Cluster, case: Case, tag: str, first_write: str | None) ->
                 c.slack.fail(first_write, delay=3.0)
         await STEPS[case.step].act(c, inc)
         if kind == "db":
-            restart = asyncio.create_task(c.terminate_connections())
+            restart = asyncio.create_task(c.restart_database())
         if restart is not None:
-            await restart
+            killed.append(await restart)
         await asyncio.sleep(0.2)  # let a kill armed for a late call happen before recovery
         await c.recover()
         await STEPS[case.step].check(c, inc)
@@ -242,7 +242,7 @@ async def on_new_databases(
 
 
 def markdown(results: Sequence[Result]) -> str:
-    lines = ["| step | fault | replica killed | result |", "| --- | --- | --- | --- |"]
+    lines = ["| step | fault | what went down | result |", "| --- | --- | --- | --- |"]
     for r in results:
         verdict = "agree" if r.ok else f"**FAIL** {r.detail}"
         lines.append(f"| {r.case.step} | `{r.case.fault}` | {r.killed or '-'} | {verdict} |")
