@@ -39,7 +39,17 @@ class HomeRepository(Repository):
                 select(func.count()).select_from(IncidentRow).where(*_open_incident())
             ),
             pages=await self._pages(user, limit),
+            pages_total=await self._count(
+                select(func.count())
+                .select_from(PageRow)
+                .where(PageRow.person == user, PageRow.status.in_(_UNACKED))
+            ),
             postmortems=await self._postmortems(user, limit),
+            postmortems_total=await self._count(
+                select(func.count())
+                .select_from(PostmortemRow)
+                .where(PostmortemRow.owner_id == user, PostmortemRow.status.in_(_OWED))
+            ),
             items=await self._items(user, today, limit),
             items_total=await self._count(
                 select(func.count()).select_from(ActionItemRow).where(*_overdue(user, today))

@@ -55,4 +55,7 @@ class HomeSnapshot:
     items: list[HomeItem]
     items_total: int
     assigned: dict[int, list[str]] = field(default_factory=dict)  # incident id → roles
+    # How many unacknowledged pages and owed post-mortems in all (None: the lists are all).
+    pages_total: int | None = None
+    postmortems_total: int | None = None
     absences: dict[str, datetime] = field(default_factory=dict)  # who is away, until

@@ -370,3 +370,17 @@ def test_a_busy_weeks_digest_says_how_many_more_instead_of_overflowing() -> None
     _, blocks = digest.digest_message(many_digest(WORDS["markup"]), POLICY, zone=ZONE)
     shown = "\n".join(texts_of(blocks, "mrkdwn"))
     assert len(re.findall(r"… and \d+ more", shown)) >= 4, shown
+
+
+def test_the_home_counts_every_page_and_postmortem_owed_not_only_those_read() -> None:
+    """The read takes the most urgent few; "…and N more" says how many there are in all."""
+    view = a_home(Words(long="Checkout", short="Checkout"))
+    snapshot = dataclasses.replace(
+        view.snapshot, pages=view.snapshot.pages[:20], pages_total=45,
+        postmortems=view.snapshot.postmortems[:20], postmortems_total=31,
+    )  # fmt: skip
+    shown = str(
+        bot.slack.blocks.home.home_view(dataclasses.replace(view, snapshot=snapshot), POLICY)
+    )
+    assert "…and 35 more" in shown  # 45 pages, 10 shown
+    assert "…and 21 more" in shown  # 31 post-mortems, 10 shown

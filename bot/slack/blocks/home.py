@@ -72,7 +72,8 @@ def _pages(view: HomeView, policy: Policy) -> list[SlackBlock]:
         )
         ack = button(ACKNOWLEDGE, Action.PAGE_ACKNOWLEDGE, str(page.id))
         blocks.append(section(line, accessory=ack))
-    return blocks + _more(len(pages) - MINE_MAX, messages.HOME_MORE)
+    total = view.snapshot.pages_total
+    return blocks + _more((len(pages) if total is None else total) - MINE_MAX, messages.HOME_MORE)
 
 
 def _postmortems(view: HomeView, zone: str) -> list[SlackBlock]:
@@ -88,7 +89,8 @@ def _postmortems(view: HomeView, zone: str) -> list[SlackBlock]:
         )
         write = button(WRITE, Action.WRITE_POSTMORTEM, str(pm.incident_id))
         blocks.append(section(line, accessory=write))
-    return blocks + _more(len(owed) - MINE_MAX, messages.HOME_MORE)
+    total = view.snapshot.postmortems_total
+    return blocks + _more((len(owed) if total is None else total) - MINE_MAX, messages.HOME_MORE)
 
 
 def _items(view: HomeView, zone: str) -> list[SlackBlock]:
