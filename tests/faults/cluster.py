@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from bot.emulator import SlackEmulator, SlackRequestSender, SlackResponse
 from storage.engine import Database
 from storage.models import IncidentRow, OutboxRow
-from tests.benchmarks.common import ServerProcess, start_firewatch
+from tests.benchmarks.common import FlowError, ServerProcess, start_firewatch
 from tests.support import SECRET, TOKEN
 
 # The IRT the flows page: U0DAVE is paged by hand, U0BOB (the PM) writes the post-mortem
@@ -48,6 +48,11 @@ REPLICA_ENV = {
     "FIREWATCH_AUTO_MIGRATE": "true",
     "FIREWATCH_LOG_LEVEL": "INFO",
 }
+
+
+# Starts of a replica before giving up: a replica exits when the database does not
+# answer at start, and an orchestrator starts it again.
+START_ATTEMPTS = 5
 
 
 class ReplicaGone(Exception):
@@ -82,11 +87,22 @@ class Cluster:
         }
         home = self.workdir / f"replica-{name}"  # its own log (a restart appends a new one)
         home.mkdir(exist_ok=True)
-        if (home / "firewatch.log").exists():
-            (home / "firewatch.log").rename(home / f"firewatch-{len(list(home.iterdir()))}.log")
-        server = await start_firewatch(
-            self.slack.api_url_for(name), self.database_url, home, extra_env=env
-        )
+        for attempt in range(1, START_ATTEMPTS + 1):
+            if (home / "firewatch.log").exists():
+                numbered = home / f"firewatch-{len(list(home.iterdir()))}.log"
+                (home / "firewatch.log").rename(numbered)
+            try:
+                server = await start_firewatch(
+                    self.slack.api_url_for(name), self.database_url, home, extra_env=env
+                )
+                break
+            except FlowError:
+                # It exits when the database does not answer at start (another cluster's
+                # case may be restarting PostgreSQL): started again, as an orchestrator
+                # would.
+                if attempt == START_ATTEMPTS:
+                    raise
+                await asyncio.sleep(1.0)
         server.name = name
         sender = SlackRequestSender(
             server.events_url, SECRET, response_url_base=self.slack.hooks_url
