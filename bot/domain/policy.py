@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, field_validator, model_validator
 
+from bot.domain.alerts import AlertsPolicy
 from bot.domain.business_time import BusinessHours, WorkingTime
 from bot.domain.checklist import ChecklistGroup, ChecklistLeaf, ConsistencyError, Problem
 from bot.domain.durations import Duration
@@ -43,6 +44,7 @@ from bot.domain.policy_sections import (
 )
 
 __all__ = [
+    "AlertsPolicy",
     "BusinessHours",
     "ChangePolicy",
     "ChecklistGroup",
@@ -93,6 +95,7 @@ class Policy(BaseModel):
     retention: RetentionPolicy = RetentionPolicy()
     features: FeaturesPolicy = FeaturesPolicy()
     schedules: Schedules = Schedules()
+    alerts: AlertsPolicy = AlertsPolicy()
 
     @field_validator("severities")
     @classmethod
@@ -216,6 +219,30 @@ class Policy(BaseModel):
                 )
 
         yield from self._permission_problems(roles)
+        yield from self._alert_problems(roles)
+
+    def _alert_problems(self, roles: set[str]) -> Iterable[Problem]:
+        known = ", ".join(self.severities)
+        rules = self.alerts
+        for index, page in enumerate(rules.page):
+            if page.role not in roles:
+                yield Problem(("alerts", "page", index, "role"), _unknown_role(page.role, roles))
+        for index, declare in enumerate(rules.auto_declare):
+            if declare.severity is not None and declare.severity not in self.severities:
+                yield Problem(
+                    ("alerts", "auto_declare", index, "severity"),
+                    f"{declare.severity!r} is not a severity ({known})",
+                )
+        for value, key in rules.severity.values.items():
+            if key not in self.severities:
+                yield Problem(
+                    ("alerts", "severity", "values", value), f"{key!r} is not a severity ({known})"
+                )
+        default = rules.severity.default
+        if default is not None and default not in self.severities:
+            yield Problem(
+                ("alerts", "severity", "default"), f"{default!r} is not a severity ({known})"
+            )
 
     def _permission_problems(self, roles: set[str]) -> Iterable[Problem]:
         missing = [action.value for action in Action if action not in self.permissions]

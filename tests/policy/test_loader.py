@@ -226,7 +226,7 @@ def test_unknown_section(tmp_path):
     assert problems(path) == [
         f"{path}:2: severties: unknown key; allowed here: "
         "severities, working_time, checklist, report, roles, raci, permissions, "
-        "templates, declare, postmortem, change, retention, features, schedules"
+        "templates, declare, postmortem, change, retention, features, schedules, alerts"
     ]
 
 
