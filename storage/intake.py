@@ -56,6 +56,21 @@ def add_many(
     )
 
 
+async def add(
+    session: AsyncSession, declare_key: str, data: dict[str, Any], *, now: datetime
+) -> bool:
+    """Store one submission in the caller's transaction (a declaration an alert makes);
+    False if its key was stored already."""
+    conn = await session.connection()
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(_intake)
+        .values(declare_key=declare_key, data=data, received_at=now)
+        .on_conflict_do_nothing(index_elements=["declare_key"])
+    )
+    return bool((await conn.execute(stmt)).rowcount)
+
+
 async def due(session: AsyncSession, limit: int, *, now: datetime) -> list[IntakeItem]:
     """The oldest submissions to declare now: neither moved aside nor waiting out a
     back-off after a failure, so rows that keep failing never hold back the others."""

@@ -264,3 +264,98 @@ def auto_declare_severity(
                 return rule.severity
             return mapped_severity(rules, labels, known)
     return None
+
+
+# --- what is stored ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertGroup:
+    """A group of alerts as Firewatch keeps it: one card in Slack (Alertmanager's
+    notification group; a generic alert is a group of its own unless it names one)."""
+
+    id: int
+    source: str
+    group_key: str
+    channel: str | None  # where its card goes ("#name" or an id); None: nowhere configured
+    status: str  # FIRING while any of its alerts fires
+    title: str
+    severity: str  # the severity its labels map to
+    labels: Mapping[str, str]
+    firing: int
+    total: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    resent_at: datetime | None  # the last time a monitor sent it again, unchanged
+    storm_id: int | None  # counted on a storm card instead of a card of its own
+    card_channel_id: str | None
+    card_ts: str | None
+    incident_id: int | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    id: int
+    group_id: int
+    source: str
+    fingerprint: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime | None
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    links: Mapping[str, str]
+    values: Mapping[str, str]
+    last_seen_at: datetime
+    received: int  # how many times a monitor sent it
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname") or self.annotations.get("title") or self.fingerprint
+
+    @property
+    def summary(self) -> str:
+        for key in SUMMARY_KEYS:
+            text = (self.annotations.get(key) or "").strip()
+            if text:
+                return text
+        return self.name
+
+
+class AlertChange(StrEnum):
+    """What one received alert changed."""
+
+    NEW = "new"  # a firing not seen before
+    RESENT = "resent"  # the same firing again: only its last-seen time moves
+    RESOLVED = "resolved"  # it was firing and is resolved now
+    UNCHANGED = "unchanged"  # resolved again, or resolved without having been seen firing
+
+
+@dataclass(frozen=True)
+class Silence:
+    source: str
+    fingerprint: str
+    until: datetime
+    by: str
+    reason: str
+    silenced_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertStorm:
+    """A storm card's read: the groups it counts (the busiest first) and the totals."""
+
+    id: int
+    channel: str
+    opened_at: datetime
+    last_seen_at: datetime
+    card_channel_id: str | None
+    card_ts: str | None
+    groups: list[AlertGroup]
+    group_count: int
+    firing_alerts: int
+    total_alerts: int
+    firing_groups: int

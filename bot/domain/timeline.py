@@ -25,6 +25,7 @@ class EntryKind(StrEnum):
     CHANGE = "change"
     POSTMORTEM = "postmortem"
     REFUSED = "refused"  # someone tried an action the policy does not grant them
+    ALERT = "alert"  # a monitoring alert linked, firing again or resolved
     # Data lifecycle (bot/domain/retention.py): a signed tombstone standing for a purged
     # prefix of the chain, the stub of a purged incident, a signed record of a rewrite.
     TOMBSTONE = "tombstone"

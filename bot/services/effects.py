@@ -41,12 +41,21 @@ SYNC_CHANNEL = "incident.sync_channel"
 ARCHIVE_NOTICE = "incident.archive_notice"
 RENAME_CHANNEL = "incident.rename_channel"
 
+# Monitoring alerts (issue 22): a group's card, a channel's storm card, posted or updated.
+ALERT_CARD = "alert.card"
+ALERT_STORM_CARD = "alert.storm_card"
+
 BROADCAST_KEY = "broadcast"
 
 
 def incident_channel_key(incident_id: int) -> str:
     """Everything said in one incident's channel, in order (creation first)."""
     return f"incident:{incident_id}"
+
+
+def alerts_key(channel: str) -> str:
+    """Everything alerts say in one channel, in order and paced like timeline echoes."""
+    return f"alerts:{channel}"
 
 
 def dm_key(user_id: str) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -91,6 +91,11 @@ class DeclarationIntake:
         self.wording = wording
         self._commit: GroupCommit[tuple[str, dict[str, Any]], None] = GroupCommit(self._write)
         self._wake = asyncio.Event()
+        # Called in a new declaration's transaction with the stored submission's data
+        # (an alert's declaration links its alert group there).
+        self.declared_with: list[
+            Callable[[Session, Incident, dict[str, Any]], Awaitable[None]]
+        ] = []
 
     async def submit(
         self,
@@ -99,11 +104,18 @@ class DeclarationIntake:
         reporter_id: str,
         declare_key: str,
         checklist_answers: set[str],
+        extra: dict[str, Any] | None = None,
     ) -> None:
         """Screen the submission (raises InvalidReport or NotAnIncident, nothing stored)
-        and store it; returns once it is committed. Idempotent on `declare_key`."""
+        and store it; returns once it is committed. Idempotent on `declare_key`.
+        `extra`: stored beside the report for the `declared_with` hooks."""
         checklist = self.incidents.screen(report, checklist_answers=checklist_answers)
-        data = {"report": asdict(report), "reporter_id": reporter_id, "checklist": checklist}
+        data = {
+            **(extra or {}),
+            "report": asdict(report),
+            "reporter_id": reporter_id,
+            "checklist": checklist,
+        }
         await self._commit.submit((declare_key, data))
         self._wake.set()
 
@@ -181,6 +193,9 @@ class DeclarationIntake:
             )
             if triage and outcome.created:
                 await self._needs_triage(session, outcome.incident, policy, submitted)
+            if outcome.created:
+                for hook in self.declared_with:
+                    await hook(session, outcome.incident, item.data)
         if triage:
             log.warning(
                 "declared with a fallback severity: the one chosen is no longer in the policy",

@@ -28,6 +28,13 @@ class Action(StrEnum):
     PAGE_ACKNOWLEDGE = "firewatch_page_ack"  # on the page DM and its channel copy; value: page id
     HOME_DECLARE = "firewatch_home_declare"  # App Home: opens the declare modal
     HOME_AWAY = "firewatch_home_away"  # App Home: value "away" or "back"
+    # An alert card's buttons (issue 22); value: the alert group id. The URL buttons
+    # (source, dashboard, runbook) only open a link; Slack still sends their action.
+    ALERT_ACKNOWLEDGE = "firewatch_alert_ack"
+    ALERT_DECLARE = "firewatch_alert_declare"
+    ALERT_LINK = "firewatch_alert_link"
+    ALERT_SILENCE = "firewatch_alert_silence"
+    ALERT_OPEN_LINK = "firewatch_alert_open_link"
 
 
 class Block(StrEnum):

@@ -1,0 +1,407 @@
+"""Alert intake: a monitor's notification stored first (deduplicated), then told in Slack
+through the outbox, paged, linked to its incident or declared as one.
+
+`AlertDesk.receive` writes a whole notification in one transaction: the group (one card
+in Slack), each alert (one firing: source + fingerprint + startsAt, so a resend finds
+its row), the card's update (coalesced: a group with an update waiting gets no second
+one, and a channel gets at most `alerts.storm.cards_per_minute` new cards a minute — the
+groups beyond that are counted on one storm card), timeline entries on a linked
+incident, pages (the hooks in `on_firing`) and an auto-declaration (a declaration intake
+row, declared by the intake worker like any submission).
+
+Lock order, everywhere: the alert group's row, then the incident's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.domain.alerts import (
+    FIRING,
+    AlertBatch,
+    AlertChange,
+    AlertGroup,
+    AlertStorm,
+    IncomingAlert,
+    Silence,
+    StoredAlert,
+    all_match,
+    auto_declare_severity,
+    mapped_severity,
+    roles_to_page,
+    route_channel,
+)
+from bot.domain.incident import Incident, IncidentReport
+from bot.domain.policy import Policy
+from bot.domain.timeline import EntryKind
+from bot.services import effects
+from bot.services.base import Service
+from bot.services.effects import Effect
+from storage import intake
+from storage.alert_repository import AlertRepository
+from storage.outbox import OutboxRepository
+from storage.repositories import IncidentRepository, TimelineRepository
+from storage.session import Session
+
+log = logging.getLogger(__name__)
+
+# A storm card stays in use until its channel has had no storm group for this long.
+STORM_QUIET = timedelta(minutes=10)
+# Declarations from alerts are stored with this key prefix (one per alert group).
+DECLARE_KEY_PREFIX = "alert:"
+# How many alerts' names a timeline entry lists.
+NAMES_LISTED = 5
+
+FiringHook = Callable[[Session, AlertGroup, Sequence[IncomingAlert], datetime], Awaitable[None]]
+
+
+@dataclass
+class AlertReceipt:
+    """What one notification changed (the webhook's answer)."""
+
+    alerts: int = 0
+    new: int = 0
+    resent: int = 0
+    resolved: int = 0
+    silenced: int = 0
+    group: int | None = None
+    auto_declared: bool = False
+
+
+@dataclass
+class _Seen:
+    new: list[IncomingAlert] = field(default_factory=list)
+    resent: list[IncomingAlert] = field(default_factory=list)
+    resolved: list[IncomingAlert] = field(default_factory=list)
+
+
+class AlertDesk(Service):
+    def __init__(
+        self,
+        db: Any,
+        policy: Callable[[], Policy],
+        clock: Any,
+        *,
+        broadcast_channel: str | None,
+        on_commit: Callable[[], None] | None = None,
+        on_declare: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(db, policy, clock, on_commit)
+        self.broadcast_channel = broadcast_channel
+        # Pages for new firing alerts (bot/services/alert_paging.py), in the same
+        # transaction; and the intake worker's wake-up after an auto-declaration.
+        self.on_firing: list[FiringHook] = []
+        self._on_declare = on_declare or (lambda: None)
+
+    async def receive(self, batch: AlertBatch) -> AlertReceipt:
+        """Store the notification and queue what Slack should hear; idempotent (a resend
+        only moves the "last seen" time)."""
+        receipt = AlertReceipt(alerts=len(batch.alerts))
+        if not batch.alerts:
+            return receipt
+        now, policy = self.clock.now(), self.policy
+        rules = policy.alerts
+        labels = dict(batch.common_labels) or dict(batch.alerts[0].labels)
+        channel = route_channel(rules, labels) or self.broadcast_channel
+        severity = _most_severe(
+            policy, [mapped_severity(rules, a.labels, policy.severities) for a in batch.alerts]
+        )
+        declared = False
+        async with self.db.session() as session:
+            repo = AlertRepository(session)
+            group, created = await repo.group_for(
+                batch.source,
+                batch.group_key,
+                channel=channel,
+                title=_title(batch),
+                severity=severity,
+                labels=labels,
+                now=now,
+            )
+            receipt.group = group.id
+            muted = await repo.silenced(batch.source, [a.fingerprint for a in batch.alerts], now)
+            seen = _Seen()
+            for alert in batch.alerts:
+                change = await repo.record(group.id, alert, now)
+                if alert.fingerprint in muted:
+                    receipt.silenced += 1
+                    continue
+                if change is AlertChange.NEW:
+                    seen.new.append(alert)
+                elif change is AlertChange.RESENT:
+                    seen.resent.append(alert)
+                elif change is AlertChange.RESOLVED:
+                    seen.resolved.append(alert)
+            receipt.new, receipt.resent, receipt.resolved = (
+                len(seen.new),
+                len(seen.resent),
+                len(seen.resolved),
+            )
+            only_resent = bool(seen.resent) and not seen.new and not seen.resolved
+            group = await repo.settle_group(group.id, now=now, resent=only_resent)
+            if created and group.channel is not None:
+                group = await self._bound_storm(repo, group, rules.storm.cards_per_minute, now)
+            queued: list[Effect] = []
+            if seen.new or seen.resent or seen.resolved:
+                queued += await _card_update(repo, group)
+            if group.incident_id is not None and (seen.new or seen.resolved):
+                queued += await self._tell_incident(session, group, seen, now)
+            if seen.new:
+                for hook in self.on_firing:
+                    await hook(session, group, seen.new, now)
+                if group.incident_id is None:
+                    declared = await self._auto_declare(session, group, seen.new, policy, now)
+            await OutboxRepository(session).enqueue_many(queued, now=now)
+        receipt.auto_declared = declared
+        self._on_commit()
+        if declared:
+            self._on_declare()
+        return receipt
+
+    # --- storms -----------------------------------------------------------------------
+
+    async def _bound_storm(
+        self, repo: AlertRepository, group: AlertGroup, per_minute: int, now: datetime
+    ) -> AlertGroup:
+        """A new group gets a card of its own while its channel has had fewer than
+        `per_minute` new cards in the last minute; else it is counted on the storm card."""
+        assert group.channel is not None
+        # This group counts itself: it was inserted with no storm yet.
+        if await repo.own_cards_since(group.channel, now - timedelta(minutes=1)) <= per_minute:
+            return group
+        storm = await repo.storm_for(group.channel, quiet_since=now - STORM_QUIET, now=now)
+        await repo.put_in_storm(group.id, storm)
+        found = await repo.group(group.id)
+        assert found is not None
+        log.info("alert storm: group counted on the storm card", extra={"channel": group.channel})
+        return found
+
+    # --- a linked incident ------------------------------------------------------------
+
+    async def _tell_incident(
+        self, session: Session, group: AlertGroup, seen: _Seen, now: datetime
+    ) -> list[Effect]:
+        assert group.incident_id is not None
+        incident = await IncidentRepository(session).find(group.incident_id, lock=True)
+        if incident is None:
+            return []
+        timeline = TimelineRepository(session)
+        entries = []
+        for alerts, what in ((seen.new, "firing"), (seen.resolved, "resolved")):
+            if not alerts:
+                continue
+            names = ", ".join(a.summary[:120] for a in alerts[:NAMES_LISTED])
+            more = f" and {len(alerts) - NAMES_LISTED} more" if len(alerts) > NAMES_LISTED else ""
+            label = "Alert" if len(alerts) == 1 else f"{len(alerts)} alerts"
+            entries.append(
+                await timeline.append(
+                    incident.id,
+                    EntryKind.ALERT,
+                    f"{label} {what}: {names}{more}",
+                    at=now,
+                    actor=None,
+                    data={
+                        "alert_group": group.id,
+                        "status": what,
+                        "fingerprints": [a.fingerprint for a in alerts],
+                    },
+                )
+            )
+        return effects.echoes(incident.channel_status, entries)
+
+    async def link_declared(
+        self, session: Session, incident: Incident, data: dict[str, Any]
+    ) -> None:
+        """After a declaration made from an alert (the Declare button or an auto-declare
+        rule), in its transaction: link the group, and say so on the timeline."""
+        group_id = data.get("alert_group_id")
+        if not isinstance(group_id, int):
+            return
+        await self.link(session, group_id, incident, by=data.get("alert_declared_by"))
+
+    async def link(
+        self, session: Session, group_id: int, incident: Incident, *, by: str | None
+    ) -> bool:
+        """Link the group to the incident (its timeline says so, its card shows it);
+        False if it was linked to it already. The caller holds the incident locked."""
+        repo = AlertRepository(session)
+        group = await repo.group(group_id)
+        if group is None or not await repo.link(group_id, incident.id):
+            return False
+        now = self.clock.now()
+        state = "firing" if group.status == FIRING else "resolved"
+        entry = await TimelineRepository(session).append(
+            incident.id,
+            EntryKind.ALERT,
+            f"Alert linked: {group.title[:300]} ({group.firing} of {group.total} {state})",
+            at=now,
+            actor=by,
+            data={"alert_group": group.id, "status": "linked"},
+            source_key=f"alert-link:{group.id}:{incident.id}",
+        )
+        queued = effects.echoes(incident.channel_status, [entry])
+        queued += await _card_update(repo, group)
+        await OutboxRepository(session).enqueue_many(queued, now=now)
+        return True
+
+    # --- auto-declare -----------------------------------------------------------------
+
+    async def _auto_declare(
+        self,
+        session: Session,
+        group: AlertGroup,
+        alerts: Sequence[IncomingAlert],
+        policy: Policy,
+        now: datetime,
+    ) -> bool:
+        rules = policy.alerts
+        for alert in alerts:
+            severity = auto_declare_severity(rules, alert.labels, policy.severities)
+            if severity is None:
+                continue
+            reporter = _reporter(policy, roles_to_page(rules, alert.labels))
+            if reporter is None:
+                log.warning(
+                    "an auto-declare rule matched but nobody holds a role to report it",
+                    extra={"alert_group": group.id},
+                )
+                return False
+            report = declaration_report(policy, group, alert, severity)
+            rule = next(
+                (r for r in rules.auto_declare if all_match(r.matchers, alert.labels)), None
+            )
+            data = {
+                "report": report.__dict__,
+                "reporter_id": reporter,
+                "checklist": {
+                    "declared_by_alert": {
+                        "group": group.id,
+                        "alert": alert.summary[:300],
+                        "rule": [str(m) for m in rule.matchers] if rule else [],
+                    }
+                },
+                "alert_group_id": group.id,
+            }
+            return await intake.add(session, f"{DECLARE_KEY_PREFIX}{group.id}", data, now=now)
+        return False
+
+
+def declaration_report(
+    policy: Policy, group: AlertGroup, alert: IncomingAlert, severity: str
+) -> IncidentReport:
+    """The incident report an alert makes: its summary as the title, its description
+    as the nature, its links and annotations as the evidence, discovered by monitoring."""
+    report = policy.report
+    lengths = report.fields
+    methods = [m.key for m in report.discovery_methods]
+    discovery = next((k for k in methods if "monitor" in k), methods[0] if methods else "")
+    description = alert.annotations.get("description") or alert.summary
+    evidence = [f"{name}: {url}" for name, url in alert.links.items()]
+    evidence += [f"{k}: {v}" for k, v in alert.annotations.items() if k not in ("summary",)]
+    evidence += [f"labels: {', '.join(f'{k}={v}' for k, v in alert.labels.items())}"]
+    return IncidentReport(
+        title=(alert.summary or group.title)[:200],
+        severity=severity,
+        nature=description[: lengths.nature.max_length or 3000],
+        discovery=discovery,
+        impact=(f"Declared by a monitoring alert ({alert.name}); impact to be assessed.")[
+            : lengths.impact.max_length or 3000
+        ],
+        evidence="\n".join(evidence)[: lengths.evidence.max_length or 3000],
+        service=(alert.labels.get("service") or alert.labels.get("job") or "")[:200] or None,
+    )
+
+
+def _reporter(policy: Policy, roles: Sequence[str]) -> str | None:
+    """Who reports an auto-declared incident: the holder of the first role the alert
+    pages, else of the first IRT role with someone in it."""
+    holders = policy.acting_holders()
+    for role in [*roles, *policy.irt_roles]:
+        holder = holders.get(role)
+        if holder is not None and holder.person is not None:
+            return holder.person
+    return None
+
+
+async def _card_update(repo: AlertRepository, group: AlertGroup) -> list[Effect]:
+    """The group's card (or its storm card) brought up to date, unless an update is
+    waiting already."""
+    if group.channel is None:
+        return []
+    key = effects.alerts_key(group.channel)
+    if group.storm_id is not None:
+        if await repo.queue_storm_card(group.storm_id):
+            return [(effects.ALERT_STORM_CARD, key, {"storm_id": group.storm_id}, None)]
+        return []
+    if await repo.queue_card(group.id):
+        return [(effects.ALERT_CARD, key, {"group_id": group.id}, None)]
+    return []
+
+
+def _title(batch: AlertBatch) -> str:
+    if batch.title:
+        return batch.title[:500]
+    common = batch.common_annotations.get("summary")
+    return (common or batch.alerts[0].summary)[:500]
+
+
+def _most_severe(policy: Policy, keys: Sequence[str]) -> str:
+    order = policy.severity_keys
+    return min(keys, key=order.index) if keys else order[-1]
+
+
+# --- what the card shows ----------------------------------------------------------------
+
+CARD_ALERTS = 10  # alerts listed on a card; the rest are counted
+
+
+@dataclass(frozen=True)
+class AlertCard:
+    """A group's card as it is now: the group, its first alerts (firing first), the
+    incident it is linked to, and the silences on its alerts."""
+
+    group: AlertGroup
+    alerts: list[StoredAlert]
+    incident: Incident | None
+    silences: list[Silence]
+
+
+class AlertCards(Service):
+    """The delivery's reads and writes: take a card to send, record where it was posted."""
+
+    async def take(self, group_id: int) -> AlertCard | None:
+        """The card to send, its "update waiting" mark cleared first (a change made
+        while it is being sent queues another update)."""
+        async with self.db.session() as session:
+            repo = AlertRepository(session)
+            group = await repo.take_card(group_id)
+            if group is None:
+                return None
+            alerts = await repo.alerts(group_id, limit=CARD_ALERTS)
+            incident = (
+                await IncidentRepository(session).find(group.incident_id)
+                if group.incident_id is not None
+                else None
+            )
+            silences = [
+                s
+                for s in await repo.silences(group.source, [a.fingerprint for a in alerts])
+                if s.until > self.clock.now()
+            ]
+        return AlertCard(group, alerts, incident, silences)
+
+    async def take_storm(self, storm_id: int) -> AlertStorm | None:
+        async with self.db.session() as session:
+            return await AlertRepository(session).take_storm_card(storm_id)
+
+    async def posted(self, group_id: int, channel_id: str, ts: str) -> None:
+        async with self.db.session() as session:
+            await AlertRepository(session).card_posted(group_id, channel_id, ts)
+
+    async def storm_posted(self, storm_id: int, channel_id: str, ts: str) -> None:
+        async with self.db.session() as session:
+            await AlertRepository(session).storm_card_posted(storm_id, channel_id, ts)

@@ -1,0 +1,171 @@
+"""Alert cards (issue 22): a monitor's notification stored, then one card per alert group
+in the routed channel, updated in place (a resend only moves "last seen"; resolved turns
+it green), storms bounded, and auto-declaration linking the group to its incident."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.domain.alerts import FIRING, RESOLVED, AlertBatch, IncomingAlert
+from bot.domain.clock import FrozenClock
+from bot.emulator import SlackEmulator
+from bot.slack.ids import Action
+from tests.support import TOKEN, Harness, start_harness
+
+NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+OM = "U0OLIVIA"
+POLICY = f"""
+roles:
+  om: {{primary: {OM}}}
+alerts:
+  routes:
+    - {{matchers: ["team=payments"], channel: "#payments-alerts"}}
+  auto_declare:
+    - {{matchers: ["severity=critical", "env=production"]}}
+  severity:
+    values: {{critical: sev1, warning: sev3}}
+  storm:
+    cards_per_minute: 5
+"""
+
+
+@pytest.fixture
+async def h(database_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    async with SlackEmulator(bot_token=TOKEN) as slack:
+        slack.add_channel("payments-alerts", channel_id="C0PAYALERTS")
+        async with start_harness(
+            database_url, emulator=slack, clock=FrozenClock(NOW), FIREWATCH_POLICY_FILE=str(policy)
+        ) as harness:
+            yield harness
+
+
+def alert(
+    name: str = "HighErrorRate",
+    *,
+    fingerprint: str = "f1",
+    status: str = FIRING,
+    starts: datetime = NOW - timedelta(minutes=3),
+    **labels: str,
+) -> IncomingAlert:
+    return IncomingAlert(
+        source="alertmanager",
+        fingerprint=fingerprint,
+        status=status,
+        starts_at=starts,
+        ends_at=NOW if status == RESOLVED else None,
+        labels={"alertname": name, **labels},
+        annotations={"summary": f"{name} on <checkout> & friends", "description": "5% 5xx"},
+        links={"generator": "http://prometheus.example:9090/graph?g0.expr=up"},
+    )
+
+
+def batch(*alerts: IncomingAlert, key: str = '{}:{alertname="HighErrorRate"}') -> AlertBatch:
+    common = dict(alerts[0].labels)
+    for each in alerts[1:]:
+        common = {k: v for k, v in common.items() if each.labels.get(k) == v}
+    status = FIRING if any(a.status == FIRING for a in alerts) else RESOLVED
+    return AlertBatch(
+        source="alertmanager", group_key=key, status=status, alerts=alerts, common_labels=common
+    )
+
+
+def cards(h: Harness, channel: str) -> list[Any]:
+    return [m for m in h.slack.messages(channel) if "alert" in json.dumps(m.blocks or [])]
+
+
+def block_text(message: Any) -> str:
+    return json.dumps(message.blocks)
+
+
+async def test_a_firing_group_gets_one_card_and_a_resend_only_moves_last_seen(h: Harness) -> None:
+    first = batch(alert(severity="warning", env="staging"), alert(fingerprint="f2", env="staging"))
+    receipt = await h.app.alerts.receive(first)
+    assert (receipt.new, receipt.resent) == (2, 0)
+    await h.settled()
+    [card] = cards(h, "C0INCIDENTS")  # no route matched: the broadcast channel
+    assert card.text.startswith("FIRING SEV3: HighErrorRate on &lt;checkout&gt; &amp; friends")
+    body = block_text(card)
+    assert "2 of 2 alerts firing" in body
+    assert "&lt;checkout&gt;" in body
+    assert "<checkout>" not in body
+    for action in (Action.ALERT_ACKNOWLEDGE, Action.ALERT_DECLARE, Action.ALERT_LINK):
+        assert action.value in body
+    assert "http://prometheus.example:9090/graph?g0.expr=up" in body
+    assert "still firing" not in body
+
+    h.app.clock.advance(timedelta(minutes=4))  # type: ignore[attr-defined]
+    again = await h.app.alerts.receive(first)
+    assert (again.new, again.resent) == (0, 2)
+    await h.settled()
+    [card] = cards(h, "C0INCIDENTS")  # updated in place, no second message
+    assert "still firing, last seen" in block_text(card)
+    assert "2 of 2 alerts firing" in block_text(card)
+
+    resolved = batch(
+        alert(status=RESOLVED, env="staging"),
+        alert(fingerprint="f2", status=RESOLVED, env="staging"),
+    )
+    done = await h.app.alerts.receive(resolved)
+    assert done.resolved == 2
+    await h.settled()
+    [card] = cards(h, "C0INCIDENTS")
+    assert card.text.startswith("RESOLVED")
+    assert "0 of 2 alerts firing" in block_text(card)
+    assert Action.ALERT_ACKNOWLEDGE.value not in block_text(card)
+    assert len(h.slack.calls_to("chat.postMessage")) == 1
+
+
+async def test_routes_send_a_team_s_alerts_to_its_channel(h: Harness) -> None:
+    await h.app.alerts.receive(batch(alert(team="payments"), key="payments"))
+    await h.settled()
+    assert len(cards(h, "C0PAYALERTS")) == 1
+    assert cards(h, "C0INCIDENTS") == []
+
+
+async def test_a_storm_of_groups_is_bounded_per_channel(h: Harness) -> None:
+    for n in range(60):
+        fp = f"storm-{n}"
+        await h.app.alerts.receive(
+            batch(alert(f"Disk{n}", fingerprint=fp, env="staging"), key=f"group-{n}")
+        )
+    await h.settled()
+    posts = [c for c in h.slack.calls_to("chat.postMessage") if c.ok]
+    assert len(posts) == 6  # five cards, then one storm card counting the other 55 groups
+    storm = [m for m in h.slack.messages("C0INCIDENTS") if "storm" in m.text.lower()]
+    assert len(storm) == 1
+    assert "55 more alert groups" in storm[0].text
+
+
+async def test_an_auto_declare_rule_declares_and_links_the_group(h: Harness) -> None:
+    fired = alert("PaymentsDown", severity="critical", env="production")
+    receipt = await h.app.alerts.receive(batch(fired, key="pd"))
+    assert receipt.auto_declared
+    await h.settled()
+    [incident] = await h.incidents()
+    assert incident.severity == "sev1"
+    assert incident.reporter_id == OM  # the on-call holder reports what a monitor declared
+    assert incident.discovery == "monitoring_alert"
+    assert incident.checklist["declared_by_alert"]["rule"] == [
+        "severity=critical",
+        "env=production",
+    ]
+    texts = [e.text for e in await h.timeline()]
+    assert any(t.startswith("Alert linked: PaymentsDown") for t in texts)
+    [card] = cards(h, "C0INCIDENTS")
+    assert f"Linked to INC-{incident.id}" in block_text(card)
+    # A resend declares nothing more; resolving puts "alert resolved" on the timeline.
+    await h.app.alerts.receive(batch(fired, key="pd"))
+    gone = alert("PaymentsDown", status=RESOLVED, severity="critical", env="production")
+    await h.app.alerts.receive(batch(gone, key="pd"))
+    await h.settled()
+    assert len(await h.incidents()) == 1
+    texts = [e.text for e in await h.timeline()]
+    assert any(t.startswith("Alert resolved: PaymentsDown") for t in texts)
