@@ -56,6 +56,11 @@ class Action(StrEnum):
     EXPORT = "export"
     RELOAD_ROSTER = "reload_roster"
     RETITLE = "retitle"  # `/incident title`: the channel is renamed to match
+    # Monitoring alerts (issue 22). Acknowledging and silencing name no incident (the
+    # incident parties cannot match); linking is checked against the target incident.
+    ACKNOWLEDGE_ALERT = "acknowledge_alert"
+    SILENCE_ALERT = "silence_alert"
+    LINK_ALERT = "link_alert"
 
 
 # The parties a `permissions` entry can name besides role keys.
