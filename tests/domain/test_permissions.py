@@ -43,6 +43,7 @@ RESPONDING = {
     A.CHANGE_SEVERITY,
     A.CHANGE_STATUS,
     A.RETITLE,
+    A.LINK_ALERT,
     A.RESOLVE,
     A.PAGE,
     A.PROPOSE_CHANGE,
@@ -54,20 +55,22 @@ RESPONDING = {
     A.SUBMIT_POSTMORTEM,
 }
 READS = {A.READ_TIMELINE, A.EXPORT}
+MEMBERS = {A.DECLARE, A.CAPTURE, A.ACKNOWLEDGE_ALERT}  # what any full member may do
 
 # Who, as which party, may do what under the default policy.
 ALLOWED: dict[str, set[Action]] = {
-    "pm (rostered)": {A.DECLARE, A.CAPTURE, A.ASSIGN_ROLE, A.RELOAD_ROSTER, A.COMPLETE_ACTION_ITEM}
+    "pm (rostered)": {A.ASSIGN_ROLE, A.RELOAD_ROSTER, A.COMPLETE_ACTION_ITEM, A.SILENCE_ALERT}
+    | MEMBERS
     | APPROVALS
     | RESPONDING
     | READS,
-    "dl (irt)": {A.DECLARE, A.CAPTURE, A.COMPLETE_ACTION_ITEM} | RESPONDING | READS,
-    "assigned pm (responder)": {A.DECLARE, A.CAPTURE} | RESPONDING | READS,
-    "paged person": {A.DECLARE, A.CAPTURE, A.ACKNOWLEDGE} | RESPONDING | READS,
-    "role backup of the page": {A.DECLARE, A.CAPTURE, A.ACKNOWLEDGE} | READS,
-    "reporter": {A.DECLARE, A.CAPTURE} | RESPONDING | READS,
-    "item owner": {A.DECLARE, A.CAPTURE, A.COMPLETE_ACTION_ITEM} | READS,
-    "member": {A.DECLARE, A.CAPTURE} | READS,
+    "dl (irt)": {A.COMPLETE_ACTION_ITEM, A.SILENCE_ALERT} | MEMBERS | RESPONDING | READS,
+    "assigned pm (responder)": MEMBERS | RESPONDING | READS,
+    "paged person": MEMBERS | {A.ACKNOWLEDGE} | RESPONDING | READS,
+    "role backup of the page": MEMBERS | {A.ACKNOWLEDGE} | READS,
+    "reporter": MEMBERS | RESPONDING | READS,
+    "item owner": MEMBERS | {A.COMPLETE_ACTION_ITEM} | READS,
+    "member": MEMBERS | READS,
     "guest in the channel": READS,
     "guest elsewhere": set(),
     "other team in the channel": READS,
