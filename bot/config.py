@@ -90,6 +90,17 @@ class Settings(BaseSettings):
     # With it, /metrics and /health's details need `Authorization: Bearer <token>`;
     # without it they are served to loopback clients only (bot/runtime/access.py).
     metrics_token: SecretStr | None = Field(default=None, alias="FIREWATCH_METRICS_TOKEN")
+    # Bearer tokens of the monitors' webhooks (POST /alerts/alertmanager, /alerts/grafana,
+    # /alerts/webhook); an endpoint whose token is unset answers 404.
+    alertmanager_token: SecretStr | None = Field(default=None, alias="FIREWATCH_ALERTMANAGER_TOKEN")
+    grafana_token: SecretStr | None = Field(default=None, alias="FIREWATCH_GRAFANA_TOKEN")
+    alert_webhook_token: SecretStr | None = Field(
+        default=None, alias="FIREWATCH_ALERT_WEBHOOK_TOKEN"
+    )
+    # A larger webhook body is refused with 413.
+    alert_max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, le=64 * 1024 * 1024, alias="FIREWATCH_ALERT_MAX_BODY_BYTES"
+    )
     environment: Literal["production", "development", "test"] = Field(
         default="production",
         validation_alias=AliasChoices("FIREWATCH_ENV", "environment"),
@@ -132,7 +143,9 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.strip()
 
-    @field_validator("audit_key", "metrics_token")
+    @field_validator(
+        "audit_key", "metrics_token", "alertmanager_token", "grafana_token", "alert_webhook_token"
+    )
     @classmethod
     def _key(cls, value: SecretStr | None) -> SecretStr | None:
         """Keys Firewatch checks itself: empty is unset, short is refused."""

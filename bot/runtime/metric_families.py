@@ -20,6 +20,16 @@ from storage.outbox import OutboxStats
 REQUEST_KINDS = ("command", "view_submission", "block_actions", "shortcut", "event", "other")
 REQUEST_OUTCOMES = ("ok", "rejected", "error")
 JOB_OUTCOMES = ("ok", "error")
+ALERT_SOURCES = ("alertmanager", "grafana", "webhook")
+ALERT_OUTCOMES = (
+    "stored",
+    "unauthorized",
+    "not_found",
+    "too_large",
+    "bad_request",
+    "unavailable",
+)
+ALERT_STATUSES = ("firing", "resolved")
 
 # Slack gives an app 3 s to answer; the interesting range is 1 ms .. 3 s.
 ACK_BUCKETS = (
@@ -279,6 +289,40 @@ class DatabaseMetrics(_Family):
     def writer_waited(self, background: bool, seconds: float) -> None:
         """`Database.on_writer_wait`: one SQLite write transaction's wait for the writer."""
         self.db_writer_wait.labels("background" if background else "request").observe(seconds)
+
+
+class AlertMetrics(_Family):
+    """Monitoring webhooks (bot/runtime/alert_endpoints.py): requests by source and
+    outcome, and the alerts they carried by source and status."""
+
+    def _define_alert_metrics(self) -> None:
+        self.alert_requests = self._counter(
+            "firewatch_alert_requests",
+            "Requests to the alert webhooks (/alerts/*), by source and outcome (stored, "
+            "unauthorized, not_found, too_large, bad_request, unavailable).",
+            ["source", "outcome"],
+        )
+        self.alerts_received_total = self._counter(
+            "firewatch_alerts_received",
+            "Alerts in the webhook bodies that were stored, by source and status.",
+            ["source", "status"],
+        )
+        for source in ALERT_SOURCES:
+            for outcome in ALERT_OUTCOMES:
+                self.alert_requests.labels(source, outcome)
+            for status in ALERT_STATUSES:
+                self.alerts_received_total.labels(source, status)
+
+    def alert_request(self, source: str, outcome: str) -> None:
+        source = source if source in ALERT_SOURCES else "other"
+        outcome = outcome if outcome in ALERT_OUTCOMES else "unavailable"
+        self.alert_requests.labels(source, outcome).inc()
+
+    def alerts_received(self, source: str, status: str, count: int) -> None:
+        source = source if source in ALERT_SOURCES else "other"
+        self.alerts_received_total.labels(
+            source, status if status in ALERT_STATUSES else "firing"
+        ).inc(count)
 
 
 def _label(value: str, limit: int = 64) -> str:

@@ -15,6 +15,8 @@ Prometheus.
 * The database: `time_statements` (storage/instrumentation.py) calls `statement_executed`,
   and `Database.on_writer_wait` is `writer_waited`.
 * APScheduler: `job_listener` (bot/runtime/scheduler.py) calls `job_run` and `job_missed`.
+* The alert webhooks (bot/runtime/alert_endpoints.py) call `alert_request` and
+  `alerts_received`.
 * Gauges that describe the database (outbox backlog, incidents by severity and status) are
   set at scrape time by a refresh callable, e.g. `database_refresh(db, now=clock.now)`.
 
@@ -40,6 +42,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from bot.runtime.access import OperatorAccess
 from bot.runtime.metric_families import (
+    AlertMetrics,
     DatabaseMetrics,
     IncidentMetrics,
     OutboxMetrics,
@@ -62,7 +65,9 @@ Refresh = Callable[[], Awaitable[None]]
 AGGREGATE_CACHE_SECONDS = 5.0
 
 
-class Metrics(SlackMetrics, OutboxMetrics, IncidentMetrics, SchedulerMetrics, DatabaseMetrics):
+class Metrics(
+    SlackMetrics, OutboxMetrics, IncidentMetrics, SchedulerMetrics, DatabaseMetrics, AlertMetrics
+):
     """The metrics of one Firewatch instance, with their own registry: every family
     (bot/runtime/metric_families.py), the process's own, and the scrape."""
 
@@ -83,6 +88,7 @@ class Metrics(SlackMetrics, OutboxMetrics, IncidentMetrics, SchedulerMetrics, Da
         self._define_incident_metrics()
         self._define_scheduler_metrics()
         self._define_database_metrics()
+        self._define_alert_metrics()
         self.build_info = self._gauge(
             "firewatch_build_info",
             "Always 1; the version label says which Firewatch is running.",

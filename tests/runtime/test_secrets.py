@@ -63,11 +63,17 @@ def test_masked_settings_hide_every_secret_and_url_credential() -> None:
         FIREWATCH_PAGERDUTY_ROUTING_KEY="R0UT1NGKEY0123456789abcdefabcdef",
         FIREWATCH_METRICS_TOKEN="metrics-token-0123456789",
         FIREWATCH_AUDIT_KEY="audit-key-0123456789abcdef",
+        FIREWATCH_ALERTMANAGER_TOKEN="am-token-0123456789abcdef",
+        FIREWATCH_GRAFANA_TOKEN="grafana-token-0123456789",
+        FIREWATCH_ALERT_WEBHOOK_TOKEN="hook-token-0123456789abc",
     )
     shown = settings.masked()
     text = "\n".join(shown.values())
-    for leak in ("xoxb-", "01234", "pa55word", "k3y", "R0UT", "metrics-", "audit-"):
+    leaks = ("xoxb-", "01234", "pa55word", "k3y", "R0UT", "metrics-", "audit-", "am-", "hook-")
+    for leak in (*leaks, "grafana-"):
         assert leak not in text
+    assert shown["FIREWATCH_GRAFANA_TOKEN"] == "****…6789 (24 chars)"
+    assert repr(settings.alertmanager_token) == "SecretStr('**********')"
     assert shown["FIREWATCH_PAGE_WEBHOOK_URL"] == "https://ops:****@pager.example/hook?key=****"
     assert shown["FIREWATCH_METRICS_TOKEN"] == "****…6789 (24 chars)"
 
