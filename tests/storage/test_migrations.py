@@ -79,13 +79,18 @@ async def test_auto_migrate_brings_the_schema_current(database_url: str) -> None
 async def test_the_migrations_build_the_schema_the_models_describe(database_url: str) -> None:
     """Migrations are written by hand: Alembic's own comparison finds no table, column,
     index or constraint the models have and the migrated database lacks (or the reverse)."""
+    import importlib
+    import pkgutil
+
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    import storage.alert_models  # noqa: F401  (every model module registers its tables)
-    import storage.paging_models  # noqa: F401
-    import storage.postmortem_models  # noqa: F401
+    import storage
     from storage.models import Base
+
+    for module in pkgutil.iter_modules(storage.__path__):
+        if module.name.endswith("_models"):  # each registers its tables on Base.metadata
+            importlib.import_module(f"storage.{module.name}")
 
     db = Database(database_url)
     try:
