@@ -4,7 +4,9 @@ anything else is an AlertPayloadError naming the JSON path, and nothing else esc
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from bot.domain.alert_payloads import (
 )
 from bot.domain.alerts import AlertBatch, AlertPayloadError
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
 T0 = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
 
 
@@ -379,6 +382,58 @@ def test_generic_problems_are_named(change: dict[str, Any], field: str, problem:
 def test_generic_wrapper_problems_are_named() -> None:
     expect_error(parse_generic, {"alerts": "x"}, "alerts", "must be a list")
     expect_error(parse_generic, {"alerts": [generic_alert()], "group": 1}, "group", "string")
+
+
+# --- captured fixtures (tests/fixtures/alerts/README.md) ----------------------------
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return dict(json.loads((FIXTURES / name).read_text(encoding="utf-8")))
+
+
+def test_alertmanagers_captured_firing_notification() -> None:
+    batch = parse_alertmanager(fixture("alertmanager_firing.json"))
+    assert (batch.status, batch.receiver, batch.truncated) == ("firing", "firewatch", 0)
+    assert batch.group_key == '{}:{alertname="HighErrorRate"}'
+    assert [a.fingerprint for a in batch.alerts] == ["1aeb4e53cd38cbe7", "3b6a87bc6779c948"]
+    first = batch.alerts[0]
+    assert first.starts_at == datetime(2026, 12, 6, 7, 13, 32, 673000, tzinfo=UTC)
+    assert first.ends_at is None
+    assert first.summary == "High 5xx error rate on api-1.prod.example.com:8080"
+    assert first.links["runbook"] == "https://runbooks.example.com/payments/high-error-rate"
+    assert first.links["generator"].startswith("http://prometheus.example.com:9090/graph?")
+
+
+def test_a_fingerprint_left_out_is_the_one_alertmanager_computes() -> None:
+    body = fixture("alertmanager_firing.json")
+    sent = [alert.pop("fingerprint") for alert in body["alerts"]]
+    assert [a.fingerprint for a in parse_alertmanager(body).alerts] == sent
+
+
+def test_alertmanagers_resend_is_the_same_batch_and_its_resolution_ends_it() -> None:
+    firing = parse_alertmanager(fixture("alertmanager_firing.json"))
+    assert parse_alertmanager(fixture("alertmanager_repeat.json")) == firing
+    resolved = parse_alertmanager(fixture("alertmanager_resolved.json"))
+    assert resolved.status == "resolved"
+    assert resolved.group_key == firing.group_key
+    for before, after in zip(firing.alerts, resolved.alerts, strict=True):
+        assert (after.fingerprint, after.starts_at) == (before.fingerprint, before.starts_at)
+        assert after.status == "resolved"
+        assert after.ends_at == datetime(2026, 12, 6, 7, 13, 33, 777000, tzinfo=UTC)
+
+
+def test_grafanas_documented_body() -> None:
+    batch = parse_grafana(fixture("grafana_firing.json"))
+    assert batch.title == "[FIRING:2] (Payments checkout payments)"
+    assert batch.group_key == "{}:{}"
+    assert batch.common_annotations["message"].startswith("**Firing**")
+    latency, errors = batch.alerts
+    assert latency.starts_at == datetime(2026, 11, 30, 13, 2, 10, 417532, tzinfo=UTC)
+    assert latency.values == {"B": "1.8324151", "C": "1"}
+    assert latency.links["dashboard"] == "https://grafana.example.com/d/c4k2p9x/checkout?orgId=1"
+    assert latency.annotations["valueString"].startswith("[ var='B'")
+    assert "dashboard" not in errors.links  # sent as ""
+    assert errors.links["silence"].startswith("https://grafana.example.com/alerting/silence/")
 
 
 # --- never anything else ------------------------------------------------------------

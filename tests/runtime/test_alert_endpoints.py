@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,8 @@ AM_TOKEN = "am-token-0123456789abcdef"
 GRAFANA_TOKEN = "grafana-token-0123456789"
 HOOK_TOKEN = "hook-token-0123456789abc"
 NOW = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
-LIMIT = 4096
+LIMIT = 8192
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,10 @@ class Served:
         raise AssertionError(f"{sample} is not exported")
 
 
-@pytest.fixture
-async def served() -> AsyncIterator[Served]:
+@asynccontextmanager
+async def serve(tokens: AlertTokens) -> AsyncIterator[Served]:
     receiver = RecordingReceiver()
     metrics = Metrics(process_metrics=False)
-    tokens = AlertTokens(alertmanager=AM_TOKEN, grafana=None, webhook=HOOK_TOKEN)
     routes = alert_routes(receiver, tokens, metrics, FrozenClock(NOW), max_body_bytes=LIMIT)
     app = web.Application(client_max_size=1024)  # smaller than LIMIT: ours applies
     app.add_routes(routes)
@@ -86,6 +87,12 @@ async def served() -> AsyncIterator[Served]:
             yield Served(str(server.make_url("")), receiver, metrics, http)
     finally:
         await server.close()
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[Served]:
+    async with serve(AlertTokens(AM_TOKEN, GRAFANA_TOKEN, HOOK_TOKEN)) as running:
+        yield running
 
 
 def am_body(alerts: int = 1) -> dict[str, Any]:
@@ -127,12 +134,35 @@ async def test_the_generic_webhook_starts_an_undated_alert_when_received(served:
     assert batch.group_key == "webhook:disk-full-db1"
 
 
-async def test_an_endpoint_without_a_token_is_not_found(served: Served) -> None:
-    status, answer = await served.post("/alerts/grafana", am_body(), token=GRAFANA_TOKEN)
-    assert status == 404
-    assert answer == {"error": "not found", "field": None}
-    assert served.receiver.batches == []
-    assert requests(served, "grafana", "not_found") == 1
+async def test_an_endpoint_without_a_token_is_not_found() -> None:
+    async with serve(AlertTokens(alertmanager=AM_TOKEN)) as served:
+        for source, token in (("grafana", GRAFANA_TOKEN), ("webhook", HOOK_TOKEN)):
+            status, answer = await served.post(f"/alerts/{source}", am_body(), token=token)
+            assert status == 404
+            assert answer == {"error": "not found", "field": None}
+            assert requests(served, source, "not_found") == 1
+        assert served.receiver.batches == []
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "token"),
+    [
+        ("alertmanager", "alertmanager_firing.json", AM_TOKEN),
+        ("alertmanager", "alertmanager_resolved.json", AM_TOKEN),
+        ("grafana", "grafana_firing.json", GRAFANA_TOKEN),
+    ],
+)
+async def test_the_captured_bodies_are_stored(
+    served: Served, source: str, name: str, token: str
+) -> None:
+    raw = (FIXTURES / name).read_bytes()
+    status, answer = await served.post(f"/alerts/{source}", data=raw, token=token)
+    assert (status, answer["alerts"]) == (200, 2)
+    [batch] = served.receiver.batches
+    assert batch.source == source
+    assert [alert.fingerprint for alert in batch.alerts] == [
+        alert["fingerprint"] for alert in json.loads(raw)["alerts"]
+    ]
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token-0123456789", AM_TOKEN + "x", HOOK_TOKEN])
