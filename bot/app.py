@@ -217,6 +217,8 @@ class Firewatch:
             pagerduty=settings.pagerduty_routing_key is not None,
             webhook=settings.page_webhook_url is not None,
         )
+        # Resolving (or closing) an incident resolves its pages in PagerDuty and the webhook.
+        self.timeline.on_ended.append(self.paging.resolve_outside_slack)
         self.home = HomeService(db, lambda: self.paging.policy, clock, on_commit=self._wake_outbox)
         # Paging right after a declaration or a severity rise, after the answer.
         self.nudges = Nudges(self.paging, self.load)

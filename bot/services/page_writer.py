@@ -83,6 +83,9 @@ class PageWriter:
         as_what = f" as {self.title(policy, role)}" if role else ""
         text = f"Paged <@{rung.person}>{as_what} ({via_text(rung, policy)})"
         data = {"page": page.id, "role": role, "person": rung.person, "step": step}
+        # What the page's triggers went to, and the severity its PagerDuty routing key
+        # was chosen by: resolving the incident resolves exactly these (page_resolves.py).
+        data |= {"external": self.trigger_channels(), "severity": incident.severity}
         await TimelineRepository(session).append(
             incident.id,
             TimelineKind.PAGE,
@@ -105,7 +108,7 @@ class PageWriter:
             key = effects.incident_channel_key(incident.id)
             queued.append(effects.about(fx.PAGE_INVITE, key, incident.id, users=[page.person]))
             queued.append((fx.PAGE_POST, key, ids, incident.id))
-        return queued + self._external(page.id, incident.id, "trigger")
+        return queued + self._external(page.id, incident.id, "trigger", severity=incident.severity)
 
     async def queue_updates(
         self,
@@ -128,19 +131,26 @@ class PageWriter:
         await OutboxRepository(session).enqueue_many(queued, now=now)
         await refresh_homes(session, [page.person for page in pages], now)
 
-    def _external(self, page_id: int, incident_id: int, action: str) -> list[Effect]:
+    def trigger_channels(self) -> list[str]:
+        """Where a page's trigger goes now besides Slack: PagerDuty (a routing key in the
+        settings or the policy) and the webhook (configured), if the policy allows any."""
         if not self.policy.features.external_paging:
             return []  # switched off in the policy: Slack pages only
-        payload = {"page_id": page_id, "incident_id": incident_id, "action": action}
-        queued: list[Effect] = []
-        # PagerDuty knows trigger and acknowledge; an escalation is the next page's trigger.
-        if action != "escalate" and (self.pagerduty or _policy_routes_to_pagerduty(self.policy)):
-            key = fx.external_key(fx.PAGERDUTY, page_id)
-            queued.append((fx.PAGERDUTY, key, payload, incident_id))
-        if self.webhook:
-            key = fx.external_key(fx.WEBHOOK, page_id)
-            queued.append((fx.WEBHOOK, key, payload, incident_id))
-        return queued
+        pagerduty = self.pagerduty or _policy_routes_to_pagerduty(self.policy)
+        return [fx.PAGERDUTY] * pagerduty + [fx.WEBHOOK] * self.webhook
+
+    def _external(
+        self, page_id: int, incident_id: int, action: str, *, severity: str | None = None
+    ) -> list[Effect]:
+        payload: dict[str, Any] = {"page_id": page_id, "incident_id": incident_id}
+        payload |= {"action": action} | ({"severity": severity} if severity else {})
+        return [
+            (kind, fx.external_key(kind, page_id), payload, incident_id)
+            for kind in self.trigger_channels()
+            # PagerDuty knows trigger, acknowledge and resolve; an escalation is the next
+            # page's trigger.
+            if not (kind == fx.PAGERDUTY and action == "escalate")
+        ]
 
     async def tell_broadcast(
         self,

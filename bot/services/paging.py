@@ -29,6 +29,7 @@ from bot.domain.paging import (
 from bot.domain.paging import Roster as RosterView
 from bot.domain.policy import Policy
 from bot.services import effects
+from bot.services.page_resolves import pagerduty_resolved_count, resolve_external_pages
 from bot.services.page_writer import PageWriter
 from bot.services.paging_deadlines import PagingDeadlines, TickReport
 from bot.services.roster import RosterKeeper
@@ -224,6 +225,18 @@ class PagingService(PagingDeadlines):
     async def incident(self, incident_id: int) -> Incident:
         async with self.db.session(write=False) as session:
             return await _existing(session, incident_id, lock=False)
+
+    async def resolve_outside_slack(
+        self, session: Session, incident: Incident, now: datetime
+    ) -> None:
+        """In the transaction resolving or closing the incident (TimelineService.on_ended):
+        PagerDuty and the webhook hear its pages resolved, once each."""
+        await resolve_external_pages(session, self.writer, incident, now)
+
+    async def pagerduty_resolved(self, incident_id: int) -> int:
+        """How many of the incident's PagerDuty alerts Firewatch resolved (queued)."""
+        async with self.db.session(write=False) as session:
+            return await pagerduty_resolved_count(session, incident_id)
 
     async def assignments(self, incident_id: int) -> dict[str, str]:
         """Who holds which role for this incident (`/incident assign`)."""

@@ -267,6 +267,8 @@ class PostmortemService(Service):
         await IncidentRepository(session).update(
             incident.id, status=Status.CLOSED.value, closed_at=now, updated_at=now
         )
+        for ended in self.timeline.on_ended:  # closed straight from a reopened state too
+            await ended(session, incident, now)
         channel = effects.incident_channel_key(incident.id)
         await _tell(session, postmortem, effects.POSTMORTEM_FINAL, channel, now)
         if effects.has_channel(incident.channel_status):  # "Closed" in the channel's topic

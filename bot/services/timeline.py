@@ -87,6 +87,9 @@ class TimelineService(Service):
         self._appends: GroupCommit[NewEntry, TimelineEntry | None] = GroupCommit(self._append_batch)
         # Every way to "resolved" goes through change_status, so through this (one path).
         self.on_resolved: OnResolved | None = None
+        # What ending the incident also does, resolved here or closed by its approved
+        # post-mortem (PostmortemService._close): its pages resolved outside Slack.
+        self.on_ended: list[InTransaction] = []
 
     async def add_note(
         self, incident_id: int, *, actor: str, text: str, source_key: str | None = None
@@ -188,8 +191,8 @@ class TimelineService(Service):
             await outbox.enqueue_many(self._status_effects(incident, entry), now=now)
             if also is not None:
                 await also(session, incident, now)
-            if change.new is Status.RESOLVED and self.on_resolved is not None:
-                await self.on_resolved(session, incident, now, update.strip())
+            if change.new is Status.RESOLVED:
+                await self._resolving(session, incident, now, update.strip())
             await outbox.enqueue_many(effects.report_update(incident), now=now)
             await refresh_incident_homes(session, incident_id, now)
         self._on_commit()
@@ -197,6 +200,15 @@ class TimelineService(Service):
             "status changed", extra={"incident": incident.ref, "status": incident.status.value}
         )
         return incident
+
+    async def _resolving(
+        self, session: Session, incident: Incident, now: datetime, how: str
+    ) -> None:
+        """What resolving also does, in its transaction."""
+        if self.on_resolved is not None:
+            await self.on_resolved(session, incident, now, how)
+        for ended in self.on_ended:
+            await ended(session, incident, now)
 
     def _status_effects(self, incident: Incident, entry: TimelineEntry | None) -> list[Effect]:
         """A status change's news: echoed in the channel, the announcement brought up to

@@ -202,11 +202,17 @@ class PagingEffects:
 
     # --- PagerDuty and the webhook --------------------------------------------------
 
-    def routing_key(self, page: Page, incident: Incident) -> str | None:
-        """The role's key, else the severity's, else FIREWATCH_PAGERDUTY_ROUTING_KEY."""
+    def routing_key(
+        self, page: Page, incident: Incident, severity_key: str | None = None
+    ) -> str | None:
+        """The role's key, else the severity's, else FIREWATCH_PAGERDUTY_ROUTING_KEY.
+
+        `severity_key`: the severity the page was triggered at, when the row names it, so a
+        resolve goes to the trigger's key after a severity change (PagerDuty drops a
+        resolve sent with another routing key)."""
         policy = self.policy()
         role = policy.roles.get(page.role or "")
-        severity = policy.severities.get(incident.severity)
+        severity = policy.severities.get(severity_key or incident.severity)
         return (
             (role.pagerduty_routing_key if role else None)
             or (severity.pagerduty_routing_key if severity else None)
@@ -215,10 +221,12 @@ class PagingEffects:
 
     async def pagerduty(self, item: OutboxItem) -> dict[str, Any]:
         page, incident = await self._view(item)
-        key = self.routing_key(page, incident)
+        key = self.routing_key(page, incident, item.payload.get("severity"))
         if key is None:
             return {"skipped": "no routing key"}
         action = str(item.payload["action"])
+        # Acknowledge and resolve are these three fields only (Events API v2), with the
+        # trigger's dedup_key and routing key.
         event: dict[str, Any] = {
             "routing_key": key,
             "event_action": action,
