@@ -18,6 +18,7 @@ from bot.domain.clock import Clock, SystemClock
 from bot.domain.policy import Policy
 from bot.policy.holder import PolicyHolder, load_policy_or_fail
 from bot.runtime.access import OperatorAccess
+from bot.runtime.alert_endpoints import AlertTokens, alert_routes
 from bot.runtime.background import Background, Nudges, paging_tick, sqlite_checkpoints, watch
 from bot.runtime.health import Health, Probe
 from bot.runtime.load import RequestLoad
@@ -25,6 +26,8 @@ from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import Scheduler
 from bot.runtime.startup import prepare_schema, resolve_roster
 from bot.services import effects
+from bot.services.alert_cards import AlertCards
+from bot.services.alerts import AlertDesk
 from bot.services.authority import Authority
 from bot.services.capture_worker import CaptureWorker
 from bot.services.captures import CaptureDesk
@@ -38,7 +41,7 @@ from bot.services.intake import DeclarationIntake
 from bot.services.jobs import JobRunner
 from bot.services.lifecycle import run_purge
 from bot.services.notices import NoticeService
-from bot.services.outbox_worker import OutboxWorker, delivery_lease
+from bot.services.outbox_worker import EffectHandler, OutboxWorker, delivery_lease
 from bot.services.paging import PagingService
 from bot.services.postmortems import PostmortemService
 from bot.services.retitle import Retitling
@@ -47,6 +50,7 @@ from bot.services.timeline import TimelineService
 from bot.slack.auth import AUTH_CHECK_SECONDS, SlackAuth, SlackIdentity
 from bot.slack.blocks.incident import declared_with_fallback
 from bot.slack.clients import SlackClients
+from bot.slack.delivery.alerts import AlertEffects
 from bot.slack.delivery.channel_names import ChannelNames
 from bot.slack.delivery.digest import DigestEffects
 from bot.slack.delivery.handler import CALLS_PER_DELIVERY
@@ -108,6 +112,7 @@ class Firewatch:
         )
         self._build_workers(worker_id)
         self._build_captures()
+        self._build_alerts()
         self.bolt = build_slack_app(
             settings,
             clients=self.slack,
@@ -249,15 +254,7 @@ class Firewatch:
         )
         self.worker = OutboxWorker(
             self.db,
-            {
-                **self.effects.handlers(),
-                **self.paging_effects.handlers(),
-                **TimelineEffects(self.effects, self.changes, self.timeline).handlers(),
-                **PostmortemEffects(self.effects, self.postmortems, self.changes).handlers(),
-                **LiveChannelEffects(self.effects, self.paging, self.retitling).handlers(),
-                **DigestEffects(self.effects, self.digest).handlers(),
-                **HomeEffects(outbox_client, self.home, lambda: self.paging.policy).handlers(),
-            },
+            self._delivery_handlers(names),
             self.clock,
             max_attempts=settings.outbox_max_attempts,
             poll_seconds=settings.outbox_poll_seconds,
@@ -265,7 +262,13 @@ class Firewatch:
             worker_id=worker_id,
             observer=self.metrics,
             load=self.load,
-            pacing={effects.TIMELINE_ECHO: settings.echo_interval_seconds},
+            # Slack's rate is about a message a second per channel: echoes and alert
+            # cards (ordered per channel, `alerts:<channel>`) keep to it.
+            pacing={
+                effects.TIMELINE_ECHO: settings.echo_interval_seconds,
+                effects.ALERT_CARD: settings.echo_interval_seconds,
+                effects.ALERT_STORM_CARD: settings.echo_interval_seconds,
+            },
         )
         self.metrics.register_outbox_kinds(self.worker.handlers)
         self.follow_ups = FollowUps(self.load)
@@ -279,6 +282,25 @@ class Firewatch:
             max_attempts=settings.intake_max_attempts,
             wording=declared_with_fallback,  # the sentence is the Slack layer's
         )
+
+    def _delivery_handlers(self, names: ChannelNames) -> dict[str, EffectHandler]:
+        """Every outbox row kind's delivery, one module per feature (bot/slack/delivery/)."""
+        outbox_client = self.slack.outbox
+        return {
+            **self.effects.handlers(),
+            **self.paging_effects.handlers(),
+            **TimelineEffects(self.effects, self.changes, self.timeline).handlers(),
+            **PostmortemEffects(self.effects, self.postmortems, self.changes).handlers(),
+            **LiveChannelEffects(self.effects, self.paging, self.retitling).handlers(),
+            **DigestEffects(self.effects, self.digest).handlers(),
+            **HomeEffects(outbox_client, self.home, lambda: self.paging.policy).handlers(),
+            **AlertEffects(
+                outbox_client,
+                AlertCards(self.db, self.policy, self.clock),
+                self.policy,
+                names,
+            ).handlers(),
+        }
 
     def _build_captures(self) -> None:
         """Captures are answered once stored; the worker reads the message and records it."""
@@ -296,6 +318,19 @@ class Firewatch:
             lease_seconds=4 * settings.slack_timeout_seconds + 30,  # two calls and users.info
             max_attempts=settings.outbox_max_attempts,
         )
+
+    def _build_alerts(self) -> None:
+        """Alerts from monitors: stored at once, cards through the outbox, declarations
+        through the intake (which links the alert group in the declaring transaction)."""
+        self.alerts = AlertDesk(
+            self.db,
+            lambda: self.paging.policy,
+            self.clock,
+            broadcast_channel=self.settings.broadcast_channel,
+            on_commit=self._wake_outbox,
+            on_declare=self.intake.wake,
+        )
+        self.intake.declared_with.append(self.alerts.link_declared)
 
     def _listener_deps(self) -> ListenerDeps:
         return ListenerDeps(
@@ -342,7 +377,22 @@ class Firewatch:
             signing_secret=secret.get_secret_value() if (secret and http_mode) else None,
             health=self.health,
             ready=self.readiness,
-            extra_routes=[self.metrics.route(refresh, access=access)],
+            extra_routes=[
+                self.metrics.route(refresh, access=access),
+                # Monitors' webhooks (docs/alerts.md): each source answers 404 until its
+                # token is set.
+                *alert_routes(
+                    self.alerts,
+                    AlertTokens.from_secrets(
+                        self.settings.alertmanager_token,
+                        self.settings.grafana_token,
+                        self.settings.alert_webhook_token,
+                    ),
+                    self.metrics,
+                    self.clock,
+                    max_body_bytes=self.settings.alert_max_body_bytes,
+                ),
+            ],
             load=self.load,
             access=access,
             health_summary=self.checks.summary,

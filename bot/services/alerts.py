@@ -25,20 +25,18 @@ from bot.domain.alerts import (
     AlertBatch,
     AlertChange,
     AlertGroup,
-    AlertStorm,
     IncomingAlert,
-    Silence,
-    StoredAlert,
     all_match,
     auto_declare_severity,
     mapped_severity,
     roles_to_page,
     route_channel,
 )
-from bot.domain.incident import Incident, IncidentReport
+from bot.domain.incident import Incident
 from bot.domain.policy import Policy
 from bot.domain.timeline import EntryKind
 from bot.services import effects
+from bot.services.alert_cards import declaration_report, reporter_for
 from bot.services.base import Service
 from bot.services.effects import Effect
 from storage import intake
@@ -123,31 +121,14 @@ class AlertDesk(Service):
                 now=now,
             )
             receipt.group = group.id
-            muted = await repo.silenced(batch.source, [a.fingerprint for a in batch.alerts], now)
-            seen = _Seen()
-            for alert in batch.alerts:
-                change = await repo.record(group.id, alert, now)
-                if alert.fingerprint in muted:
-                    receipt.silenced += 1
-                    continue
-                if change is AlertChange.NEW:
-                    seen.new.append(alert)
-                elif change is AlertChange.RESENT:
-                    seen.resent.append(alert)
-                elif change is AlertChange.RESOLVED:
-                    seen.resolved.append(alert)
-            receipt.new, receipt.resent, receipt.resolved = (
-                len(seen.new),
-                len(seen.resent),
-                len(seen.resolved),
-            )
+            seen = await _record_all(repo, group.id, batch, now, receipt)
             only_resent = bool(seen.resent) and not seen.new and not seen.resolved
             group = await repo.settle_group(group.id, now=now, resent=only_resent)
             if created and group.channel is not None:
                 group = await self._bound_storm(repo, group, rules.storm.cards_per_minute, now)
             queued: list[Effect] = []
             if seen.new or seen.resent or seen.resolved:
-                queued += await _card_update(repo, group)
+                queued += await card_update(repo, group)
             if group.incident_id is not None and (seen.new or seen.resolved):
                 queued += await self._tell_incident(session, group, seen, now)
             if seen.new:
@@ -211,7 +192,8 @@ class AlertDesk(Service):
                     },
                 )
             )
-        return effects.echoes(incident.channel_status, entries)
+        # The report's "Alerts" line shows the group's counts and status.
+        return effects.echoes(incident.channel_status, entries) + effects.report_update(incident)
 
     async def link_declared(
         self, session: Session, incident: Incident, data: dict[str, Any]
@@ -224,10 +206,17 @@ class AlertDesk(Service):
         await self.link(session, group_id, incident, by=data.get("alert_declared_by"))
 
     async def link(
-        self, session: Session, group_id: int, incident: Incident, *, by: str | None
+        self,
+        session: Session,
+        group_id: int,
+        incident: Incident,
+        *,
+        by: str | None,
+        note: str = "",
     ) -> bool:
-        """Link the group to the incident (its timeline says so, its card shows it);
-        False if it was linked to it already. The caller holds the incident locked."""
+        """Link the group to the incident (its timeline says so, `note` after it; its card
+        shows it); False if it was linked to it already. The caller holds the incident
+        locked."""
         repo = AlertRepository(session)
         group = await repo.group(group_id)
         if group is None or not await repo.link(group_id, incident.id):
@@ -237,14 +226,14 @@ class AlertDesk(Service):
         entry = await TimelineRepository(session).append(
             incident.id,
             EntryKind.ALERT,
-            f"Alert linked: {group.title[:300]} ({group.firing} of {group.total} {state})",
+            f"Alert linked: {group.title[:300]} ({group.firing} of {group.total} {state}){note}",
             at=now,
             actor=by,
             data={"alert_group": group.id, "status": "linked"},
             source_key=f"alert-link:{group.id}:{incident.id}",
         )
         queued = effects.echoes(incident.channel_status, [entry])
-        queued += await _card_update(repo, group)
+        queued += await card_update(repo, group)
         await OutboxRepository(session).enqueue_many(queued, now=now)
         return True
 
@@ -263,7 +252,7 @@ class AlertDesk(Service):
             severity = auto_declare_severity(rules, alert.labels, policy.severities)
             if severity is None:
                 continue
-            reporter = _reporter(policy, roles_to_page(rules, alert.labels))
+            reporter = reporter_for(policy, roles_to_page(rules, alert.labels))
             if reporter is None:
                 log.warning(
                     "an auto-declare rule matched but nobody holds a role to report it",
@@ -290,44 +279,7 @@ class AlertDesk(Service):
         return False
 
 
-def declaration_report(
-    policy: Policy, group: AlertGroup, alert: IncomingAlert, severity: str
-) -> IncidentReport:
-    """The incident report an alert makes: its summary as the title, its description
-    as the nature, its links and annotations as the evidence, discovered by monitoring."""
-    report = policy.report
-    lengths = report.fields
-    methods = [m.key for m in report.discovery_methods]
-    discovery = next((k for k in methods if "monitor" in k), methods[0] if methods else "")
-    description = alert.annotations.get("description") or alert.summary
-    evidence = [f"{name}: {url}" for name, url in alert.links.items()]
-    evidence += [f"{k}: {v}" for k, v in alert.annotations.items() if k not in ("summary",)]
-    evidence += [f"labels: {', '.join(f'{k}={v}' for k, v in alert.labels.items())}"]
-    return IncidentReport(
-        title=(alert.summary or group.title)[:200],
-        severity=severity,
-        nature=description[: lengths.nature.max_length or 3000],
-        discovery=discovery,
-        impact=(f"Declared by a monitoring alert ({alert.name}); impact to be assessed.")[
-            : lengths.impact.max_length or 3000
-        ],
-        evidence="\n".join(evidence)[: lengths.evidence.max_length or 3000],
-        service=(alert.labels.get("service") or alert.labels.get("job") or "")[:200] or None,
-    )
-
-
-def _reporter(policy: Policy, roles: Sequence[str]) -> str | None:
-    """Who reports an auto-declared incident: the holder of the first role the alert
-    pages, else of the first IRT role with someone in it."""
-    holders = policy.acting_holders()
-    for role in [*roles, *policy.irt_roles]:
-        holder = holders.get(role)
-        if holder is not None and holder.person is not None:
-            return holder.person
-    return None
-
-
-async def _card_update(repo: AlertRepository, group: AlertGroup) -> list[Effect]:
+async def card_update(repo: AlertRepository, group: AlertGroup) -> list[Effect]:
     """The group's card (or its storm card) brought up to date, unless an update is
     waiting already."""
     if group.channel is None:
@@ -342,6 +294,30 @@ async def _card_update(repo: AlertRepository, group: AlertGroup) -> list[Effect]
     return []
 
 
+async def _record_all(
+    repo: AlertRepository, group_id: int, batch: AlertBatch, now: datetime, receipt: AlertReceipt
+) -> _Seen:
+    """Store each alert; what changed, apart from silenced fingerprints (counted only)."""
+    muted = await repo.silenced(batch.source, [a.fingerprint for a in batch.alerts], now)
+    seen = _Seen()
+    for alert in batch.alerts:
+        change = await repo.record(group_id, alert, now)
+        if alert.fingerprint in muted:
+            receipt.silenced += 1
+        elif change is AlertChange.NEW:
+            seen.new.append(alert)
+        elif change is AlertChange.RESENT:
+            seen.resent.append(alert)
+        elif change is AlertChange.RESOLVED:
+            seen.resolved.append(alert)
+    receipt.new, receipt.resent, receipt.resolved = (
+        len(seen.new),
+        len(seen.resent),
+        len(seen.resolved),
+    )
+    return seen
+
+
 def _title(batch: AlertBatch) -> str:
     if batch.title:
         return batch.title[:500]
@@ -352,56 +328,3 @@ def _title(batch: AlertBatch) -> str:
 def _most_severe(policy: Policy, keys: Sequence[str]) -> str:
     order = policy.severity_keys
     return min(keys, key=order.index) if keys else order[-1]
-
-
-# --- what the card shows ----------------------------------------------------------------
-
-CARD_ALERTS = 10  # alerts listed on a card; the rest are counted
-
-
-@dataclass(frozen=True)
-class AlertCard:
-    """A group's card as it is now: the group, its first alerts (firing first), the
-    incident it is linked to, and the silences on its alerts."""
-
-    group: AlertGroup
-    alerts: list[StoredAlert]
-    incident: Incident | None
-    silences: list[Silence]
-
-
-class AlertCards(Service):
-    """The delivery's reads and writes: take a card to send, record where it was posted."""
-
-    async def take(self, group_id: int) -> AlertCard | None:
-        """The card to send, its "update waiting" mark cleared first (a change made
-        while it is being sent queues another update)."""
-        async with self.db.session() as session:
-            repo = AlertRepository(session)
-            group = await repo.take_card(group_id)
-            if group is None:
-                return None
-            alerts = await repo.alerts(group_id, limit=CARD_ALERTS)
-            incident = (
-                await IncidentRepository(session).find(group.incident_id)
-                if group.incident_id is not None
-                else None
-            )
-            silences = [
-                s
-                for s in await repo.silences(group.source, [a.fingerprint for a in alerts])
-                if s.until > self.clock.now()
-            ]
-        return AlertCard(group, alerts, incident, silences)
-
-    async def take_storm(self, storm_id: int) -> AlertStorm | None:
-        async with self.db.session() as session:
-            return await AlertRepository(session).take_storm_card(storm_id)
-
-    async def posted(self, group_id: int, channel_id: str, ts: str) -> None:
-        async with self.db.session() as session:
-            await AlertRepository(session).card_posted(group_id, channel_id, ts)
-
-    async def storm_posted(self, storm_id: int, channel_id: str, ts: str) -> None:
-        async with self.db.session() as session:
-            await AlertRepository(session).storm_card_posted(storm_id, channel_id, ts)

@@ -24,14 +24,17 @@ import pytest
 import bot.slack.blocks
 import bot.slack.blocks.home
 from bot.domain import digest as facts
+from bot.domain.alerts import FIRING, AlertGroup, AlertStorm, Silence, StoredAlert
 from bot.domain.checklist import Failure, Verdict
 from bot.domain.home import HomeIncident, HomeItem, HomePage, HomePostmortem, HomeSnapshot
 from bot.domain.paging import Roster, RosterLine
 from bot.domain.policy import RoleHolder
 from bot.emulator.block_limits import check_message_blocks, check_view
+from bot.services.alert_cards import CARD_ALERTS, AlertCard
 from bot.services.home import HomeView, RoleNow
 from bot.services.timeline import NOTE_MAX
 from bot.slack.blocks import (
+    alerts,
     declare,
     digest,
     incident,
@@ -223,7 +226,70 @@ def builders(w: Words) -> dict[str, Callable[[], Built]]:
         ),
         "home.home_view": lambda: (None, bot.slack.blocks.home.home_view(a_home(w), POLICY)),
         "live_channel.archive_notice": lambda: live_channel.archive_notice(3650),
+        "alerts.alert_card": lambda: alerts.alert_card(an_alert_card(w, inc), POLICY),
+        "alerts.storm_card": lambda: alerts.storm_card(a_storm(w), POLICY),
     }
+
+
+def an_alert_group(w: Words, n: int = 1) -> AlertGroup:
+    """A group whose every text is as long as a monitor can make it (the payload parser
+    bounds values at 8 KiB; titles are stored whole)."""
+    labels = {f"label{i}": w.long[:8192] for i in range(20)}
+    labels.update(dict.fromkeys(POLICY.alerts.card_labels, w.long[:8192]))
+    return AlertGroup(
+        id=n,
+        source="alertmanager",
+        group_key=w.long,
+        channel="#alerts",
+        status=FIRING,
+        title=w.long,
+        severity="sev1",
+        labels=labels,
+        firing=5000,
+        total=9000,
+        first_seen_at=AT,
+        last_seen_at=AT,
+        resent_at=AT,
+        storm_id=None,
+        card_channel_id="C0ALERTS",
+        card_ts="1.2",
+        incident_id=None,
+        acknowledged_by=OWNER,
+        acknowledged_at=AT,
+        resolved_at=None,
+    )
+
+
+def an_alert_card(w: Words, inc: Any) -> AlertCard:
+    alert = StoredAlert(
+        id=1,
+        group_id=1,
+        source="alertmanager",
+        fingerprint="f" * 64,
+        status=FIRING,
+        starts_at=AT,
+        ends_at=None,
+        labels={"alertname": w.long[:8192], "instance": w.long[:8192]},
+        annotations={"summary": w.long[:8192], "description": w.long[:8192]},
+        links={
+            "generator": "https://prometheus.example/graph?g0.expr=" + "x" * 2900,
+            "dashboard": "https://grafana.example/d/" + "y" * 5000,  # too long: left out
+            "runbook": "javascript:alert(1)",  # not http(s): left out
+            "panel": "https://grafana.example/d/p",
+            "silence": "https://grafana.example/s",
+            "url": "https://example.com/more",
+        },
+        values={},
+        last_seen_at=AT,
+        received=3,
+    )
+    silence = Silence("alertmanager", "f" * 64, AT, OWNER, w.long[:2000], AT)
+    return AlertCard(an_alert_group(w), [alert] * CARD_ALERTS, inc, [silence] * 5)
+
+
+def a_storm(w: Words) -> AlertStorm:
+    groups = [an_alert_group(w, n) for n in range(15)]
+    return AlertStorm(1, "#alerts", AT, AT, "C0ALERTS", "1.3", groups, 99999, 99999, 99999, 9)
 
 
 def discovered() -> set[str]:

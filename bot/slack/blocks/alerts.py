@@ -8,7 +8,7 @@ from slack_sdk.models.blocks import Block, ButtonElement, InteractiveElement
 
 from bot.domain.alerts import FIRING, AlertStorm, StoredAlert
 from bot.domain.policy import Policy
-from bot.services.alerts import CARD_ALERTS, AlertCard
+from bot.services.alert_cards import CARD_ALERTS, AlertCard
 from bot.slack.blocks.common import (
     OPTION_TEXT_MAX,
     Payload,

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain.policy import Policy
 from bot.services import effects
-from bot.services.alerts import AlertCards
+from bot.services.alert_cards import AlertCards
 from bot.services.outbox_worker import EffectHandler, OutboxItem, PermanentFailure
 from bot.slack.blocks import alerts as ui
 from bot.slack.delivery.handler import Handler
