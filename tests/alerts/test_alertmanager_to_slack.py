@@ -1,0 +1,191 @@
+"""Issue 22 with the real peer: Debian's Prometheus Alertmanager posts to Firewatch's
+`/alerts/alertmanager` with its bearer token; Firewatch stores each firing once, shows one
+card per group in Slack (the strict emulator), keeps it in place through Alertmanager's
+resends, turns it green when the alerts resolve, and declares at once when the policy's
+auto-declare rule matches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.emulator import SlackEmulator
+from storage.alert_models import AlertRow
+from tests.alerts.alertmanager import Alertmanager
+from tests.support import TOKEN, Harness, start_harness
+
+AM_TOKEN = "alertmanager-bearer-token-0123"
+CH = "C0INCIDENTS"  # the broadcast channel: where a group no route matches goes
+OM = "U0OLIVIA"
+POLICY = f"""
+roles:
+  om: {{primary: {OM}}}
+alerts:
+  routes:
+    - {{matchers: ["team=payments"], channel: "#payments-alerts"}}
+  auto_declare:
+    - {{matchers: ["severity=critical", "env=production"]}}
+  severity:
+    values: {{critical: sev1, warning: sev3}}
+"""
+
+
+@dataclass
+class Setup:
+    h: Harness
+    am: Alertmanager
+
+
+@pytest.fixture
+async def setup(database_url: str, tmp_path: Path) -> AsyncIterator[Setup]:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    async with SlackEmulator(bot_token=TOKEN) as slack:
+        slack.add_channel("payments-alerts", channel_id="C0PAYALERTS")
+        async with start_harness(
+            database_url,
+            emulator=slack,
+            FIREWATCH_POLICY_FILE=str(policy),
+            FIREWATCH_ALERTMANAGER_TOKEN=AM_TOKEN,
+        ) as h:
+            url = f"http://127.0.0.1:{h.app.port}/alerts/alertmanager"
+            async with Alertmanager(url, AM_TOKEN, workdir=tmp_path / "am") as am:
+                yield Setup(h, am)
+
+
+def firing(instance: str, **labels: str) -> dict[str, Any]:
+    return {
+        "labels": {"alertname": "HighErrorRate", "instance": instance, **labels},
+        "annotations": {"summary": f"5xx above 5% on {instance}", "runbook_url": "https://rb/x"},
+        "generatorURL": f"http://prometheus.test/graph?g0.expr={instance}",
+    }
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 15.0) -> Any:  # noqa: ASYNC109
+    """Alertmanager is a real process on its own clock: wait (bounded) for what it sends."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if loop.time() > deadline:
+            raise TimeoutError("Firewatch never showed what Alertmanager sent")
+        await asyncio.sleep(0.05)
+
+
+def cards(h: Harness, channel: str) -> list[Any]:
+    return [m for m in h.slack.messages(channel) if "firewatch_alert" in json.dumps(m.blocks)]
+
+
+async def stored(h: Harness) -> tuple[int, int]:
+    """(alert rows, how many times Alertmanager's notifications named them)."""
+    async with h.app.db.session(write=False) as session:
+        rows = (await session.execute(select(func.count(), func.sum(AlertRow.received)))).one()
+    return int(rows[0]), int(rows[1] or 0)
+
+
+async def test_a_group_is_one_card_kept_in_place_through_resends_and_resolved(
+    setup: Setup,
+) -> None:
+    h, am = setup.h, setup.am
+    await am.push([firing("api-1", severity="warning"), firing("api-2", severity="warning")])
+    [card] = await eventually(lambda: cards(h, "C0INCIDENTS"))
+    body = json.dumps(card.blocks)
+    assert card.text.startswith("FIRING SEV3: 5xx above 5% on api-")
+    assert "2 of 2 alerts firing" in body
+    assert "http://prometheus.test/graph?g0.expr=api-1" in body
+
+    # Alertmanager resends the group every tick (repeat_interval 1 ms): the same two
+    # firings, stored once each; the card only says when they were last seen.
+    await eventually(lambda: "still firing, last seen" in json.dumps(cards(h, CH)[0].blocks))
+    count, received = await stored(h)
+    assert count == 2
+    assert received > 2
+    assert len(cards(h, "C0INCIDENTS")) == 1
+
+    await am.resolve(*[a["labels"] for a in await am.alerts()])
+    resolved = await eventually(
+        lambda: [c for c in cards(h, "C0INCIDENTS") if c.text.startswith("RESOLVED")]
+    )
+    assert "0 of 2 alerts firing" in json.dumps(resolved[0].blocks)
+    assert len(h.slack.calls_to("chat.postMessage")) == 1  # one card, updated in place
+    assert (await stored(h))[0] == 2
+
+
+async def test_routes_and_auto_declare_from_alertmanager(setup: Setup) -> None:
+    h, am = setup.h, setup.am
+    await am.push([firing("pay-1", team="payments", severity="warning")])
+    await eventually(lambda: cards(h, "C0PAYALERTS"))
+    await am.push(
+        [
+            {
+                "labels": {
+                    "alertname": "CheckoutDown",
+                    "severity": "critical",
+                    "env": "production",
+                },
+                "annotations": {"summary": "checkout is down", "description": "0 rps"},
+            }
+        ]
+    )
+
+    async def declared() -> list[Any]:
+        await h.declared()
+        return await h.incidents()
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while not (incidents := await declared()):
+        assert loop.time() < deadline, "the auto-declare rule declared nothing"
+        await asyncio.sleep(0.05)
+    [incident] = incidents
+    assert incident.title == "checkout is down"
+    assert incident.severity == "sev1"
+    rule = incident.checklist["declared_by_alert"]["rule"]
+    assert rule == ["severity=critical", "env=production"]
+    # Alertmanager resends the firing every tick: once a resend is stored, still one
+    # incident, linked to the alert's group.
+    before = await resends(h, "CheckoutDown")
+    while await resends(h, "CheckoutDown") <= before:
+        assert loop.time() < deadline + 15, "Alertmanager never resent"
+        await asyncio.sleep(0.05)
+    await h.settled()
+    assert len(await h.incidents()) == 1
+    texts = [e.text for e in await h.timeline()]
+    assert any(t.startswith("Alert linked: checkout is down") for t in texts)
+
+
+async def resends(h: Harness, alertname: str) -> int:
+    async with h.app.db.session(write=False) as session:
+        rows = (await session.execute(select(AlertRow.labels, AlertRow.received))).all()
+    return sum(received for labels, received in rows if labels.get("alertname") == alertname)
+
+
+async def test_a_wrong_token_stores_nothing(database_url: str, tmp_path: Path) -> None:
+    async with (
+        SlackEmulator(bot_token=TOKEN) as slack,
+        start_harness(database_url, emulator=slack, FIREWATCH_ALERTMANAGER_TOKEN=AM_TOKEN) as h,
+    ):
+        url = f"http://127.0.0.1:{h.app.port}/alerts/alertmanager"
+        async with Alertmanager(url, "not-the-token-at-all", workdir=tmp_path / "am") as am:
+            await am.push([firing("api-1")])
+            # Alertmanager logs the 401 and retries; Firewatch counts the refusals.
+            await eventually(lambda: _unauthorized(h) > 0)
+        assert (await stored(h))[0] == 0
+        assert cards(h, "C0INCIDENTS") == []
+
+
+def _unauthorized(h: Harness) -> float:
+    """firewatch_alert_requests_total{source="alertmanager", outcome="unauthorized"}."""
+    for line in h.app.metrics.exposition().decode().splitlines():
+        if line.startswith("firewatch_alert_requests_total{") and 'outcome="unauthorized"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
