@@ -64,13 +64,15 @@ class Every:
     failure: str
 
 
-def paging_tick(paging: Ticker, seconds: float) -> Every:
+def paging_tick(paging: Ticker, seconds: float, *also: Ticker) -> Every:
     """The periodic paging driver; deadlines live in the database, so a missed tick only
-    delays an escalation until the next one."""
+    delays an escalation until the next one. `also`: tickers run after it (alert pages)."""
 
     async def tick() -> bool:
         with background_writes():
             await paging.tick()
+            for other in also:
+                await other.tick()
         return True
 
     return Every("paging-tick", seconds, tick, "paging tick failed; retrying at the next one")

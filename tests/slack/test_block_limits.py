@@ -24,6 +24,7 @@ import pytest
 import bot.slack.blocks
 import bot.slack.blocks.home
 from bot.domain import digest as facts
+from bot.domain.alert_pages import AlertPage, AlertPageStatus
 from bot.domain.alerts import FIRING, AlertGroup, AlertStorm, Silence, StoredAlert
 from bot.domain.checklist import Failure, Verdict
 from bot.domain.home import HomeIncident, HomeItem, HomePage, HomePostmortem, HomeSnapshot
@@ -31,9 +32,11 @@ from bot.domain.paging import Roster, RosterLine
 from bot.domain.policy import RoleHolder
 from bot.emulator.block_limits import check_message_blocks, check_view
 from bot.services.alert_cards import CARD_ALERTS, AlertCard
+from bot.services.alert_paging import DM_ALERTS, AlertPageView
 from bot.services.home import HomeView, RoleNow
 from bot.services.timeline import NOTE_MAX
 from bot.slack.blocks import (
+    alert_pages,
     alerts,
     declare,
     digest,
@@ -228,6 +231,9 @@ def builders(w: Words) -> dict[str, Callable[[], Built]]:
         "live_channel.archive_notice": lambda: live_channel.archive_notice(3650),
         "alerts.alert_card": lambda: alerts.alert_card(an_alert_card(w, inc), POLICY),
         "alerts.storm_card": lambda: alerts.storm_card(a_storm(w), POLICY),
+        "alert_pages.alert_page_dm": lambda: alert_pages.alert_page_dm(
+            an_alert_page_view(w, inc), POLICY
+        ),
     }
 
 
@@ -285,6 +291,25 @@ def an_alert_card(w: Words, inc: Any) -> AlertCard:
     )
     silence = Silence("alertmanager", "f" * 64, AT, OWNER, w.long[:2000], AT)
     return AlertCard(an_alert_group(w), [alert] * CARD_ALERTS, inc, [silence] * 5)
+
+
+def an_alert_page_view(w: Words, inc: Any) -> AlertPageView:
+    """A page DM, waiting (so it has its button), for the longest group there can be."""
+    card = an_alert_card(w, inc)
+    group = dataclasses.replace(card.group, acknowledged_by=None, acknowledged_at=None)
+    page = AlertPage(
+        id=1,
+        group_id=group.id,
+        chain="om",
+        step=0,
+        role="om",
+        person=OWNER,
+        via="primary",
+        status=AlertPageStatus.WAITING,
+        paged_at=AT,
+        ack_deadline=AT + timedelta(minutes=30),
+    )
+    return AlertPageView(page, group, card.alerts[:DM_ALERTS])
 
 
 def a_storm(w: Words) -> AlertStorm:
