@@ -50,11 +50,21 @@ def _tables() -> list[Table]:
 
 
 def _incident_children() -> list[tuple[Table, Any]]:
-    """(table, column) for every column with a foreign key to incidents.id."""
+    """(table, column) for every column with a foreign key to incidents.id whose rows go
+    with the incident: not those the delete only unlinks (ON DELETE SET NULL, such as
+    alert groups, which the alerts' retention removes later), except the outbox's, which
+    `replace_incident_by_stub` deletes itself."""
     out = []
     for table in _tables():
         for column in table.columns:
-            if any(fk.column.table.name == IncidentRow.__tablename__ for fk in column.foreign_keys):
+            if any(
+                fk.column.table.name == IncidentRow.__tablename__
+                and (
+                    (fk.ondelete or "").upper() != "SET NULL"
+                    or table.name == OutboxRow.__tablename__
+                )
+                for fk in column.foreign_keys
+            ):
                 out.append((table, column))
     return out
 

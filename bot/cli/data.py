@@ -76,6 +76,10 @@ def _purge(args: argparse.Namespace) -> int:
             "timeline_entries": _rule("timeline_days", retention.timeline_days),
             "slack_events": _rule("processed_events_days", retention.processed_events_days),
             "outbox": _rule("outbox_done_days", retention.outbox_done_days) + ", done/cancelled",
+            "alert_groups": _rule("alerts_days", retention.alerts_days) + ", resolved, unlinked",
+            "alerts": "with their groups",
+            "alert_storms": "storm cards no group uses",
+            "alert_silences": "a day after they end",
         }
         tables = list(rules) + sorted(set(report.counts) - set(rules))
         width = max(len(t) for t in tables)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
+from bot.cli.alerts import add_alert_commands
 from bot.cli.intake import add_intake_commands
 from bot.cli.offline import EXIT_CONFIG, UsageError, incident_number, offline
 from bot.config import ConfigError, Settings, load_settings
@@ -91,8 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     # Operational commands (data lifecycle, backups) live in their own module.
     from bot.cli.data import add_data_commands
 
-    add_data_commands(sub)
-    add_intake_commands(sub)
+    for add_commands in (add_data_commands, add_intake_commands, add_alert_commands):
+        add_commands(sub)
 
     demo = sub.add_parser("demo", help="play an incident against a local Slack emulator")
     demo.add_argument("--quiet", action="store_true", help="print only the verdict")

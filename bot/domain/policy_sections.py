@@ -234,6 +234,9 @@ class RetentionPolicy(BaseModel):
     processed_events_days: int = Field(default=7, ge=1, le=3650)
     # Slack deliveries that are done or cancelled (dead ones are kept for the operator).
     outbox_done_days: int = Field(default=30, ge=1, le=3650)
+    # Alert groups resolved and linked to no incident, deleted with their alerts this long
+    # after they were last seen (expired silences and unused storm cards go too).
+    alerts_days: int = Field(default=30, ge=1, le=3650)
 
 
 class FeaturesPolicy(BaseModel):

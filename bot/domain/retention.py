@@ -39,6 +39,8 @@ ALG_SHA256 = "sha256"
 SIGNED_KINDS = frozenset({EntryKind.TOMBSTONE, EntryKind.PURGED, EntryKind.REDACTED})
 PSEUDONYM_PREFIX = "forgotten-"
 PURGED_KEY_PREFIX = "purged:"
+# An expired silence is kept this long after it ends, then purged.
+SILENCE_KEPT = timedelta(days=1)
 
 # Free text a person writes that Firewatch stores in an entry's data (and, usually, in its
 # text too): a status update, the reason for a severity change or a checklist override.
@@ -58,6 +60,8 @@ class Cutoffs:
     timeline: datetime | None
     processed_events: datetime
     outbox_done: datetime
+    alerts: datetime  # resolved, unlinked alert groups last seen before; unused storm cards
+    alert_silences: datetime  # silences that ended before
 
 
 def cutoffs(retention: RetentionPolicy, now: datetime) -> Cutoffs:
@@ -69,6 +73,8 @@ def cutoffs(retention: RetentionPolicy, now: datetime) -> Cutoffs:
         timeline=days(retention.timeline_days),
         processed_events=now - timedelta(days=retention.processed_events_days),
         outbox_done=now - timedelta(days=retention.outbox_done_days),
+        alerts=now - timedelta(days=retention.alerts_days),
+        alert_silences=now - SILENCE_KEPT,
     )
 
 

@@ -31,6 +31,7 @@ from bot.domain.retention import (
     timeline_tombstone,
 )
 from bot.domain.timeline import EntryKind, TimelineEntry
+from bot.services.alert_retention import purge_alerts
 from bot.services.base import Service
 from storage.engine import Database
 from storage.lifecycle_repository import LifecycleRepository, string_columns
@@ -97,6 +98,10 @@ class LifecycleService(Service):
         """Apply the policy's `retention`; with `dry_run`, count what would go."""
         now = self.clock.now()
         report = PurgeReport(dry_run=dry_run, cutoffs=cutoffs(self._policy().retention, now))
+        # Alerts first: groups a purged incident unlinks go at the next purge, as counted.
+        alerts = await purge_alerts(self.db, report.cutoffs, dry_run=dry_run, batch=BATCH)
+        for table, n in alerts.items():
+            report.add(table, n)
         purged_whole = await self._purge_closed_incidents(report, now)
         await self._purge_timelines(report, now, exclude=purged_whole)
         await self._purge_housekeeping(report, purged_whole)
