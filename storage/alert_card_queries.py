@@ -3,6 +3,7 @@ bound and storm cards, the "update waiting" marks and where a card was posted.""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,17 @@ class AlertCardQueries(Repository):
         return group_from_row(row) if row is not None else None
 
     # --- cards ------------------------------------------------------------------------
+
+    async def lock_channel(self, channel: str) -> None:
+        """Hold the channel's storm bound for this transaction: two groups new in one
+        channel at once must not both count the other's card as not there yet. SQLite's
+        one writer already serialises them; PostgreSQL takes a transaction advisory lock."""
+        conn = await self.session.connection()
+        if conn.dialect.name == "postgresql":
+            key = int.from_bytes(hashlib.sha256(f"alerts:{channel}".encode()).digest()[:8], "big")
+            await conn.execute(
+                select(func.pg_advisory_xact_lock(key - (1 << 63) if key >= 1 << 63 else key))
+            )
 
     async def own_cards_since(self, channel: str, since: datetime) -> int:
         """Groups of `channel` first seen since `since` that have a card of their own."""

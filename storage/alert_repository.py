@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, and_, func, select, update
+from sqlalchemy import Integer, Table, func, select, update
 
 from bot.domain.alerts import (
     FIRING,
@@ -78,8 +78,62 @@ class AlertRepository(AlertCardQueries):
         ).scalar_one()
         return group_from_row(row), created
 
-    async def record(self, group_id: int, alert: IncomingAlert, now: datetime) -> AlertChange:
-        """Store one received alert; what it changed (see `AlertChange`)."""
+    async def record(
+        self, group_id: int, alerts: Sequence[IncomingAlert], now: datetime
+    ) -> list[AlertChange]:
+        """Store the received alerts; what each changed (see `AlertChange`), in order.
+
+        A monitor resends its firing alerts on every repeat: one read finds the ones
+        stored already, one update moves all their "last seen"; only new firings are
+        inserted, and only resolutions are written one by one (each has its own end)."""
+        stored = await self._stored(alerts)
+        changes: list[AlertChange] = []
+        seen: list[int] = []
+        for alert in alerts:
+            found = stored.get((alert.fingerprint, _utc(alert.starts_at)))
+            if found is None:
+                changes.append(await self._insert_alert(group_id, alert, now))
+                continue
+            row_id, before = found
+            if before == FIRING and alert.status == RESOLVED:
+                await self.session.execute(
+                    update(AlertRow)
+                    .where(AlertRow.id == row_id)
+                    .values(
+                        status=RESOLVED,
+                        ends_at=alert.ends_at or now,
+                        last_seen_at=now,
+                        received=AlertRow.received + 1,
+                    )
+                )
+                changes.append(AlertChange.RESOLVED)
+                continue
+            seen.append(row_id)
+            changes.append(AlertChange.RESENT if before == FIRING else AlertChange.UNCHANGED)
+        if seen:
+            await self.session.execute(
+                update(AlertRow)
+                .where(AlertRow.id.in_(seen))
+                .values(last_seen_at=now, received=AlertRow.received + 1)
+            )
+        return changes
+
+    async def _stored(
+        self, alerts: Sequence[IncomingAlert]
+    ) -> dict[tuple[str, datetime], tuple[int, str]]:
+        """(fingerprint, startsAt) → (row id, status) of the alerts already stored."""
+        if not alerts:
+            return {}
+        stmt = select(AlertRow.id, AlertRow.fingerprint, AlertRow.starts_at, AlertRow.status).where(
+            AlertRow.source == alerts[0].source,
+            AlertRow.fingerprint.in_(sorted({a.fingerprint for a in alerts})),
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return {(fp, _utc(starts)): (row_id, status) for row_id, fp, starts, status in rows}
+
+    async def _insert_alert(
+        self, group_id: int, alert: IncomingAlert, now: datetime
+    ) -> AlertChange:
         insert = (
             (await self._insert(_alerts))
             .values(
@@ -101,24 +155,19 @@ class AlertRepository(AlertCardQueries):
         )
         if await self._changed(insert) == 1:
             return AlertChange.NEW if alert.status == FIRING else AlertChange.UNCHANGED
-        key = and_(
-            AlertRow.source == alert.source,
-            AlertRow.fingerprint == alert.fingerprint,
-            AlertRow.starts_at == alert.starts_at,
-        )
-        before = (await self.session.execute(select(AlertRow.status).where(key))).scalar_one()
-        values: dict[str, Any] = {"last_seen_at": now, "received": AlertRow.received + 1}
-        if alert.status == RESOLVED:
-            values.update(status=RESOLVED, ends_at=alert.ends_at or now)
-        else:
-            # A firing alert's annotations may be templated on its value: keep the newest.
-            values.update(annotations=dict(alert.annotations), values=dict(alert.values))
-        await self.session.execute(update(AlertRow).where(key).values(**values))
-        if before == FIRING and alert.status == RESOLVED:
-            return AlertChange.RESOLVED
-        if before == FIRING:
-            return AlertChange.RESENT
+        # Another replica stored it between the read and this insert: it is theirs to tell.
         return AlertChange.UNCHANGED
+
+    async def touch_group(self, group_id: int, now: datetime) -> AlertGroup:
+        """A resend that changed nothing else: only the group's "last seen" moves."""
+        await self.session.execute(
+            update(AlertGroupRow)
+            .where(AlertGroupRow.id == group_id)
+            .values(last_seen_at=now, resent_at=now)
+        )
+        found = await self.group(group_id)
+        assert found is not None
+        return found
 
     async def settle_group(
         self, group_id: int, *, now: datetime, resent: bool, title: str | None = None
@@ -274,3 +323,7 @@ def _alert(row: AlertRow) -> StoredAlert:
         last_seen_at=row.last_seen_at,
         received=row.received,
     )
+
+
+def _utc(when: datetime) -> datetime:
+    return when.astimezone(UTC)

@@ -14,6 +14,7 @@ Lock order, everywhere: the alert group's row, then the incident's.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,10 @@ log = logging.getLogger(__name__)
 STORM_QUIET = timedelta(minutes=10)
 # Declarations from alerts are stored with this key prefix (one per alert group).
 DECLARE_KEY_PREFIX = "alert:"
+# Notifications stored at once by one process. A monitor sends one per group, all at once
+# (Alertmanager: every group on each tick): beyond this they wait their turn in memory,
+# so they never take every database connection from the outbox that tells Slack.
+INTAKE_CONCURRENCY = 4
 # How many alerts' names a timeline entry lists.
 NAMES_LISTED = 5
 
@@ -75,6 +80,7 @@ class _Seen:
     new: list[IncomingAlert] = field(default_factory=list)
     resent: list[IncomingAlert] = field(default_factory=list)
     resolved: list[IncomingAlert] = field(default_factory=list)
+    counts_changed: bool = False  # an alert (silenced or not) began or stopped firing
 
 
 class AlertDesk(Service):
@@ -94,6 +100,7 @@ class AlertDesk(Service):
         # transaction; and the intake worker's wake-up after an auto-declaration.
         self.on_firing: list[FiringHook] = []
         self._on_declare = on_declare or (lambda: None)
+        self._storing = asyncio.Semaphore(INTAKE_CONCURRENCY)
 
     async def receive(self, batch: AlertBatch) -> AlertReceipt:
         """Store the notification and queue what Slack should hear; idempotent (a resend
@@ -101,6 +108,10 @@ class AlertDesk(Service):
         receipt = AlertReceipt(alerts=len(batch.alerts))
         if not batch.alerts:
             return receipt
+        async with self._storing:
+            return await self._receive(batch, receipt)
+
+    async def _receive(self, batch: AlertBatch, receipt: AlertReceipt) -> AlertReceipt:
         now, policy = self.clock.now(), self.policy
         rules = policy.alerts
         labels = dict(batch.common_labels) or dict(batch.alerts[0].labels)
@@ -109,7 +120,10 @@ class AlertDesk(Service):
             policy, [mapped_severity(rules, a.labels, policy.severities) for a in batch.alerts]
         )
         declared = False
-        async with self.db.session() as session:
+        # A monitor, not a person, waits for this answer, and it retries: on SQLite its
+        # writes queue with background work, so a storm of webhooks cannot hold the
+        # writer from the outbox that tells Slack (a person's request still goes first).
+        async with self.db.session(background=True) as session:
             repo = AlertRepository(session)
             group, created = await repo.group_for(
                 batch.source,
@@ -122,8 +136,10 @@ class AlertDesk(Service):
             )
             receipt.group = group.id
             seen = await _record_all(repo, group.id, batch, now, receipt)
-            only_resent = bool(seen.resent) and not seen.new and not seen.resolved
-            group = await repo.settle_group(group.id, now=now, resent=only_resent)
+            if seen.counts_changed or created:
+                group = await repo.settle_group(group.id, now=now, resent=False)
+            else:  # a resend, the commonest notification: nothing to count again
+                group = await repo.touch_group(group.id, now)
             if created and group.channel is not None:
                 group = await self._bound_storm(repo, group, rules.storm.cards_per_minute, now)
             queued: list[Effect] = []
@@ -151,6 +167,7 @@ class AlertDesk(Service):
         """A new group gets a card of its own while its channel has had fewer than
         `per_minute` new cards in the last minute; else it is counted on the storm card."""
         assert group.channel is not None
+        await repo.lock_channel(group.channel)
         # This group counts itself: it was inserted with no storm yet.
         if await repo.own_cards_since(group.channel, now - timedelta(minutes=1)) <= per_minute:
             return group
@@ -237,6 +254,18 @@ class AlertDesk(Service):
         await OutboxRepository(session).enqueue_many(queued, now=now)
         return True
 
+    async def incident_ended(self, session: Session, incident: Incident, now: datetime) -> None:
+        """In the transaction resolving or closing an incident (TimelineService.on_ended):
+        the cards of its alert groups say so. Queued without touching the groups' rows
+        (this transaction holds the incident; the lock order is group, then incident)."""
+        groups = await AlertRepository(session).groups_of_incident(incident.id)
+        queued: list[Effect] = [
+            (effects.ALERT_CARD, effects.alerts_key(g.channel), {"group_id": g.id}, None)
+            for g in groups
+            if g.channel is not None and g.storm_id is None
+        ]
+        await OutboxRepository(session).enqueue_many(queued, now=now)
+
     # --- auto-declare -----------------------------------------------------------------
 
     async def _auto_declare(
@@ -300,8 +329,9 @@ async def _record_all(
     """Store each alert; what changed, apart from silenced fingerprints (counted only)."""
     muted = await repo.silenced(batch.source, [a.fingerprint for a in batch.alerts], now)
     seen = _Seen()
-    for alert in batch.alerts:
-        change = await repo.record(group_id, alert, now)
+    changes = await repo.record(group_id, batch.alerts, now)
+    seen.counts_changed = any(c in (AlertChange.NEW, AlertChange.RESOLVED) for c in changes)
+    for alert, change in zip(batch.alerts, changes, strict=True):
         if alert.fingerprint in muted:
             receipt.silenced += 1
         elif change is AlertChange.NEW:

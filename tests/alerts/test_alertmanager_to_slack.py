@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.emulator import SlackEmulator
-from storage.alert_models import AlertRow
+from storage.alert_models import AlertGroupRow, AlertRow
 from tests.alerts.alertmanager import Alertmanager
 from tests.support import TOKEN, Harness, start_harness
 
@@ -189,3 +189,45 @@ def _unauthorized(h: Harness) -> float:
         if line.startswith("firewatch_alert_requests_total{") and 'outcome="unauthorized"' in line:
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+async def test_a_storm_of_500_alerts_is_a_bounded_number_of_messages(setup: Setup) -> None:
+    """500 alerts in 100 groups (Alertmanager groups by alertname): ten cards of their
+    own (the policy's default bound a minute), the other ninety groups counted on one
+    storm card, every alert stored once; never a message per alert."""
+    h, am = setup.h, setup.am
+    await am.push(
+        [
+            firing(f"node-{i}", alertname=f"Disk{i % 100:03d}", severity="warning")
+            for i in range(500)
+        ]
+    )
+
+    async def groups() -> int:
+        async with h.app.db.session(write=False) as session:
+            count = (await session.execute(select(func.count(AlertGroupRow.id)))).scalar_one()
+        return int(count)
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while (await stored(h))[0] < 500 or await groups() < 100:
+        assert loop.time() < deadline, f"stored {await stored(h)}, groups {await groups()}"
+        await asyncio.sleep(0.1)
+    # Alertmanager goes on resending all 100 groups every second: the cards take them
+    # as updates ("last seen"), never as new messages.
+    storm = await eventually(
+        lambda: [
+            m
+            for m in h.slack.messages(CH)
+            if m.text.startswith("Alert storm: 90 more alert groups (450 alerts firing)")
+        ]
+    )
+    assert len(storm) == 1
+    await eventually(lambda: len(cards(h, CH)) == 10)
+    updates_before = len(h.slack.calls_to("chat.update"))
+    started = loop.time()
+    await eventually(lambda: loop.time() - started > 3)  # three more seconds of resends
+    posts = [c for c in h.slack.calls_to("chat.postMessage") if c.ok]
+    assert len(posts) == 11
+    updates = len(h.slack.calls_to("chat.update")) - updates_before
+    assert updates <= 11 * 5  # each card at most once per resend tick (and coalesced)
