@@ -41,7 +41,9 @@ roles:
 
 # Short enough that a killed replica's claims run out within a case, long enough for a
 # slow call: the lease is derived from the Slack timeout (issue 21 item 3).
+ALERTMANAGER_TOKEN = "alertmanager-token-of-the-matrix"
 REPLICA_ENV = {
+    "FIREWATCH_ALERTMANAGER_TOKEN": ALERTMANAGER_TOKEN,  # the alert step's webhooks
     "FIREWATCH_SLACK_TIMEOUT_SECONDS": "2",
     "FIREWATCH_OUTBOX_POLL_SECONDS": "0.05",
     "FIREWATCH_ECHO_INTERVAL_SECONDS": "0",

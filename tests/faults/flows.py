@@ -21,6 +21,7 @@ from sqlalchemy import text
 from bot.emulator import input_values
 from bot.slack.ids import Action, Callback, PmIds
 from tests.benchmarks.common import PYTHON, REPO, firewatch_env, free_port
+from tests.faults import alert_flows
 from tests.faults.cluster import Cluster
 from tests.support import QUALIFYING, REPORT
 
@@ -340,5 +341,6 @@ STEPS: dict[str, Step] = {
         Step("resolve", resolve, resolved, ("declare",)),
         Step("approve", approve, approved, ("declare", "resolve")),
         Step("digest", digest, digested, ()),
+        Step("alert", alert_flows.alert, alert_flows.alerted, ()),
     )
 }
