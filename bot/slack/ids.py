@@ -107,6 +107,17 @@ class PickerIds:
     SELECT = "firewatch_pick_incident"  # its external_select: options load on this action id
 
 
+class AlertFormIds:
+    """The forms an alert card's Declare, Link and Silence buttons open (issue 22)."""
+
+    DECLARE_MODAL = "firewatch_alert_declare_form"  # the declare form, prefilled
+    NOT_AN_INCIDENT_MODAL = "firewatch_alert_not_an_incident"  # pushed over it
+    LINK_MODAL = "firewatch_alert_link_form"  # incident: PickerIds.INCIDENT / SELECT
+    SILENCE_MODAL = "firewatch_alert_silence_form"
+    DURATION = "silence_duration"
+    REASON = "silence_reason"
+
+
 class PmIds:
     """The resolve and post-mortem forms."""
 

@@ -127,6 +127,7 @@ _WEB_API = "bot/slack/delivery/web_api.py"
 _CAPTURE = "bot/slack/listeners/capture.py"
 _NAMES = "bot/slack/delivery/channel_names.py"
 _LIVE = "bot/slack/delivery/live_channel.py"
+_ALERT_ACTIONS = "bot/slack/listeners/alert_actions.py"
 
 # Firewatch creates, joins and reads public channels only, and talks to people in the
 # app's DM with them; it asks for no private-channel (groups:*) or group-DM (mpim:*) scope.
@@ -205,6 +206,9 @@ CALLS: tuple[CallUse, ...] = (
     _use("views.open", "bot/slack/listeners/timeline.py:TimelineListeners.open_status", ""),
     _use("views.open", "bot/slack/listeners/timeline.py:TimelineListeners.open_change", ""),
     _use("views.open", "bot/slack/listeners/picker.py:IncidentPicker.open_picker", ""),
+    _use("views.open", f"{_ALERT_ACTIONS}:AlertActionListeners.open_declare", ""),
+    _use("views.open", f"{_ALERT_ACTIONS}:AlertActionListeners.open_link", ""),
+    _use("views.open", f"{_ALERT_ACTIONS}:AlertActionListeners.open_silence", ""),
 )
 
 # Scopes features need whatever the code calls: what Slack requires to deliver them.

@@ -25,17 +25,19 @@ import bot.slack.blocks
 import bot.slack.blocks.home
 from bot.domain import digest as facts
 from bot.domain.alert_pages import AlertPage, AlertPageStatus
-from bot.domain.alerts import FIRING, AlertGroup, AlertStorm, Silence, StoredAlert
+from bot.domain.alerts import FIRING, AlertGroup, AlertStorm, IncomingAlert, Silence, StoredAlert
 from bot.domain.checklist import Failure, Verdict
 from bot.domain.home import HomeIncident, HomeItem, HomePage, HomePostmortem, HomeSnapshot
 from bot.domain.paging import Roster, RosterLine
 from bot.domain.policy import RoleHolder
 from bot.emulator.block_limits import check_message_blocks, check_view
-from bot.services.alert_cards import CARD_ALERTS, AlertCard
+from bot.services.alert_actions import Declaration, LinkedAlerts
+from bot.services.alert_cards import CARD_ALERTS, AlertCard, declaration_report
 from bot.services.alert_paging import DM_ALERTS, AlertPageView
 from bot.services.home import HomeView, RoleNow
 from bot.services.timeline import NOTE_MAX
 from bot.slack.blocks import (
+    alert_forms,
     alert_pages,
     alerts,
     declare,
@@ -164,7 +166,9 @@ def builders(w: Words) -> dict[str, Callable[[], Built]]:
     verdict = Verdict(qualifies=False, results={}, failures=tuple([failure] * 30))
     return {
         "incident.announcement": lambda: incident.announcement(inc, POLICY),
-        "incident.incident_report": lambda: incident.incident_report(inc, POLICY, note=w.short),
+        "incident.incident_report": lambda: incident.incident_report(
+            inc, POLICY, note=w.short, alerts=LinkedAlerts([an_alert_group(w)] * 3, 9000)
+        ),
         "incident.incident_list": lambda: (None, incident.incident_list([inc] * 200, POLICY, AT)),
         "incident.raci_chart": lambda: (None, incident.raci_chart(POLICY)),
         "paging.page_dm": lambda: paging.page_dm(page, inc, POLICY),
@@ -234,7 +238,38 @@ def builders(w: Words) -> dict[str, Callable[[], Built]]:
         "alert_pages.alert_page_dm": lambda: alert_pages.alert_page_dm(
             an_alert_page_view(w, inc), POLICY
         ),
+        "alert_forms.declare_from_alert": lambda: (
+            None,
+            alert_forms.declare_from_alert(POLICY, a_declaration(w)),
+        ),
+        "alert_forms.not_an_incident_from_alert": lambda: (
+            None,
+            alert_forms.not_an_incident_from_alert(
+                verdict, allow_anyway=True, draft=w.short, group_id=1
+            ),
+        ),
+        "alert_forms.link_modal": lambda: (None, alert_forms.link_modal(an_alert_group(w), inc)),
+        "alert_forms.silence_modal": lambda: (
+            None,
+            alert_forms.silence_modal(an_alert_group(w), (1, 4, 24, 168)),
+        ),
     }
+
+
+def a_declaration(w: Words) -> Declaration:
+    """The declare form's prefill from the longest alert a monitor can send."""
+    group = an_alert_group(w)
+    alert = IncomingAlert(
+        source="alertmanager",
+        fingerprint="f" * 64,
+        status=FIRING,
+        starts_at=AT,
+        ends_at=None,
+        labels={"alertname": w.long[:8192], "service": w.long[:8192]},
+        annotations={"summary": w.long[:8192], "description": w.long[:8192]},
+        links={"generator": "https://prometheus.example/graph?g0.expr=" + "x" * 2900},
+    )
+    return Declaration(group, declaration_report(POLICY, group, alert, "sev1"), "alert:1")
 
 
 def an_alert_group(w: Words, n: int = 1) -> AlertGroup:

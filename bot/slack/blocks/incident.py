@@ -9,7 +9,9 @@ from slack_sdk.models.blocks import DividerBlock, SectionBlock
 from bot.domain.checklist import leaves
 from bot.domain.incident import Incident, Kind
 from bot.domain.policy import Policy
+from bot.services.alert_actions import LinkedAlerts
 from bot.slack import messages
+from bot.slack.blocks.alert_forms import alerts_section
 from bot.slack.blocks.common import (
     Payload,
     SlackBlock,
@@ -71,10 +73,15 @@ def announcement(incident: Incident, policy: Policy) -> tuple[str, list[Payload]
 
 
 def incident_report(
-    incident: Incident, policy: Policy, *, note: str | None = None
+    incident: Incident,
+    policy: Policy,
+    *,
+    note: str | None = None,
+    alerts: LinkedAlerts | None = None,
 ) -> tuple[str, list[Payload]]:
     """The report pinned in the incident's channel: the facts, the reporter's answers, the
-    checklist, and (while it is open) the button to change its severity."""
+    alerts linked to it, the checklist, and (while it is open) the button to change its
+    severity."""
     discovery = {m.key: m.label for m in policy.report.discovery_methods}
     title = messages.REPORT_TITLE.format(ref=incident.ref, title=incident.title)
     blocks: list[SlackBlock] = [context(f":warning: {escape(note)}")] if note else []
@@ -90,6 +97,8 @@ def incident_report(
     ]
     if incident.service:
         blocks += labelled_whole("Affected service", incident.service, more=messages.TRUNCATED)
+    if alerts is not None:
+        blocks += alerts_section(alerts, policy)
     checklist = checklist_summary(incident, policy)
     if checklist:
         blocks.append(labelled("Incident checklist", checklist, escaped=True))

@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.incident import ChannelStatus, Incident, with_suffix
 from bot.domain.policy import Policy
 from bot.services import effects
+from bot.services.alert_actions import LinkedAlerts
 from bot.services.incidents import IncidentService
 from bot.services.outbox_worker import EffectHandler, NotReady, OutboxItem, PermanentFailure
 from bot.slack import messages
@@ -54,11 +55,21 @@ class IncidentEffects(SlackPoster):
         policy: Callable[[], Policy],
         bot_user_id: Callable[[], Awaitable[str]],
         names: NameResolver | None = None,
+        *,
+        linked_alerts: Callable[[int], Awaitable[LinkedAlerts]] | None = None,
     ) -> None:
         super().__init__(client, names)
         self.incidents = incidents
         self.policy = policy
         self.bot_user_id = bot_user_id
+        self.linked_alerts = linked_alerts  # the report's "Alerts" line; None: not shown
+
+    async def report(
+        self, incident: Incident, policy: Policy, note: str | None = None
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """The report as the incident is now, with the alerts linked to it."""
+        alerts = await self.linked_alerts(incident.id) if self.linked_alerts else None
+        return blocks.incident_report(incident, policy, note=note, alerts=alerts)
 
     def handlers(self) -> dict[str, EffectHandler]:
         return {
@@ -141,7 +152,7 @@ class IncidentEffects(SlackPoster):
 
     async def post_report(self, item: OutboxItem) -> dict[str, Any]:
         incident = await self.with_channel(item)
-        text, body = blocks.incident_report(incident, self.policy())
+        text, body = await self.report(incident, self.policy())
         assert incident.channel_id is not None
         ts, _, _ = await self.post(item, incident.channel_id, text, body)
         await self.incidents.report_posted(incident.id, ts)
@@ -179,7 +190,7 @@ class IncidentEffects(SlackPoster):
             note = messages.NO_CHANNEL_NOTE.format(
                 label=severity.label if severity else incident.severity
             )
-        text, body = blocks.incident_report(incident, policy, note=note)
+        text, body = await self.report(incident, policy, note)
         thread_ts = incident.announcement_ts if incident.announcement_channel_id else None
         channel = incident.announcement_channel_id or await self.resolve_channel(
             item.payload["channel"]
@@ -202,6 +213,6 @@ class IncidentEffects(SlackPoster):
         incident = await self.with_channel(item)
         if not incident.report_ts:
             return {"skipped": "no report"}
-        text, body = blocks.incident_report(incident, self.policy())
+        text, body = await self.report(incident, self.policy())
         await update_message(self.client, incident.channel_id, incident.report_ts, text, body)
         return {"ts": incident.report_ts}
