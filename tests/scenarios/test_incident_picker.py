@@ -103,7 +103,8 @@ async def test_a_note_outside_an_incident_channel_is_recorded_on_the_picked_inci
     assert len(await harness.timeline()) == entries_before  # nothing recorded yet
     [option] = await suggest(harness.sender, view, PickerIds.SELECT, "")
     assert option["value"] == str(incident.id)
-    assert option["text"]["text"] == f"INC-{incident.id} · sev1 · Checkout errors"
+    # The severity as the policy labels it, not its key.
+    assert option["text"]["text"] == f"INC-{incident.id} · SEV1 · Checkout errors"
 
     answer = await pick(harness, view, option)
 

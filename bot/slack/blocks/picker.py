@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk.models.blocks import ExternalDataSelectElement
 
 from bot.domain.incident import Incident
+from bot.domain.policy import Policy
 from bot.slack import messages
 from bot.slack.blocks.common import (
     MODAL_TITLE_MAX,
@@ -21,6 +22,7 @@ from bot.slack.blocks.common import (
     option,
     plain,
     section,
+    severity_label,
 )
 from bot.slack.ids import PickerIds
 
@@ -48,12 +50,18 @@ def picker_modal(command: str, text: str, draft: str) -> Payload:
     )
 
 
-def incident_options(incidents: Sequence[Incident]) -> list[Payload]:
-    """One option per incident: `INC-12 · sev2 · Checkout errors` (75 characters at most:
-    plain text, so the title is not escaped); the value is the incident's number."""
-    return [option(str(i.id), f"{i.ref} · {i.severity} · {i.title}").to_dict() for i in incidents][
-        :MAX_OPTIONS
+def incident_options(incidents: Sequence[Incident], policy: Policy | None = None) -> list[Payload]:
+    """One option per incident: `INC-12 · SEV2 · Checkout errors`, the severity as the
+    policy labels it (its key without a policy; 75 characters at most: plain text, so the
+    title is not escaped); the value is the incident's number."""
+    return [
+        option(str(i.id), f"{i.ref} · {_severity(policy, i.severity)} · {i.title}").to_dict()
+        for i in incidents[:MAX_OPTIONS]
     ]
+
+
+def _severity(policy: Policy | None, severity: str) -> str:
+    return severity_label(policy, severity) if policy is not None else severity
 
 
 def result_modal(text: str, blocks: Sequence[Payload] | None) -> Payload:

@@ -119,7 +119,7 @@ class IncidentPicker:
         """The picker's options for what the person typed so far (`block_suggestion`)."""
         found = await self.service.open_matching(str(body.get("value") or ""))
         found = await readable_here(self.deps.authority, actor_of(body), found)
-        await ack(options=incident_options(found))
+        await ack(options=incident_options(found, self.deps.policy()))
 
     @answer_errors
     async def submitted(
