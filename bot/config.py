@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     echo_interval_seconds: float = Field(
         default=1.0, ge=0, le=60, alias="FIREWATCH_ECHO_INTERVAL_SECONDS"
     )
+    # views.publish is Tier 4 (100+ a minute, per workspace): App Home refreshes, whichever
+    # replica sends them, go one at a time at most this often (0: no pacing).
+    home_publish_interval_seconds: float = Field(
+        default=0.6, ge=0, le=60, alias="FIREWATCH_HOME_PUBLISH_INTERVAL_SECONDS"
+    )
     slack_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, alias="FIREWATCH_SLACK_TIMEOUT_SECONDS"
     )

@@ -162,23 +162,25 @@ class HomeRepository(Repository):
         return people[:limit]
 
     async def queue_refresh(
-        self, kind: str, keys: dict[str, str], *, now: datetime, due: datetime
+        self, kind: str, key: str, users: Sequence[str], *, now: datetime, due: datetime
     ) -> list[str]:
-        """Queue a refresh (`kind`, ordering key, sent at `due`) for each user in `keys`
-        (user → key) who has none waiting: a refresh not yet being sent will show the
-        newest state anyway. Returns the users queued."""
-        if not keys:
+        """Queue a refresh (`kind`, on ordering key `key`, sent at `due`) for each of
+        `users` who has none waiting: a refresh not yet being sent will show the newest
+        state anyway. Returns the users queued."""
+        if not users:
             return []
-        stmt = select(OutboxRow.ordering_key).where(
+        user = OutboxRow.payload["user"].as_string()
+        stmt = select(user).where(
+            OutboxRow.ordering_key == key,
             OutboxRow.kind == kind,
             OutboxRow.status == PENDING,
-            OutboxRow.ordering_key.in_(list(keys.values())),
+            user.in_(list(users)),
             or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until < now),
         )
         waiting = set((await self.session.execute(stmt)).scalars())
-        fresh = [user for user, key in keys.items() if key not in waiting]
+        fresh = [u for u in dict.fromkeys(users) if u not in waiting]
         if fresh:
-            rows = [_refresh_row(kind, keys[user], user, now, due) for user in fresh]
+            rows = [_refresh_row(kind, key, u, now, due) for u in fresh]
             await self.session.execute(insert(OUTBOX), rows)
         return fresh
 

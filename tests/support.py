@@ -61,6 +61,7 @@ def make_settings(database_url: str, api_url: str, **overrides: Any) -> Settings
         "FIREWATCH_AUTO_MIGRATE": True,
         "FIREWATCH_OUTBOX_POLL_SECONDS": 0.05,
         "FIREWATCH_ECHO_INTERVAL_SECONDS": 0,  # tests that pace echoes say so
+        "FIREWATCH_HOME_PUBLISH_INTERVAL_SECONDS": 0,  # tests that pace Homes say so
         "FIREWATCH_ENV": "test",
     }
     values.update(overrides)

@@ -62,9 +62,9 @@ def dm_key(user_id: str) -> str:
     return f"dm:{user_id}"
 
 
-def home_key(user_id: str) -> str:
-    """One person's App Home: its refreshes go one at a time."""
-    return f"home:{user_id}"
+# Every App Home refresh, whoever's: one ordering key for the workspace, so that their
+# pace (views.publish's rate is the workspace's) is kept by every replica together.
+HOMES_KEY = "homes"
 
 
 def has_channel(channel_status: str) -> bool:

@@ -1,9 +1,14 @@
 """One person's App Home: what it shows (read in one transaction) and its refreshes.
 
-A refresh is an outbox row (`effects.HOME_REFRESH`, keyed `home:<user>`) whose delivery
-publishes the view as it is when it is sent. A person with a refresh still waiting gets
-no second one, so refreshes are debounced per user; those asked for by opening the Home
-wait `debounce` seconds, so a burst of openings publishes once.
+A refresh is an outbox row (`effects.HOME_REFRESH`, payload `{"user": …}`) whose
+delivery publishes the view as it is when it is sent. A person with a refresh still
+waiting gets no second one, so refreshes are debounced per user; those asked for by
+opening the Home wait `debounce` seconds, so a burst of openings publishes once.
+
+Every refresh has the one ordering key `effects.HOMES_KEY`: views.publish is limited per
+workspace (Tier 4, about 100 a minute), so the outbox worker paces that key
+(FIREWATCH_HOME_PUBLISH_INTERVAL_SECONDS) with the pace kept in the database, and a 429's
+Retry-After on the head holds every refresh behind it, on every replica.
 """
 
 from __future__ import annotations
@@ -89,7 +94,8 @@ class HomeService(Service):
         async with self.db.session() as session:
             queued = await HomeRepository(session).queue_refresh(
                 effects.HOME_REFRESH,
-                {user: effects.home_key(user)},
+                effects.HOMES_KEY,
+                [user],
                 now=now,
                 due=now + self.debounce if debounced else now,
             )
@@ -101,11 +107,13 @@ class HomeService(Service):
 async def refresh_homes(session: Session, people: Iterable[str | None], now: datetime) -> None:
     """Queue, in the caller's transaction, a Home refresh for the people a change
     concerns (bounded: never the whole workspace), skipping those with one waiting."""
-    keys: dict[str, str] = {}
+    users: list[str] = []
     for person in people:
-        if person and person.startswith(("U", "W")) and len(keys) < REFRESH_FAN_OUT:
-            keys[person] = effects.home_key(person)
-    await HomeRepository(session).queue_refresh(effects.HOME_REFRESH, keys, now=now, due=now)
+        if person and person.startswith(("U", "W")) and person not in users:
+            users.append(person)
+    await HomeRepository(session).queue_refresh(
+        effects.HOME_REFRESH, effects.HOMES_KEY, users[:REFRESH_FAN_OUT], now=now, due=now
+    )
 
 
 async def refresh_incident_homes(session: Session, incident_id: int, now: datetime) -> None:

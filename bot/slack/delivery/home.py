@@ -16,9 +16,6 @@ from bot.slack.blocks.home import home_view
 from bot.slack.delivery.handler import Handler
 from bot.slack.delivery.web_api import call, slack_error
 
-# Refreshes of one person queued behind the head go out as the one publish: the view is
-# read when it is sent, so it shows what each of them was queued for.
-REFRESH_BATCH = 50
 # Slack's answers for a person the Home cannot be published to (deleted, another team):
 # nothing to retry, and not worth a dead row.
 _NOBODY = {"user_not_found", "invalid_arguments", "not_allowed_token_type"}
@@ -31,7 +28,9 @@ class HomeEffects:
     policy: Callable[[], Policy]
 
     def handlers(self) -> dict[str, EffectHandler]:
-        return {effects.HOME_REFRESH: Handler(self.publish, batch_limit=REFRESH_BATCH)}
+        # One person a delivery: every refresh shares one ordering key (paced for the
+        # workspace), and a person has at most one waiting (bot/services/home.py).
+        return {effects.HOME_REFRESH: Handler(self.publish)}
 
     async def publish(self, item: OutboxItem) -> dict[str, Any]:
         user = str(item.payload["user"])
@@ -42,4 +41,4 @@ class HomeEffects:
             if slack_error(exc) in _NOBODY:
                 return {"skipped": slack_error(exc)}
             raise
-        return {"user": user, "delivered_ids": item.ids}
+        return {"user": user}
