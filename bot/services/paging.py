@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.clock import Clock
-from bot.domain.incident import ChannelStatus, Incident
+from bot.domain.incident import Incident
 from bot.domain.paging import (
     Page,
     PageStatus,
@@ -29,24 +29,24 @@ from bot.domain.paging import (
 from bot.domain.paging import Roster as RosterView
 from bot.domain.policy import Policy
 from bot.services import effects
+from bot.services.home import refresh_homes
 from bot.services.page_resolves import pagerduty_resolved_count, resolve_external_pages
 from bot.services.page_writer import PageWriter
 from bot.services.paging_deadlines import PagingDeadlines, TickReport
 from bot.services.roster import RosterKeeper
+from bot.services.roster_changes import TOPIC_SYNCS_MAX, role_mates, topic_syncs
 from storage.engine import Database
 from storage.outbox import OutboxRepository
 from storage.paging_repository import PagingRepository
 from storage.repositories import IncidentRepository, TimelineRepository
 from storage.session import Session
 
-__all__ = ["AckOutcome", "PagingError", "PagingService", "TickReport"]
+__all__ = ["TOPIC_SYNCS_MAX", "AckOutcome", "PagingError", "PagingService", "TickReport"]
 
 log = logging.getLogger(__name__)
 
 # The RACI task whose accountable role may reload the roster.
 ADMIN_TASK = "maintain_policy"
-# Open incidents whose topics an absence re-syncs (newest first): Slack's rate, not all.
-TOPIC_SYNCS_MAX = 50
 
 
 class PagingError(Exception):
@@ -285,7 +285,9 @@ class PagingService(PagingDeadlines):
         async with self.db.session() as session:
             await PagingRepository(session).set_absence(user, until, now)
             if rostered:  # a stand-in may now lead: the channels' topics name the lead
-                await OutboxRepository(session).enqueue_many(await _topic_syncs(session), now=now)
+                await OutboxRepository(session).enqueue_many(await topic_syncs(session), now=now)
+            # Their Home (away or back) and their role mates' (who acts now).
+            await refresh_homes(session, role_mates(self.policy, [user]), now)
         self._on_commit()
 
     def may_maintain_policy(self, user: str) -> bool:
@@ -304,7 +306,10 @@ class PagingService(PagingDeadlines):
             raise PagingError("Only the people accountable for the policy may reload it.")
         if self.roster_keeper is None:
             raise PagingError("This Firewatch has no policy file to reload.")
+        before = self.policy
         outcome = await self.roster_keeper.reload()
+        if outcome.changed:
+            await self.roster_changed(before)
         if outcome.error:
             raise PagingError(
                 "The policy file was not loaded; the roster in use is unchanged.\n"
@@ -314,15 +319,6 @@ class PagingService(PagingDeadlines):
 
 
 _UNACKED = {PageStatus.WAITING.value, PageStatus.ESCALATED.value, PageStatus.UNANSWERED.value}
-
-
-async def _topic_syncs(session: Session) -> list[effects.Effect]:
-    """A topic sync for each open incident with a channel (its lead may have changed)."""
-    return [
-        effects.about(effects.SYNC_CHANNEL, effects.incident_channel_key(i.id), i.id)
-        for i in await IncidentRepository(session).list_open(limit=TOPIC_SYNCS_MAX)
-        if i.channel_status is ChannelStatus.CREATED
-    ]
 
 
 async def _existing(session: Session, incident_id: int, *, lock: bool = True) -> Incident:

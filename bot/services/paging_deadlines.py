@@ -30,6 +30,7 @@ from bot.services import paging_effects as fx
 from bot.services.base import Service
 from bot.services.page_writer import PageWriter, via_text
 from bot.services.roster import RosterKeeper
+from bot.services.roster_changes import absences_ended, roster_reloaded
 from storage.paging_repository import PagingRepository
 from storage.repositories import TimelineRepository
 
@@ -44,6 +45,7 @@ class TickReport:
     escalated: int = 0
     breaches: int = 0
     reloaded: bool = False
+    back: int = 0  # people whose absence ran out
 
 
 class PagingDeadlines(Service):
@@ -60,7 +62,11 @@ class PagingDeadlines(Service):
         number of times, in any number of processes."""
         report = TickReport()
         if self.roster_keeper is not None:
+            before = self.policy
             report.reloaded = (await self.roster_keeper.reload_if_changed()).changed
+            if report.reloaded:
+                await self._guard(self.roster_changed(before), None)
+        report.back = await self._guard(self.end_absences(), 0)
         now = self.clock.now()
         async with self.db.session(write=False) as session:
             repo = PagingRepository(session)
@@ -74,6 +80,26 @@ class PagingDeadlines(Service):
         for incident_id in breaches:
             report.breaches += await self._guard(self.record_breach(incident_id), False)
         return report
+
+    async def end_absences(self) -> int:
+        """Absences whose `until` has passed end (their rows go, once across replicas):
+        the topics and Homes that showed them brought up to date. How many ended."""
+        now, policy = self.clock.now(), self.policy
+        async with self.db.session() as session:
+            ended = await PagingRepository(session).end_absences(now)
+            if ended:
+                await absences_ended(session, ended, policy, now)
+        if ended:
+            self._on_commit()
+            log.info("absences ended", extra={"people": len(ended)})
+        return len(ended)
+
+    async def roster_changed(self, before: Policy) -> None:
+        """A reloaded policy changed the roster: topics and the Homes of those moved."""
+        now = self.clock.now()
+        async with self.db.session() as session:
+            await roster_reloaded(session, before, self.policy, now)
+        self._on_commit()
 
     async def _guard(self, work: Any, failed: Any) -> Any:
         try:

@@ -326,6 +326,8 @@ class PostmortemService(Service):
                 data={"action_item": item.id},
                 source_key=f"action-done:{item.id}",
             )
+            await refresh_homes(session, [item.owner_id], now)  # off their overdue list
+        self._on_commit()
         return True
 
 
