@@ -321,12 +321,75 @@ async def digested(c: Cluster, inc: Incident) -> None:
     # That each is posted once, by its outbox id, is the generic check (checks.agree).
 
 
+async def home(c: Cluster, inc: Incident) -> None:
+    """Someone opens their App Home, then is paged for the incident: one refresh (the
+    opening's, debounced) is to show the page, whatever goes down meanwhile."""
+    user = home_viewer(inc)
+    c.slack.add_user(user, user.lower(), f"{user.lower()}@example.com")
+    event = {"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home"}
+    event["event_ts"] = "1.000001"
+    event_id = f"EvHome{inc.tag}"
+    response = await c.request("event", event, event_id=event_id)
+    for retry in (1, 2, 3):  # Slack retries an event not answered with a 2xx
+        if response.status < 300:
+            break
+        response = await c.request("event", event, event_id=event_id, retry_num=retry)
+    await c.request(
+        "slash_command", f"page <@{user}|{user.lower()}> {inc.tag}", channel_id=inc.channel
+    )
+
+
+def home_viewer(inc: Incident) -> str:
+    """The case's own person (a Slack user id), so that only this case refreshes their Home."""
+    return "U0H" + re.sub(r"[^A-Z0-9]", "", inc.tag.upper())
+
+
+async def home_shown(c: Cluster, inc: Incident) -> None:
+    await c.settled()
+    user = home_viewer(inc)
+    page_id = await c.scalar(
+        "SELECT id FROM pages WHERE incident_id = :i AND person = :u", i=inc.number, u=user
+    )
+    assert page_id is not None, f"{user} was not paged"
+    # The latest state: the Home last published shows the page, with its Acknowledge.
+    view = c.slack.home_view(user)
+    assert view is not None, f"{user}'s Home was never published"
+    acks = [
+        e
+        for b in view["blocks"]
+        for e in b.get("elements", []) + ([b["accessory"]] if "accessory" in b else [])
+        if e.get("action_id") == Action.PAGE_ACKNOWLEDGE
+    ]
+    assert [a["value"] for a in acks] == [str(page_id)], f"{user}'s Home shows {acks}"
+    assert inc.title in json.dumps(view)
+    # Once per change: a publish per refresh row, and again only for an attempt whose
+    # answer was lost (Slack did it; the retry publishes the same view).
+    rows, attempts, settled = await c.scalar(
+        "SELECT ARRAY[count(*), coalesce(sum(attempts), 0), "
+        "count(*) FILTER (WHERE status = 'done')] FROM outbox "
+        "WHERE kind = 'home.refresh' AND payload->>'user' = :u",
+        u=user,
+    )
+    published = [
+        call
+        for call in c.slack.calls_to("views.publish")
+        if call.args.get("user_id") == user and call.http_status == 200
+    ]
+    assert settled == rows >= 1, f"{rows} refreshes of {user}'s Home, {settled} done"
+    assert rows <= len(published) <= attempts, (
+        f"{user}'s Home published {len(published)} times for {rows} refreshes ({attempts} attempts)"
+    )
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
     act: Callable[[Cluster, Incident], Awaitable[None]]
     check: Callable[[Cluster, Incident], Awaitable[None]]
     needs: tuple[str, ...] = ()
+    # The Slack method that fails in the step's slack:* cases (default: its first write
+    # that is not a form).
+    slack_target: str | None = None
 
 
 STEPS: dict[str, Step] = {
@@ -341,6 +404,7 @@ STEPS: dict[str, Step] = {
         Step("resolve", resolve, resolved, ("declare",)),
         Step("approve", approve, approved, ("declare", "resolve")),
         Step("digest", digest, digested, ()),
+        Step("home", home, home_shown, ("declare",), slack_target="views.publish"),
         Step("alert", alert_flows.alert, alert_flows.alerted, ()),
     )
 }

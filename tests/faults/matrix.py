@@ -182,7 +182,7 @@ async def plan(c: Cluster, steps: Iterable[str], size: int) -> list[Planned]:
         # Slack's failures go to the first delivery (a form that does not open is a person
         # trying again: the kills cover that).
         later = [m for m, _ in writes if not m.startswith("views.")]
-        first = later[0] if later else None
+        first = STEPS[step].slack_target or (later[0] if later else None)
         planned += [(case, first) for case in sample(cases_for(step, writes), size, index * size)]
     return planned
 
