@@ -27,6 +27,7 @@ SCRIPTS: dict[str, list[str]] = {
     "bench_scale": [],
     "bench_startup": [],
     "bench_memory": [],
+    "bench_alerts": [],  # needs prometheus-alertmanager (CI installs it)
     "compare": [],  # the checkout against itself
 }
 
