@@ -43,6 +43,15 @@ class AlertPayloadError(ValueError):
         self.problem = problem
 
 
+class AlertIntakeBusy(Exception):
+    """More notifications are waiting to be stored than Firewatch takes at once: the
+    monitor is told to send again later (503 with Retry-After) instead of waiting."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"busy; send again in {retry_after} s")
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class IncomingAlert:
     """One alert as a monitor reported it. `fingerprint` + `starts_at` identify one firing

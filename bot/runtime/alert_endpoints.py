@@ -34,7 +34,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.domain.alert_payloads import parse_alertmanager, parse_generic, parse_grafana
-from bot.domain.alerts import AlertBatch, AlertPayloadError, AlertSource
+from bot.domain.alerts import AlertBatch, AlertIntakeBusy, AlertPayloadError, AlertSource
 from bot.domain.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -87,12 +87,15 @@ class AlertTokens:
 
 
 class _Refusal(Exception):
-    def __init__(self, status: int, outcome: str, error: str, field: str | None = None) -> None:
+    def __init__(
+        self, status: int, outcome: str, error: str, field: str | None = None, *, retry: int = 30
+    ) -> None:
         super().__init__(error)
         self.status = status
         self.outcome = outcome
         self.error = error
         self.field = field
+        self.retry = retry  # a 503's Retry-After, in seconds
 
 
 def alert_routes(
@@ -188,6 +191,11 @@ class _AlertIntake:
     async def _store(self, batch: AlertBatch, source: str) -> Any:
         try:
             return await self.receiver.receive(batch)
+        except AlertIntakeBusy as busy:  # shed: a monitor retries, a queue would only grow
+            log.warning("%s alerts refused: intake busy", source)
+            raise _Refusal(
+                503, "busy", "too many notifications at once; send again", retry=busy.retry_after
+            ) from None
         except Exception:
             raise _failure(source, "alert batch not stored") from None
 
@@ -215,7 +223,7 @@ def _fields(receipt: Any) -> dict[str, Any]:
 def _refusal_response(refusal: _Refusal) -> web.Response:
     headers = {"WWW-Authenticate": 'Bearer realm="firewatch"'} if refusal.status == 401 else {}
     if refusal.status == 503:
-        headers["Retry-After"] = "30"
+        headers["Retry-After"] = str(refusal.retry)
     return _json({"error": refusal.error, "field": refusal.field}, refusal.status, headers)
 
 

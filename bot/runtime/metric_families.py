@@ -28,6 +28,7 @@ ALERT_OUTCOMES = (
     "too_large",
     "bad_request",
     "unavailable",
+    "busy",
 )
 ALERT_STATUSES = ("firing", "resolved")
 
@@ -299,7 +300,7 @@ class AlertMetrics(_Family):
         self.alert_requests = self._counter(
             "firewatch_alert_requests",
             "Requests to the alert webhooks (/alerts/*), by source and outcome (stored, "
-            "unauthorized, not_found, too_large, bad_request, unavailable).",
+            "unauthorized, not_found, too_large, bad_request, unavailable, busy).",
             ["source", "outcome"],
         )
         self.alerts_received_total = self._counter(

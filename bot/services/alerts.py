@@ -26,6 +26,7 @@ from bot.domain.alerts import (
     AlertBatch,
     AlertChange,
     AlertGroup,
+    AlertIntakeBusy,
     IncomingAlert,
     all_match,
     auto_declare_severity,
@@ -56,6 +57,11 @@ DECLARE_KEY_PREFIX = "alert:"
 # (Alertmanager: every group on each tick): beyond this they wait their turn in memory,
 # so they never take every database connection from the outbox that tells Slack.
 INTAKE_CONCURRENCY = 4
+# How long a notification may wait for its turn before the monitor is told to send again
+# (503, Retry-After): Alertmanager gives up on a webhook after its own timeout and
+# resends the group, so a longer queue would store what nobody waits for any more.
+INTAKE_WAIT_SECONDS = 5.0
+BUSY_RETRY_AFTER = 10
 # How many alerts' names a timeline entry lists.
 NAMES_LISTED = 5
 
@@ -101,6 +107,7 @@ class AlertDesk(Service):
         self.on_firing: list[FiringHook] = []
         self._on_declare = on_declare or (lambda: None)
         self._storing = asyncio.Semaphore(INTAKE_CONCURRENCY)
+        self.intake_wait = INTAKE_WAIT_SECONDS
 
     async def receive(self, batch: AlertBatch) -> AlertReceipt:
         """Store the notification and queue what Slack should hear; idempotent (a resend
@@ -108,8 +115,14 @@ class AlertDesk(Service):
         receipt = AlertReceipt(alerts=len(batch.alerts))
         if not batch.alerts:
             return receipt
-        async with self._storing:
+        try:
+            await asyncio.wait_for(self._storing.acquire(), self.intake_wait)
+        except TimeoutError:
+            raise AlertIntakeBusy(BUSY_RETRY_AFTER) from None
+        try:
             return await self._receive(batch, receipt)
+        finally:
+            self._storing.release()
 
     async def _receive(self, batch: AlertBatch, receipt: AlertReceipt) -> AlertReceipt:
         now, policy = self.clock.now(), self.policy
