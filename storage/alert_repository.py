@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, func, select, update
+from sqlalchemy import Integer, Table, case, func, literal, select, update
 
 from bot.domain.alerts import (
     FIRING,
@@ -21,6 +21,7 @@ from bot.domain.alerts import (
 )
 from storage.alert_card_queries import AlertCardQueries, group_from_row
 from storage.alert_models import AlertGroupRow, AlertRow, AlertSilenceRow
+from storage.types import UTCDateTime
 
 _groups = cast(Table, AlertGroupRow.__table__)
 _alerts = cast(Table, AlertRow.__table__)
@@ -172,27 +173,30 @@ class AlertRepository(AlertCardQueries):
     async def settle_group(
         self, group_id: int, *, now: datetime, resent: bool, title: str | None = None
     ) -> AlertGroup:
-        """Recount the group's alerts and set its status from them."""
-        counts = (
-            await self.session.execute(
-                select(
-                    func.count(),
-                    func.coalesce(func.sum(func.cast(AlertRow.status == FIRING, Integer)), 0),
-                ).where(AlertRow.group_id == group_id)
-            )
-        ).one()
-        total, firing = int(counts[0]), int(counts[1])
-        values: dict[str, Any] = {"total": total, "firing": firing, "last_seen_at": now}
+        """Recount the group's alerts and set its status from them, in one statement."""
+        mine = AlertRow.group_id == group_id
+        firing = (
+            select(func.coalesce(func.sum(func.cast(AlertRow.status == FIRING, Integer)), 0))
+            .where(mine)
+            .scalar_subquery()
+        )
+        total = select(func.count()).where(mine).scalar_subquery()
+        values: dict[str, Any] = {
+            "total": total,
+            "firing": firing,
+            "last_seen_at": now,
+            "status": case((firing > 0, FIRING), else_=RESOLVED),
+            # Resolved when the last alert stopped firing; kept while it stays resolved.
+            "resolved_at": case(
+                (firing > 0, None),
+                (AlertGroupRow.status == RESOLVED, AlertGroupRow.resolved_at),
+                else_=literal(now, UTCDateTime()),
+            ),
+        }
         if resent:
             values["resent_at"] = now
         if title:
             values["title"] = title
-        group = await self.group(group_id)
-        assert group is not None
-        if firing and group.status != FIRING:
-            values.update(status=FIRING, resolved_at=None)
-        elif not firing and group.status != RESOLVED:
-            values.update(status=RESOLVED, resolved_at=now)
         await self.session.execute(
             update(AlertGroupRow).where(AlertGroupRow.id == group_id).values(**values)
         )
