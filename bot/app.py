@@ -26,7 +26,9 @@ from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import Scheduler
 from bot.runtime.startup import prepare_schema, resolve_roster
 from bot.services import effects
+from bot.services.alert_actions import AlertActions
 from bot.services.alert_cards import AlertCards
+from bot.services.alert_paging import AlertPaging
 from bot.services.alerts import AlertDesk
 from bot.services.authority import Authority
 from bot.services.capture_worker import CaptureWorker
@@ -50,6 +52,7 @@ from bot.services.timeline import TimelineService
 from bot.slack.auth import AUTH_CHECK_SECONDS, SlackAuth, SlackIdentity
 from bot.slack.blocks.incident import declared_with_fallback
 from bot.slack.clients import SlackClients
+from bot.slack.delivery.alert_pages import AlertPageEffects
 from bot.slack.delivery.alerts import AlertEffects
 from bot.slack.delivery.channel_names import ChannelNames
 from bot.slack.delivery.digest import DigestEffects
@@ -222,6 +225,15 @@ class Firewatch:
             pagerduty=settings.pagerduty_routing_key is not None,
             webhook=settings.page_webhook_url is not None,
         )
+        # Alert page rules page roles through the same ladder (hooked on the alert desk;
+        # its deadlines ride the paging tick).
+        self.alert_paging = AlertPaging(
+            db,
+            lambda: self.paging.policy,
+            clock,
+            on_commit=self._wake_outbox,
+            pagerduty=settings.pagerduty_routing_key is not None,
+        )
         # Resolving (or closing) an incident resolves its pages in PagerDuty and the webhook.
         self.timeline.on_ended.append(self.paging.resolve_outside_slack)
         self.home = HomeService(db, lambda: self.paging.policy, clock, on_commit=self._wake_outbox)
@@ -237,7 +249,12 @@ class Firewatch:
         # A configured `#name` is looked up once (paging conversations.list) and stored.
         names = ChannelNames(outbox_client, ChannelNameService(self.db, self.clock), self.clock)
         self.effects = IncidentEffects(
-            outbox_client, self.incidents, self.policy, self.auth.bot_user_id, names
+            outbox_client,
+            self.incidents,
+            self.policy,
+            self.auth.bot_user_id,
+            names,
+            linked_alerts=lambda incident_id: self.alert_actions.linked(incident_id),
         )
         pagerduty_key = settings.pagerduty_routing_key
         self.paging_effects = PagingEffects(
@@ -268,6 +285,8 @@ class Firewatch:
                 effects.TIMELINE_ECHO: settings.echo_interval_seconds,
                 effects.ALERT_CARD: settings.echo_interval_seconds,
                 effects.ALERT_STORM_CARD: settings.echo_interval_seconds,
+                # views.publish's rate is the workspace's: Homes share one key.
+                effects.HOME_REFRESH: settings.home_publish_interval_seconds,
             },
         )
         self.metrics.register_outbox_kinds(self.worker.handlers)
@@ -294,6 +313,12 @@ class Firewatch:
             **LiveChannelEffects(self.effects, self.paging, self.retitling).handlers(),
             **DigestEffects(self.effects, self.digest).handlers(),
             **HomeEffects(outbox_client, self.home, lambda: self.paging.policy).handlers(),
+            **AlertPageEffects(
+                outbox_client,
+                self.alert_paging,
+                lambda: self.paging.policy,
+                self.paging_effects.external,
+            ).handlers(),
             **AlertEffects(
                 outbox_client,
                 AlertCards(self.db, self.policy, self.clock),
@@ -331,6 +356,10 @@ class Firewatch:
             on_declare=self.intake.wake,
         )
         self.intake.declared_with.append(self.alerts.link_declared)
+        self.timeline.on_ended.append(self.alerts.incident_ended)
+        # The card's Declare, Link and Silence buttons; the report's list of alerts.
+        self.alert_actions = AlertActions(self.alerts, on_commit=self._wake_outbox)
+        self.alerts.on_firing.append(self.alert_paging.page_firing)
 
     def _listener_deps(self) -> ListenerDeps:
         return ListenerDeps(
@@ -343,6 +372,8 @@ class Firewatch:
             notices=self.notices,
             postmortems=self.postmortems,
             paging=self.paging,
+            alert_paging=self.alert_paging,
+            alert_actions=self.alert_actions,
             digest=self.digest,
             authority=self.authority,
             captures=self.captures,
@@ -354,7 +385,7 @@ class Firewatch:
         return Background(
             jobs=self.scheduler,
             loops=[
-                paging_tick(self.paging, self.settings.paging_tick_seconds),
+                paging_tick(self.paging, self.settings.paging_tick_seconds, self.alert_paging),
                 sqlite_checkpoints(self.db),
                 watch("slack-auth", AUTH_CHECK_SECONDS, self.auth.check),
             ],

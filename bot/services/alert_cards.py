@@ -7,25 +7,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.domain.alert_pages import AlertPage
 from bot.domain.alerts import AlertGroup, AlertStorm, IncomingAlert, Silence, StoredAlert
-from bot.domain.incident import Incident, IncidentReport
+from bot.domain.incident import Incident, IncidentReport, Status
 from bot.domain.policy import Policy
 from bot.services.base import Service
+from bot.services.page_resolves import pagerduty_resolved_count
+from storage.alert_page_repository import AlertPageRepository
 from storage.alert_repository import AlertRepository
 from storage.repositories import IncidentRepository
 
+ENDED = (Status.RESOLVED, Status.CLOSED)
 CARD_ALERTS = 10  # alerts listed on a card; the rest are counted
 
 
 @dataclass(frozen=True)
 class AlertCard:
     """A group's card as it is now: the group, its first alerts (firing first), the
-    incident it is linked to, and the silences on its alerts."""
+    incident it is linked to, the silences on its alerts and its pages (alert_paging.py)."""
 
     group: AlertGroup
     alerts: list[StoredAlert]
     incident: Incident | None
     silences: list[Silence]
+    pagerduty_resolved: int = 0  # the linked incident's PagerDuty alerts Firewatch resolved
+    pages: Sequence[AlertPage] = ()
 
 
 class AlertCards(Service):
@@ -45,12 +51,20 @@ class AlertCards(Service):
                 if group.incident_id is not None
                 else None
             )
+            resolved = (
+                await pagerduty_resolved_count(session, incident.id)
+                if incident is not None and incident.status in ENDED
+                else 0
+            )
             silences = [
                 s
                 for s in await repo.silences(group.source, [a.fingerprint for a in alerts])
                 if s.until > self.clock.now()
             ]
-        return AlertCard(group, alerts, incident, silences)
+            pages = await AlertPageRepository(session).pages(group_id)
+        return AlertCard(
+            group, alerts, incident, silences, pagerduty_resolved=resolved, pages=pages
+        )
 
     async def take_storm(self, storm_id: int) -> AlertStorm | None:
         async with self.db.session() as session:

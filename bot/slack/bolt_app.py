@@ -14,6 +14,8 @@ from bot.services.events import EventLog
 from bot.slack import middleware
 from bot.slack.deps import ListenerDeps
 from bot.slack.listeners import (
+    alert_ack,
+    alert_actions,
     commands,
     declare,
     digest,
@@ -33,7 +35,16 @@ class Feature(Protocol):
 
 
 # A feature's listener module: `register(app, deps) -> list[Subcommand]`.
-FEATURES: list[Feature] = [timeline, paging, postmortems, digest, home, live_channel]
+FEATURES: list[Feature] = [
+    timeline,
+    paging,
+    postmortems,
+    digest,
+    home,
+    live_channel,
+    alert_ack,
+    alert_actions,
+]
 
 
 def build_bolt_app(

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.domain.policy import Policy
+from bot.services.alert_actions import AlertActions
+from bot.services.alert_paging import AlertPaging
 from bot.services.authority import Authority
 from bot.services.captures import CaptureDesk
 from bot.services.changes import ChangeService
@@ -32,6 +34,8 @@ class ListenerDeps:
     intake: DeclarationIntake  # declarations are answered once stored
     follow_ups: FollowUps  # Slack calls after the answer
     paging: PagingService | None = None  # None: the feature is not registered
+    alert_paging: AlertPaging | None = None  # alert groups' Acknowledge; None: not registered
+    alert_actions: AlertActions | None = None  # Declare, Link, Silence; None: not registered
     digest: DigestService | None = None  # None: the feature is not registered
     authority: Authority | None = None  # who may do what; None: nothing is checked (tests)
     captures: CaptureDesk | None = None  # capture requests; None: the feature is not registered

@@ -15,7 +15,10 @@ import pytest
 from bot.domain.alerts import FIRING, RESOLVED, AlertBatch, IncomingAlert
 from bot.domain.clock import FrozenClock
 from bot.emulator import SlackEmulator
+from bot.services.alerts import BUSY_RETRY_AFTER, INTAKE_CONCURRENCY
 from bot.slack.ids import Action
+from storage.alert_repository import AlertRepository
+from tests.scenarios.test_pagerduty_resolve import PagerDuty, Setup, pagerduty  # noqa: F401
 from tests.support import TOKEN, Harness, start_harness
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
@@ -169,3 +172,116 @@ async def test_an_auto_declare_rule_declares_and_links_the_group(h: Harness) -> 
     assert len(await h.incidents()) == 1
     texts = [e.text for e in await h.timeline()]
     assert any(t.startswith("Alert resolved: PaymentsDown") for t in texts)
+
+
+async def test_resolving_the_incident_says_so_on_its_alert_cards(
+    database_url: str,
+    tmp_path: Path,
+    pagerduty: PagerDuty,  # noqa: F811  (the fixture of test_pagerduty_resolve)
+) -> None:
+    """Resolution both ways: the incident an alert declared resolves; PagerDuty hears its
+    pages resolved, and the alert's card says the incident is resolved and how many
+    PagerDuty alerts were."""
+    setup = Setup(database_url, tmp_path, pagerduty, FrozenClock(NOW))
+    async with setup.harness(POLICY + "  page: []\n") as h:
+        fired = alert("PaymentsDown", severity="critical", env="production")
+        await h.app.alerts.receive(batch(fired, key="pd"))
+        await h.settled()
+        [incident] = await h.incidents()
+        assert incident.channel_id is not None
+        await pagerduty.wait_until(lambda: pagerduty.actions())
+        card = cards(h, "C0INCIDENTS")[0]
+        assert "resolved" not in block_text(card).split("Linked to", 1)[1]
+
+        answer = await h.sender.slash_command(
+            "status resolved Rolled back", channel_id=incident.channel_id, user_id=OM
+        )
+        assert answer.json()["text"] == f"INC-{incident.id} is now resolved."
+        await h.settled()
+        await pagerduty.wait_until(lambda: pagerduty.resolves())
+        [card] = cards(h, "C0INCIDENTS")
+        assert f"INC-{incident.id} resolved" in block_text(card)
+        assert "PagerDuty alerts resolved: 1" in block_text(card)
+
+
+async def test_grafana_s_webhook_makes_a_card_with_its_dashboard_and_panel(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Grafana's documented body, posted over HTTP with its bearer token: stored, then a
+    card in the team's routed channel with Grafana's links as buttons; the same body
+    again changes nothing but "last seen"."""
+    import aiohttp
+
+    body = (Path(__file__).parents[1] / "fixtures/alerts/grafana_firing.json").read_bytes()
+    token = "grafana-bearer-token-0123456"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    async with SlackEmulator(bot_token=TOKEN) as slack:
+        slack.add_channel("payments-alerts", channel_id="C0PAYALERTS")
+        async with (
+            start_harness(
+                database_url,
+                emulator=slack,
+                clock=FrozenClock(NOW),
+                FIREWATCH_POLICY_FILE=str(policy),
+                FIREWATCH_GRAFANA_TOKEN=token,
+            ) as h,
+            aiohttp.ClientSession() as http,
+        ):
+            url = f"http://127.0.0.1:{h.app.port}/alerts/grafana"
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            async with http.post(url, data=body, headers=headers) as answer:
+                assert answer.status == 200, await answer.text()
+                first = await answer.json()
+            async with http.post(url, data=body, headers=headers) as answer:
+                again = await answer.json()
+            await h.settled()
+            [card] = cards(h, "C0PAYALERTS")  # team=payments is routed
+    assert (first["new"], again["new"], again["resent"]) == (2, 0, 2)
+    shown = block_text(card)
+    for link in ("Dashboard", "Panel", "Source"):
+        assert f'"text": "{link}"' in shown
+    assert "2 of 2 alerts firing" in shown
+    assert "still firing, last seen" in shown
+
+
+async def test_a_flood_beyond_what_is_stored_at_once_is_told_to_send_again(
+    database_url: str,
+) -> None:
+    """Notifications that cannot be stored within a few seconds (every slot taken) are
+    answered 503 with Retry-After at once, stored nowhere: the monitor sends them again,
+    and a queue of what nobody waits for any more never builds up."""
+    import aiohttp
+
+    token = "alertmanager-bearer-token-0123"
+    body = (Path(__file__).parents[1] / "fixtures/alerts/alertmanager_firing.json").read_bytes()
+    async with (
+        start_harness(
+            database_url, clock=FrozenClock(NOW), FIREWATCH_ALERTMANAGER_TOKEN=token
+        ) as h,
+        aiohttp.ClientSession() as http,
+    ):
+        desk = h.app.alerts
+        desk.intake_wait = 0.05
+        for _ in range(INTAKE_CONCURRENCY):  # every slot held by notifications being stored
+            await desk._storing.acquire()
+        url = f"http://127.0.0.1:{h.app.port}/alerts/alertmanager"
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        async with http.post(url, data=body, headers=headers) as answer:
+            assert answer.status == 503
+            assert answer.headers["Retry-After"] == str(BUSY_RETRY_AFTER)
+            assert "send again" in (await answer.json())["error"]
+        assert (
+            'outcome="busy"'
+            in [
+                line
+                for line in h.app.metrics.exposition().decode().splitlines()
+                if line.startswith("firewatch_alert_requests_total{") and line.endswith(" 1.0")
+            ][0]
+        )
+        async with h.app.db.session(write=False) as session:
+            assert await AlertRepository(session).group(1) is None
+        for _ in range(INTAKE_CONCURRENCY):
+            desk._storing.release()
+        async with http.post(url, data=body, headers=headers) as answer:
+            assert answer.status == 200  # sent again once there is room: stored

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block, ButtonElement, InteractiveElement
 
+from bot.domain.alert_pages import AlertPageStatus, latest_per_chain
 from bot.domain.alerts import FIRING, AlertStorm, StoredAlert
 from bot.domain.policy import Policy
-from bot.services.alert_cards import CARD_ALERTS, AlertCard
+from bot.services.alert_cards import CARD_ALERTS, ENDED, AlertCard
 from bot.slack.blocks.common import (
     OPTION_TEXT_MAX,
     Payload,
@@ -22,6 +23,7 @@ from bot.slack.blocks.common import (
     plain,
     policy_zone,
     rendered,
+    role_title,
     section,
     sections,
     severity_label,
@@ -101,18 +103,39 @@ def _status_lines(card: AlertCard, policy: Policy) -> list[str]:
     if group.acknowledged_at is not None:
         who = mention(group.acknowledged_by, "someone")
         lines.append(f":eyes: Acknowledged by {who} {slack_date(group.acknowledged_at, zone)}")
+    lines += _page_lines(card, policy)
     if card.incident is not None:
         incident = card.incident
         where = f" in <#{incident.channel_id}>" if incident.channel_id else ""
-        lines.append(
-            f":fire: Linked to {incident.ref} {fit(incident.title, 150)}{where}"
-            f" ({escape(incident.status.value)})"
-        )
+        lines.append(f":fire: Linked to {incident.ref} {fit(incident.title, 150)}{where}")
+        if incident.status in ENDED:
+            ended = incident.resolved_at or incident.closed_at
+            told = (
+                f"; PagerDuty alerts resolved: {card.pagerduty_resolved}"
+                if card.pagerduty_resolved
+                else ""
+            )
+            lines.append(
+                f":white_check_mark: {incident.ref} {escape(incident.status.value)} "
+                f"{slack_date(ended, zone)}{told}"
+            )
     for silence in card.silences[:3]:
         lines.append(
             f":no_bell: Silenced in Firewatch until {slack_date(silence.until, zone)} by "
             f"{mention(silence.by, 'someone')}: {fit(silence.reason, 200)}"
         )
+    return lines
+
+
+def _page_lines(card: AlertCard, policy: Policy) -> list[str]:
+    """Who is paged for the group now, and the roles nobody answered for."""
+    lines = []
+    for page in latest_per_chain(card.pages):
+        title = escape(role_title(policy, page.role))
+        if page.status is AlertPageStatus.WAITING:
+            lines.append(f":pager: Paging {mention(page.person, 'someone')} as {title}")
+        elif page.status is AlertPageStatus.UNANSWERED:
+            lines.append(f":warning: Page unanswered: nobody acknowledged for {title}")
     return lines
 
 
