@@ -231,3 +231,62 @@ async def test_a_storm_of_500_alerts_is_a_bounded_number_of_messages(setup: Setu
     assert len(posts) == 11
     updates = len(h.slack.calls_to("chat.update")) - updates_before
     assert updates <= 11 * 5  # each card at most once per resend tick (and coalesced)
+
+
+async def test_a_page_rule_pages_from_alertmanager_and_the_card_acknowledges(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The policy's page rule pages the on-call role's primary by DM for a critical
+    alert Alertmanager sends; Acknowledge on the card records who and when (the alert's
+    time to acknowledge) and shows on the card and the DM; Alertmanager's resends page
+    nobody again."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        f"roles:\n  om: {{primary: {OM}}}\n"
+        'alerts:\n  page:\n    - {matchers: ["severity=critical"], role: om}\n'
+        "  severity:\n    values: {critical: sev1}\n"
+    )
+    async with SlackEmulator(bot_token=TOKEN) as slack:
+        slack.add_user(OM, "olivia", "olivia@example.com")
+        async with start_harness(
+            database_url,
+            emulator=slack,
+            FIREWATCH_POLICY_FILE=str(policy),
+            FIREWATCH_ALERTMANAGER_TOKEN=AM_TOKEN,
+        ) as h:
+            url = f"http://127.0.0.1:{h.app.port}/alerts/alertmanager"
+            async with Alertmanager(url, AM_TOKEN, workdir=tmp_path / "am") as am:
+                await am.push([firing("pay-1", severity="critical")])
+                [dm] = await eventually(
+                    lambda: [m for m in slack.messages(OM) if m.text.startswith("You are paged")]
+                )
+                assert "5xx above 5% on pay-1" in json.dumps(dm.blocks)
+                [card] = await eventually(lambda: cards(h, CH))
+                async with h.app.db.session(write=False) as session:
+                    group_id = (await session.execute(select(AlertGroupRow.id))).scalar_one()
+                answer = await h.sender.block_action(
+                    "firewatch_alert_ack",
+                    value=str(group_id),
+                    user_id=OM,
+                    channel_id=CH,
+                    message={"type": "message", "ts": card.ts, "blocks": card.blocks},
+                )
+                assert answer.status == 200
+                await eventually(
+                    lambda: f"Acknowledged by <@{OM}>" in json.dumps(cards(h, CH)[0].blocks)
+                )
+                # Alertmanager keeps resending the firing: a page stays one page.
+                before = await resends(h, "HighErrorRate")
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 15
+                while await resends(h, "HighErrorRate") <= before:
+                    assert loop.time() < deadline, "Alertmanager never resent"
+                    await asyncio.sleep(0.05)
+            async with h.app.db.session(write=False) as session:
+                row = (await session.execute(select(AlertGroupRow))).scalar_one()
+            assert row.acknowledged_by == OM
+            assert row.acknowledged_at is not None
+            assert row.acknowledged_at >= row.first_seen_at
+            pages = [m for m in slack.messages(OM) if m.text.startswith("You are paged")]
+            assert len(pages) == 1
+            assert "Acknowledged" in json.dumps(pages[0].blocks)
