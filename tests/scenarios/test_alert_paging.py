@@ -27,6 +27,7 @@ from bot.slack.ids import Action
 from storage.alert_models import AlertGroupRow
 from storage.alert_page_models import AlertPageRow
 from storage.engine import Database
+from storage.lifecycle_repository import LifecycleRepository
 from tests.support import TOKEN, Harness, start_harness
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
@@ -345,3 +346,12 @@ async def test_pagerduty_hears_the_trigger_and_the_acknowledgement(
             ]
     finally:
         await runner.cleanup()
+
+
+async def test_a_persons_data_includes_their_alert_pages(h: Harness) -> None:
+    """`firewatch export-user` / `forget-user` find a person wherever their id is stored:
+    the alert tables are registered with the rest, whichever command runs."""
+    await fired(h)
+    async with h.app.db.session(write=False) as session:
+        found = await LifecycleRepository(session).rows_naming(ERIN)
+    assert [row["person"] for row in found["alert_pages"]] == [ERIN]
