@@ -27,6 +27,22 @@ RESOLVED = "resolved"
 SUMMARY_KEYS = ("summary", "title", "description", "message")
 
 
+def alert_name(labels: Mapping[str, str], annotations: Mapping[str, str], fingerprint: str) -> str:
+    """What an alert is called: its `alertname`, else its title, else its fingerprint."""
+    return labels.get("alertname") or annotations.get("title") or fingerprint
+
+
+def alert_summary(
+    labels: Mapping[str, str], annotations: Mapping[str, str], fingerprint: str
+) -> str:
+    """The one line a card or a timeline shows: the first of SUMMARY_KEYS annotated."""
+    for key in SUMMARY_KEYS:
+        text = (annotations.get(key) or "").strip()
+        if text:
+            return text
+    return alert_name(labels, annotations, fingerprint)
+
+
 class AlertSource(StrEnum):
     ALERTMANAGER = "alertmanager"
     GRAFANA = "grafana"
@@ -70,15 +86,11 @@ class IncomingAlert:
 
     @property
     def name(self) -> str:
-        return self.labels.get("alertname") or self.annotations.get("title") or self.fingerprint
+        return alert_name(self.labels, self.annotations, self.fingerprint)
 
     @property
     def summary(self) -> str:
-        for key in SUMMARY_KEYS:
-            text = (self.annotations.get(key) or "").strip()
-            if text:
-                return text
-        return self.name
+        return alert_summary(self.labels, self.annotations, self.fingerprint)
 
 
 @dataclass(frozen=True)
@@ -323,15 +335,11 @@ class StoredAlert:
 
     @property
     def name(self) -> str:
-        return self.labels.get("alertname") or self.annotations.get("title") or self.fingerprint
+        return alert_name(self.labels, self.annotations, self.fingerprint)
 
     @property
     def summary(self) -> str:
-        for key in SUMMARY_KEYS:
-            text = (self.annotations.get(key) or "").strip()
-            if text:
-                return text
-        return self.name
+        return alert_summary(self.labels, self.annotations, self.fingerprint)
 
 
 class AlertChange(StrEnum):
