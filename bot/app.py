@@ -360,6 +360,9 @@ class Firewatch:
         # The card's Declare, Link and Silence buttons; the report's list of alerts.
         self.alert_actions = AlertActions(self.alerts, on_commit=self._wake_outbox)
         self.alerts.on_firing.append(self.alert_paging.page_firing)
+        # Its PagerDuty alerts resolved with the alert, or with the incident it is linked to.
+        self.alerts.on_resolved.append(self.alert_paging.group_resolved)
+        self.timeline.on_ended.append(self.alert_paging.incident_ended)
 
     def _listener_deps(self) -> ListenerDeps:
         return ListenerDeps(

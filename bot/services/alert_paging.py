@@ -28,6 +28,7 @@ from bot.domain.alert_pages import (
 )
 from bot.domain.alerts import FIRING, AlertGroup, IncomingAlert, StoredAlert
 from bot.domain.clock import Clock
+from bot.domain.incident import Incident
 from bot.domain.paging import Rung, absent_people, ack_deadline, next_rung
 from bot.domain.policy import Policy
 from bot.services import effects
@@ -180,6 +181,26 @@ class AlertPaging(Service):
             )
             for page in pages
         ]
+
+    # --- resolved: the alert, or the incident it is linked to -------------------------
+
+    async def group_resolved(self, session: Session, group: AlertGroup, now: datetime) -> None:
+        """In the transaction that stored the group's last resolution (AlertDesk's
+        `on_resolved`): every PagerDuty alert its pages triggered is resolved, the
+        acknowledged ones too; waiting pages are closed by the next tick as before."""
+        pages = await AlertPageRepository(session).pages(group.id)
+        await OutboxRepository(session).enqueue_many(self._pagerduty(pages, "resolve"), now=now)
+
+    async def incident_ended(self, session: Session, incident: Incident, now: datetime) -> None:
+        """In the transaction resolving or closing an incident (TimelineService.on_ended):
+        the PagerDuty alerts of its linked alert groups' pages are resolved too. Only
+        outbox rows are written here (this transaction holds the incident; the lock order
+        is group, then incident)."""
+        queued: list[Effect] = []
+        repo = AlertPageRepository(session)
+        for group in await AlertRepository(session).groups_of_incident(incident.id):
+            queued += self._pagerduty(await repo.pages(group.id), "resolve")
+        await OutboxRepository(session).enqueue_many(queued, now=now)
 
     # --- the periodic driver ----------------------------------------------------------
 

@@ -66,6 +66,7 @@ BUSY_RETRY_AFTER = 10
 NAMES_LISTED = 5
 
 FiringHook = Callable[[Session, AlertGroup, Sequence[IncomingAlert], datetime], Awaitable[None]]
+GroupHook = Callable[[Session, AlertGroup, datetime], Awaitable[None]]
 
 
 @dataclass
@@ -105,6 +106,8 @@ class AlertDesk(Service):
         # Pages for new firing alerts (bot/services/alert_paging.py), in the same
         # transaction; and the intake worker's wake-up after an auto-declaration.
         self.on_firing: list[FiringHook] = []
+        # The group's last alert stopped firing (its pages resolved outside Slack).
+        self.on_resolved: list[GroupHook] = []
         self._on_declare = on_declare or (lambda: None)
         self._storing = asyncio.Semaphore(INTAKE_CONCURRENCY)
         self.intake_wait = INTAKE_WAIT_SECONDS
@@ -148,6 +151,7 @@ class AlertDesk(Service):
                 now=now,
             )
             receipt.group = group.id
+            was_firing = group.status == FIRING and not created
             seen = await _record_all(repo, group.id, batch, now, receipt)
             if seen.counts_changed or created:
                 group = await repo.settle_group(group.id, now=now, resent=False)
@@ -160,6 +164,9 @@ class AlertDesk(Service):
                 queued += await card_update(repo, group)
             if group.incident_id is not None and (seen.new or seen.resolved):
                 queued += await self._tell_incident(session, group, seen, now)
+            if was_firing and group.status != FIRING:
+                for ended in self.on_resolved:
+                    await ended(session, group, now)
             if seen.new:
                 for hook in self.on_firing:
                     await hook(session, group, seen.new, now)
