@@ -42,6 +42,7 @@ from bot.domain.policy_sections import (
     Severity,
     Templates,
 )
+from bot.domain.status_page import Component, Components
 
 __all__ = [
     "AlertsPolicy",
@@ -49,6 +50,7 @@ __all__ = [
     "ChangePolicy",
     "ChecklistGroup",
     "ChecklistLeaf",
+    "Component",
     "ConsistencyError",
     "DeclarePolicy",
     "DiscoveryMethod",
@@ -96,6 +98,8 @@ class Policy(BaseModel):
     features: FeaturesPolicy = FeaturesPolicy()
     schedules: Schedules = Schedules()
     alerts: AlertsPolicy = AlertsPolicy()
+    # The public status page's components (bot.domain.status_page), keys not repeating.
+    components: Components = ()
 
     @field_validator("severities")
     @classmethod

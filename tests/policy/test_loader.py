@@ -226,7 +226,8 @@ def test_unknown_section(tmp_path):
     assert problems(path) == [
         f"{path}:2: severties: unknown key; allowed here: "
         "severities, working_time, checklist, report, roles, raci, permissions, "
-        "templates, declare, postmortem, change, retention, features, schedules, alerts"
+        "templates, declare, postmortem, change, retention, features, schedules, alerts, "
+        "components"
     ]
 
 

@@ -1,0 +1,66 @@
+"""The policy's `components` section (issue 24): loaded, merged, and checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from bot.domain.policy import Component
+from bot.policy.errors import PolicyError
+from bot.policy.loader import load_policy
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "policy.yaml"
+    path.write_text(dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def test_the_default_lists_no_components(tmp_path):
+    policy = load_policy(write(tmp_path, "declare: {}\n")).policy
+    assert policy.components == ()
+
+
+def test_seed_002s_login_methods_load(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        components:
+          - {key: ssoe, name: SSOe, group: Login, description: Signing in with SSOe}
+          - {key: sis, name: SiS}
+        """,
+    )
+    policy = load_policy(path).policy
+    assert policy.components == (
+        Component(key="ssoe", name="SSOe", group="Login", description="Signing in with SSOe"),
+        Component(key="sis", name="SiS", group=None, description=None),
+    )
+
+
+def test_a_repeated_component_key_is_named(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        components:
+          - {key: ssoe, name: SSOe}
+          - {key: sis, name: SiS}
+          - {key: ssoe, name: SSOe again}
+        """,
+    )
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    assert caught.value.problems == [
+        f"{path}:4: components[2].key: component key 'ssoe' is used twice; first at [0]"
+    ]
+
+
+def test_a_component_needs_a_key_and_a_name(tmp_path):
+    path = write(tmp_path, "components:\n  - {key: SSOe, group: Login, colour: red}\n")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    text = "\n".join(caught.value.problems)
+    assert "components[0].key" in text
+    assert "components[0].name" in text
+    assert "components[0].colour: unknown key" in text
