@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from sqlalchemy import select
 
 from bot.domain.alerts import FIRING, RESOLVED, AlertBatch, IncomingAlert
@@ -28,6 +27,7 @@ from storage.alert_models import AlertGroupRow
 from storage.alert_page_models import AlertPageRow
 from storage.engine import Database
 from storage.lifecycle_repository import LifecycleRepository
+from tests.scenarios.test_pagerduty_resolve import PagerDuty, pagerduty  # noqa: F401
 from tests.support import TOKEN, Harness, start_harness
 
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
@@ -311,50 +311,38 @@ async def test_ticks_at_once_page_each_step_once(h: Harness) -> None:
 
 
 async def test_pagerduty_hears_the_trigger_and_the_acknowledgement(
-    database_url: str, tmp_path: Path
+    database_url: str,
+    tmp_path: Path,
+    pagerduty: PagerDuty,  # noqa: F811  (the fixture of test_pagerduty_resolve)
 ) -> None:
-    received: list[dict[str, Any]] = []
-
-    async def capture(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return web.json_response({"status": "success"}, status=202)
-
-    fake = web.Application()
-    fake.router.add_post("/v2/enqueue", capture)
-    runner = web.AppRunner(fake)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        async with running(
-            database_url,
-            tmp_path,
-            FIREWATCH_PAGERDUTY_ROUTING_KEY="R0UTINGKEY",
-            FIREWATCH_PAGERDUTY_URL=f"http://127.0.0.1:{port}/v2/enqueue",
-        ) as h:
-            await fired(h)
-            [page] = await stored_pages(h)
-            [trigger] = received
-            assert trigger["event_action"] == "trigger"
-            assert trigger["dedup_key"] == f"firewatch-alert-page-{page.id}"
-            assert trigger["routing_key"] == "R0UTINGKEY"
-            assert "Payments <down> & out" in trigger["payload"]["summary"]
-            await click(h, ERIN, card(h), "C0INCIDENTS")
-            assert [(e["event_action"], e["dedup_key"]) for e in received[1:]] == [
-                ("acknowledge", f"firewatch-alert-page-{page.id}")
-            ]
-            # The alert resolves: PagerDuty's alert is resolved too, acknowledged or not,
-            # once (a resend of the resolution changes nothing).
-            await h.app.alerts.receive(batch(RESOLVED))
-            await h.app.alerts.receive(batch(RESOLVED))
-            await h.settled()
-            assert [(e["event_action"], e["dedup_key"]) for e in received[2:]] == [
-                ("resolve", f"firewatch-alert-page-{page.id}")
-            ]
-            assert set(received[2]) == {"routing_key", "event_action", "dedup_key"}
-    finally:
-        await runner.cleanup()
+    received = pagerduty.events  # a local Events API v2, answering 202
+    port = pagerduty.port
+    async with running(
+        database_url,
+        tmp_path,
+        FIREWATCH_PAGERDUTY_ROUTING_KEY="R0UTINGKEY",
+        FIREWATCH_PAGERDUTY_URL=f"http://127.0.0.1:{port}/v2/enqueue",
+    ) as h:
+        await fired(h)
+        [page] = await stored_pages(h)
+        [trigger] = received
+        assert trigger["event_action"] == "trigger"
+        assert trigger["dedup_key"] == f"firewatch-alert-page-{page.id}"
+        assert trigger["routing_key"] == "R0UTINGKEY"
+        assert "Payments <down> & out" in trigger["payload"]["summary"]
+        await click(h, ERIN, card(h), "C0INCIDENTS")
+        assert [(e["event_action"], e["dedup_key"]) for e in received[1:]] == [
+            ("acknowledge", f"firewatch-alert-page-{page.id}")
+        ]
+        # The alert resolves: PagerDuty's alert is resolved too, acknowledged or not,
+        # once (a resend of the resolution changes nothing).
+        await h.app.alerts.receive(batch(RESOLVED))
+        await h.app.alerts.receive(batch(RESOLVED))
+        await h.settled()
+        assert [(e["event_action"], e["dedup_key"]) for e in received[2:]] == [
+            ("resolve", f"firewatch-alert-page-{page.id}")
+        ]
+        assert set(received[2]) == {"routing_key", "event_action", "dedup_key"}
 
 
 async def test_a_persons_data_includes_their_alert_pages(h: Harness) -> None:
@@ -367,43 +355,31 @@ async def test_a_persons_data_includes_their_alert_pages(h: Harness) -> None:
 
 
 async def test_resolving_the_linked_incident_resolves_the_alert_pages_in_pagerduty(
-    database_url: str, tmp_path: Path
+    database_url: str,
+    tmp_path: Path,
+    pagerduty: PagerDuty,  # noqa: F811  (the fixture of test_pagerduty_resolve)
 ) -> None:
     """ "Every PagerDuty incident Firewatch triggered for it": the alert's own pages too,
     when the incident its group is linked to resolves while the alert still fires."""
-    received: list[dict[str, Any]] = []
-
-    async def capture(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return web.json_response({"status": "success"}, status=202)
-
-    fake = web.Application()
-    fake.router.add_post("/v2/enqueue", capture)
-    runner = web.AppRunner(fake)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    received = pagerduty.events  # a local Events API v2, answering 202
+    port = pagerduty.port
     declaring = POLICY + '  auto_declare:\n    - {matchers: ["severity=critical"]}\n'
-    try:
-        async with running(
-            database_url,
-            tmp_path,
-            declaring,
-            FIREWATCH_PAGERDUTY_ROUTING_KEY="R0UTINGKEY",
-            FIREWATCH_PAGERDUTY_URL=f"http://127.0.0.1:{port}/v2/enqueue",
-        ) as h:
-            await fired(h)
-            [alert_page] = await stored_pages(h)
-            [incident] = await h.incidents()
-            assert incident.channel_id is not None
-            answer = await h.sender.slash_command(
-                "status resolved Rolled back", channel_id=incident.channel_id, user_id=ERIN
-            )
-            assert answer.json()["text"] == f"INC-{incident.id} is now resolved."
-            await h.settled()
-            resolved = [e["dedup_key"] for e in received if e["event_action"] == "resolve"]
-            assert f"firewatch-alert-page-{alert_page.id}" in resolved
-            assert resolved.count(f"firewatch-alert-page-{alert_page.id}") == 1
-    finally:
-        await runner.cleanup()
+    async with running(
+        database_url,
+        tmp_path,
+        declaring,
+        FIREWATCH_PAGERDUTY_ROUTING_KEY="R0UTINGKEY",
+        FIREWATCH_PAGERDUTY_URL=f"http://127.0.0.1:{port}/v2/enqueue",
+    ) as h:
+        await fired(h)
+        [alert_page] = await stored_pages(h)
+        [incident] = await h.incidents()
+        assert incident.channel_id is not None
+        answer = await h.sender.slash_command(
+            "status resolved Rolled back", channel_id=incident.channel_id, user_id=ERIN
+        )
+        assert answer.json()["text"] == f"INC-{incident.id} is now resolved."
+        await h.settled()
+        resolved = [e["dedup_key"] for e in received if e["event_action"] == "resolve"]
+        assert f"firewatch-alert-page-{alert_page.id}" in resolved
+        assert resolved.count(f"firewatch-alert-page-{alert_page.id}") == 1
