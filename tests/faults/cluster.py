@@ -14,12 +14,12 @@ import os
 import shlex
 import shutil
 import signal
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
@@ -41,6 +41,8 @@ roles:
 
 # Short enough that a killed replica's claims run out within a case, long enough for a
 # slow call: the lease is derived from the Slack timeout (issue 21 item 3).
+T = TypeVar("T")
+
 ALERTMANAGER_TOKEN = "alertmanager-token-of-the-matrix"
 REPLICA_ENV = {
     "FIREWATCH_ALERTMANAGER_TOKEN": ALERTMANAGER_TOKEN,  # the alert step's webhooks
@@ -165,21 +167,34 @@ class Cluster:
     # -- the database, read directly --------------------------------------------------------
 
     async def incidents(self) -> list[IncidentRow]:
-        assert self.db is not None
-        async with self.db.session(write=False) as session:
-            return list(
-                (await session.execute(select(IncidentRow).order_by(IncidentRow.id))).scalars()
-            )
+        query = select(IncidentRow).order_by(IncidentRow.id)
+        return await self._read(lambda session: _all(session, query))
 
     async def outbox(self) -> list[OutboxRow]:
-        assert self.db is not None
-        async with self.db.session(write=False) as session:
-            return list((await session.execute(select(OutboxRow).order_by(OutboxRow.id))).scalars())
+        query = select(OutboxRow).order_by(OutboxRow.id)
+        return await self._read(lambda session: _all(session, query))
 
     async def scalar(self, sql: str, **params: Any) -> Any:
+        return await self._read(lambda session: _scalar(session, sql, params))
+
+    async def row(self, sql: str, **params: Any) -> Any:
+        return await self._read(lambda session: _one(session, sql, params))
+
+    async def _read(self, query: Callable[[Any], Awaitable[T]], timeout: float = 30.0) -> T:  # noqa: ASYNC109
+        """`query` in a read session, asked again while the database is restarting. The
+        clusters of a parallel run share one PostgreSQL server, so another cluster's
+        `db:restart` case can cut this observer's connection in the middle of a read:
+        the replicas must ride that out, and so must the checks that watch them."""
         assert self.db is not None
-        async with self.db.session(write=False) as session:
-            return (await session.execute(text(sql), params)).scalar()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                async with self.db.session(write=False) as session:
+                    return await query(session)
+            except (DBAPIError, OSError):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
 
     async def settled(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
         """Every declaration and capture made and every due Slack delivery done (or dead)."""
@@ -238,6 +253,18 @@ class Cluster:
                 )
             )
             return int(result.scalar() or 0)
+
+
+async def _all(session: Any, query: Any) -> list[Any]:
+    return list((await session.execute(query)).scalars())
+
+
+async def _scalar(session: Any, sql: str, params: Mapping[str, Any]) -> Any:
+    return (await session.execute(text(sql), dict(params))).scalar()
+
+
+async def _one(session: Any, sql: str, params: Mapping[str, Any]) -> Any:
+    return (await session.execute(text(sql), dict(params))).one()
 
 
 def restart_command() -> list[str] | None:

@@ -16,8 +16,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import text
-
 from bot.emulator import input_values
 from bot.slack.ids import Action, Callback, PmIds
 from tests.benchmarks.common import PYTHON, REPO, firewatch_env, free_port
@@ -123,16 +121,11 @@ async def paged(c: Cluster, inc: Incident) -> None:
 
 
 async def acknowledge(c: Cluster, inc: Incident) -> None:
-    assert c.db is not None
-    async with c.db.session(write=False) as session:
-        row = (
-            await session.execute(
-                text(
-                    "SELECT id, dm_channel, dm_ts FROM pages WHERE incident_id = :i AND person = :u"
-                ),
-                {"i": inc.number, "u": PAGED},
-            )
-        ).one()
+    row = await c.row(
+        "SELECT id, dm_channel, dm_ts FROM pages WHERE incident_id = :i AND person = :u",
+        i=inc.number,
+        u=PAGED,
+    )
     [dm] = [m for m in c.slack.messages(row.dm_channel) if m.ts == row.dm_ts]
     await c.request(
         "block_action",
