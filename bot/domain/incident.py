@@ -55,6 +55,14 @@ class IncidentReport:
     impact: str
     evidence: str = ""
     service: str | None = None
+    # The status page (issue 24): the components the incident affects and how (a
+    # ComponentState value; empty: "major_outage"). Public, unlike everything above.
+    components: tuple[str, ...] = ()
+    component_state: str = ""
+
+    def __post_init__(self) -> None:
+        # Stored as JSON (the declaration intake, drafts): a list comes back.
+        object.__setattr__(self, "components", tuple(self.components))
 
 
 @dataclass(frozen=True)

@@ -180,7 +180,7 @@ def status_document(
     headline = overall(states)
     return {
         "version": DOCUMENT_VERSION,
-        "generated_at": _iso(now),
+        "generated_at": iso(now),
         "overall": {"state": headline.value, "label": headline.label},
         "components": {
             component.key: {
@@ -192,7 +192,7 @@ def status_document(
             }
             for component in components
         },
-        "incidents": [_public_incident(item, components) for item in current],
+        "incidents": [public_incident(item, components) for item in current],
         "maintenances": [
             _public_maintenance(item, known, now)
             for item in sorted(maintenances, key=lambda m: _utc(m.starts_at))
@@ -201,7 +201,9 @@ def status_document(
     }
 
 
-def _public_incident(item: StatusIncident, components: Sequence[Component]) -> dict[str, Any]:
+def public_incident(item: StatusIncident, components: Sequence[Component]) -> dict[str, Any]:
+    """An incident as the public sees it (open or not): its reference, status, start,
+    the components it affects and its public updates, newest first."""
     affected = {c.key: item.effects[c.key] for c in components if c.key in item.effects}
     names = [c.name for c in components if c.key in affected]
     headline = worst(affected.values())
@@ -211,10 +213,10 @@ def _public_incident(item: StatusIncident, components: Sequence[Component]) -> d
         "id": item.incident.ref,
         "name": name,
         "status": item.incident.status.value,
-        "started_at": _iso(item.incident.declared_at),
+        "started_at": iso(item.incident.declared_at),
         "components": {key: state.value for key, state in affected.items()},
         "updates": [
-            {"at": _iso(update.at), "status": update.status.value, "text": update.text}
+            {"at": iso(update.at), "status": update.status.value, "text": update.text}
             for update in updates
         ],
     }
@@ -224,8 +226,8 @@ def _public_maintenance(item: Maintenance, known: set[str], now: datetime) -> di
     return {
         "id": item.id,
         "name": item.title,
-        "starts_at": _iso(item.starts_at),
-        "ends_at": _iso(item.ends_at),
+        "starts_at": iso(item.starts_at),
+        "ends_at": iso(item.ends_at),
         "in_progress": item.in_progress(now),
         "components": [key for key in item.components if key in known],
     }
@@ -276,5 +278,6 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
+    """`moment` as the document writes times: UTC, seconds, a Z."""
     return _utc(moment).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -19,6 +19,7 @@ from bot.domain.incident import (
     reference,
 )
 from bot.domain.policy import Policy
+from bot.domain.status_page import ComponentState
 from bot.domain.timeline import EntryKind
 from bot.services import declaration, effects
 from bot.services.base import IncidentNotFound, Service, locked_incident
@@ -31,6 +32,7 @@ from bot.services.declaration import (
 )
 from bot.services.effects import Effect
 from bot.services.home import refresh_homes
+from bot.services.status_page import known_effects, record_effects
 from storage.engine import Database
 from storage.outbox import OutboxRepository
 from storage.repositories import DraftRepository, IncidentRepository, TimelineRepository
@@ -162,6 +164,12 @@ class IncidentService(Service):
             **declaration.new_record(report, policy, kind, channel=channel, now=at),
         )
         await declaration.record_declaration(TimelineRepository(session), incident, policy, at)
+        if kind is Kind.INCIDENT and report.components:
+            state = ComponentState(report.component_state or ComponentState.MAJOR_OUTAGE)
+            declared = known_effects(policy, report.components, state)
+            await record_effects(
+                session, incident, declared, policy=policy, actor=reporter_id, at=at
+            )
         if kind is Kind.INCIDENT:
             queued = declaration.declaration_effects(
                 incident, policy, channel=channel, broadcast_channel=self.broadcast_channel

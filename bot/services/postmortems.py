@@ -101,15 +101,27 @@ class PostmortemService(Service):
     # --- resolve -----------------------------------------------------------------------
 
     async def resolve(
-        self, incident_id: int, *, actor: str, summary: str, source_key: str | None = None
+        self,
+        incident_id: int,
+        *,
+        actor: str,
+        summary: str,
+        source_key: str | None = None,
+        public_update: str = "",
     ) -> Incident:
         """Resolve the incident; the status change asks its owner for a post-mortem
-        (`_request`, in the same transaction)."""
+        (`_request`, in the same transaction). `public_update`: what the status page says
+        (a standard sentence when empty, for an incident the page shows)."""
         summary = summary.strip()
         if not summary:
             raise InvalidChange("Say how it was resolved.")
         return await self.timeline.change_status(
-            incident_id, Status.RESOLVED, actor=actor, update=summary, source_key=source_key
+            incident_id,
+            Status.RESOLVED,
+            actor=actor,
+            update=summary,
+            source_key=source_key,
+            public_update=public_update,
         )
 
     async def _request(

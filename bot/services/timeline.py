@@ -7,7 +7,7 @@ the outbox, in the same transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,8 +17,9 @@ from bot.domain.incident import Incident, Kind, Status, reference
 from bot.domain.policy import Policy
 from bot.domain.retention import chain_problem
 from bot.domain.status import LABELS, StatusChange, transition
+from bot.domain.status_page import ComponentState
 from bot.domain.timeline import EntryKind, TimelineEntry
-from bot.services import effects
+from bot.services import effects, status_page
 from bot.services.base import IncidentNotFound, Service, locked_incident
 from bot.services.effects import Effect
 from bot.services.group_commit import GroupCommit
@@ -149,14 +150,23 @@ class TimelineService(Service):
         update: str = "",
         source_key: str | None = None,
         also: InTransaction | None = None,
+        public_update: str = "",
+        components: Mapping[str, ComponentState] | None = None,
     ) -> Incident:
         """Move the incident to `target`, with an update for stakeholders.
 
         `also` runs inside the same transaction (e.g. requesting the post-mortem when
         resolving), so both facts commit together or not at all. Raises
         InvalidTransition (domain) for a move the state machine forbids. Resolving needs
-        an update (how) and runs `on_resolved` in the transaction too."""
+        an update (how) and runs `on_resolved` in the transaction too.
+
+        The status page (issue 24): `public_update` is published with the new status
+        (resolving publishes one anyway for an incident the page shows), `components`
+        replaces what the incident declares about the components it affects."""
         _check_update(target, update)
+        if len(public_update) > status_page.PUBLIC_UPDATE_MAX:
+            limit = status_page.PUBLIC_UPDATE_MAX
+            raise InvalidChange(f"A public update holds at most {limit:,} characters.")
         now = self.clock.now()
         async with self.db.session() as session:
             incident = await locked_incident(session, incident_id)
@@ -189,6 +199,7 @@ class TimelineService(Service):
             )
             outbox = OutboxRepository(session)
             await outbox.enqueue_many(self._status_effects(incident, entry), now=now)
+            await self._publish(session, incident, public_update, components, actor, now)
             if also is not None:
                 await also(session, incident, now)
             if change.new is Status.RESOLVED:
@@ -200,6 +211,30 @@ class TimelineService(Service):
             "status changed", extra={"incident": incident.ref, "status": incident.status.value}
         )
         return incident
+
+    async def _publish(
+        self,
+        session: Session,
+        incident: Incident,
+        public_update: str,
+        components: Mapping[str, ComponentState] | None,
+        actor: str,
+        now: datetime,
+    ) -> None:
+        """What a status change tells the status page, in its transaction."""
+        policy = self.policy
+        if components is not None:
+            await status_page.record_effects(
+                session, incident, components, policy=policy, actor=actor, at=now
+            )
+        if incident.status is Status.RESOLVED:
+            await status_page.resolved_publicly(
+                session, incident, public_update, actor=actor, at=now
+            )
+        elif public_update.strip():
+            await status_page.record_public_update(
+                session, incident, public_update, actor=actor, at=now
+            )
 
     async def _resolving(
         self, session: Session, incident: Incident, now: datetime, how: str

@@ -1,0 +1,284 @@
+"""Status page queries (issue 24): incident effects on components, public updates,
+scheduled maintenance and states set by hand; and what the public page is built from.
+
+Returns plain values and domain types: what reaches the page is chosen here and in
+`bot.domain.status_page`, never by handing a whole incident row to a renderer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+
+from bot.domain.incident import Kind, Status
+from bot.domain.status_page import ComponentState, Maintenance, PublicUpdate, worst
+from storage.models import IncidentRow
+from storage.session import Repository
+from storage.status_models import (
+    ComponentOverrideRow,
+    IncidentComponentRow,
+    MaintenanceRow,
+    PublicUpdateRow,
+)
+
+OPEN = (Status.INVESTIGATING.value, Status.IDENTIFIED.value, Status.MONITORING.value)
+
+
+@dataclass(frozen=True)
+class PublicIncident:
+    """What the page may know of an incident: its number, status and times, the states
+    it declares and its public updates. No title, report, people or channel."""
+
+    id: int
+    status: Status
+    declared_at: datetime
+    ended_at: datetime | None
+    effects: Mapping[str, ComponentState]
+    updates: Sequence[PublicUpdate]
+
+
+@dataclass(frozen=True)
+class Affected:
+    """One incident's effect on one component over time, for the 90-day history."""
+
+    component: str
+    state: ComponentState  # the worst it declared
+    start: datetime
+    end: datetime | None  # None: still open
+
+
+class StatusRepository(Repository):
+    # --- writes, in the caller's transaction ----------------------------------------------
+
+    async def set_effects(
+        self, incident_id: int, effects: Mapping[str, ComponentState], at: datetime
+    ) -> bool:
+        """The incident now affects exactly `effects`; components left out are no longer
+        affected. True when anything changed. `worst` keeps the worst state ever declared
+        for the component (what its history shows)."""
+        rows = {
+            r.component: r
+            for r in (
+                await self.session.execute(
+                    select(IncidentComponentRow).where(
+                        IncidentComponentRow.incident_id == incident_id
+                    )
+                )
+            ).scalars()
+        }
+        changed = False
+        for key in set(rows) - set(effects):
+            await self.session.delete(rows[key])
+            changed = True
+        for key, state in effects.items():
+            row = rows.get(key)
+            if row is None:
+                self.session.add(
+                    IncidentComponentRow(
+                        incident_id=incident_id,
+                        component=key,
+                        state=state.value,
+                        worst=state.value,
+                        since=at,
+                        updated_at=at,
+                    )
+                )
+                changed = True
+            elif row.state != state.value:
+                row.state = state.value
+                row.worst = worst([ComponentState(row.worst), state]).value
+                row.updated_at = at
+                changed = True
+        await self.session.flush()
+        return changed
+
+    async def add_public_update(
+        self,
+        incident_id: int,
+        *,
+        status: Status,
+        text: str,
+        actor: str,
+        at: datetime,
+        source_key: str | None = None,
+    ) -> bool:
+        """Store a public update; False when `source_key` was stored already."""
+        if source_key is not None:
+            seen = await self.session.execute(
+                select(PublicUpdateRow.id).where(PublicUpdateRow.source_key == source_key)
+            )
+            if seen.first() is not None:
+                return False
+        self.session.add(
+            PublicUpdateRow(
+                incident_id=incident_id,
+                at=at,
+                status=status.value,
+                text=text,
+                actor=actor,
+                source_key=source_key,
+            )
+        )
+        await self.session.flush()
+        return True
+
+    async def add_maintenance(self, **values: Any) -> tuple[int, bool]:
+        """Store scheduled maintenance (`values`: its columns, components as a list);
+        (its id, whether it is new): a `source_key` stored already returns that one."""
+        key = values.get("source_key")
+        if key is not None:
+            seen = await self.session.execute(
+                select(MaintenanceRow.id).where(MaintenanceRow.source_key == key)
+            )
+            found = seen.scalar_one_or_none()
+            if found is not None:
+                return int(found), False
+        components = {"keys": list(values.pop("components"))}
+        row = MaintenanceRow(components=components, **values)
+        self.session.add(row)
+        await self.session.flush()
+        return int(row.id), True
+
+    async def cancel_maintenance(self, maintenance_id: int, at: datetime) -> bool:
+        """Cancel maintenance not cancelled and not over; False if there is none."""
+        result = await self.session.execute(
+            update(MaintenanceRow)
+            .where(
+                MaintenanceRow.id == maintenance_id,
+                MaintenanceRow.cancelled_at.is_(None),
+                MaintenanceRow.ends_at > at,
+            )
+            .values(cancelled_at=at)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def set_override(
+        self, component: str, state: ComponentState | None, *, actor: str, at: datetime
+    ) -> None:
+        """Set a component's state by hand; None hands it back to incidents and maintenance."""
+        await self.session.execute(
+            delete(ComponentOverrideRow).where(ComponentOverrideRow.component == component)
+        )
+        if state is not None:
+            self.session.add(
+                ComponentOverrideRow(
+                    component=component, state=state.value, set_by=actor, set_at=at
+                )
+            )
+        await self.session.flush()
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def effects(self, incident_id: int) -> dict[str, ComponentState]:
+        stmt = select(IncidentComponentRow.component, IncidentComponentRow.state).where(
+            IncidentComponentRow.incident_id == incident_id
+        )
+        return {c: ComponentState(s) for c, s in await self.session.execute(stmt)}
+
+    async def has_public_face(self, incident_id: int) -> bool:
+        """The incident shows on the page: it affects a component or has public updates."""
+        for model in (IncidentComponentRow, PublicUpdateRow):
+            stmt = select(model.incident_id).where(model.incident_id == incident_id).limit(1)
+            if (await self.session.execute(stmt)).first() is not None:
+                return True
+        return False
+
+    async def public_incidents(self, resolved_since: datetime) -> list[PublicIncident]:
+        """Open incidents, and those resolved (or closed) since `resolved_since`, that
+        affect a component or have public updates; oldest first."""
+        public = select(IncidentComponentRow.incident_id).union(select(PublicUpdateRow.incident_id))
+        ended = IncidentRow.resolved_at
+        stmt = (
+            select(
+                IncidentRow.id,
+                IncidentRow.status,
+                IncidentRow.declared_at,
+                IncidentRow.resolved_at,
+                IncidentRow.closed_at,
+            )
+            .where(
+                IncidentRow.id.in_(public),
+                IncidentRow.kind == Kind.INCIDENT.value,
+                or_(IncidentRow.status.in_(OPEN), ended >= resolved_since),
+            )
+            .order_by(IncidentRow.id)
+        )
+        rows = list(await self.session.execute(stmt))
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        effects: dict[int, dict[str, ComponentState]] = {i: {} for i in ids}
+        for incident_id, component, state in await self.session.execute(
+            select(
+                IncidentComponentRow.incident_id,
+                IncidentComponentRow.component,
+                IncidentComponentRow.state,
+            ).where(IncidentComponentRow.incident_id.in_(ids))
+        ):
+            effects[incident_id][component] = ComponentState(state)
+        updates: dict[int, list[PublicUpdate]] = {i: [] for i in ids}
+        for u in (
+            await self.session.execute(
+                select(PublicUpdateRow)
+                .where(PublicUpdateRow.incident_id.in_(ids))
+                .order_by(PublicUpdateRow.at, PublicUpdateRow.id)
+            )
+        ).scalars():
+            updates[u.incident_id].append(PublicUpdate(u.at, Status(u.status), u.text))
+        return [
+            PublicIncident(
+                r.id,
+                Status(r.status),
+                r.declared_at,
+                r.resolved_at or r.closed_at,
+                effects[r.id],
+                tuple(updates[r.id]),
+            )
+            for r in rows
+        ]
+
+    async def affected_since(self, since: datetime) -> list[Affected]:
+        """Every incident's effect on a component that lasted into [since, now]: the
+        history's input (one row per incident and component)."""
+        ended = IncidentRow.resolved_at
+        stmt = (
+            select(
+                IncidentComponentRow.component,
+                IncidentComponentRow.worst,
+                IncidentComponentRow.since,
+                ended,
+                IncidentRow.closed_at,
+                IncidentRow.status,
+            )
+            .join(IncidentRow, IncidentRow.id == IncidentComponentRow.incident_id)
+            .where(
+                or_(IncidentRow.status.in_(OPEN), ended >= since, IncidentRow.closed_at >= since)
+            )
+        )
+        found = []
+        for component, state, start, resolved, closed, status in await self.session.execute(stmt):
+            end = None if status in OPEN else (resolved or closed)
+            found.append(Affected(component, ComponentState(state), start, end))
+        return found
+
+    async def maintenances(self, ending_after: datetime) -> list[Maintenance]:
+        """Maintenance not cancelled that ends after `ending_after`, by start."""
+        stmt = (
+            select(MaintenanceRow)
+            .where(MaintenanceRow.cancelled_at.is_(None), MaintenanceRow.ends_at > ending_after)
+            .order_by(MaintenanceRow.starts_at, MaintenanceRow.id)
+        )
+        return [
+            Maintenance(
+                str(r.id), r.title, tuple(r.components.get("keys", ())), r.starts_at, r.ends_at
+            )
+            for r in (await self.session.execute(stmt)).scalars()
+        ]
+
+    async def overrides(self) -> dict[str, ComponentState]:
+        stmt = select(ComponentOverrideRow.component, ComponentOverrideRow.state)
+        return {c: ComponentState(s) for c, s in await self.session.execute(stmt)}
