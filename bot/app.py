@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -48,6 +49,7 @@ from bot.services.paging import PagingService
 from bot.services.postmortems import PostmortemService
 from bot.services.retitle import Retitling
 from bot.services.roster import RosterKeeper
+from bot.services.status_page import StatusPageService
 from bot.services.timeline import TimelineService
 from bot.slack.auth import AUTH_CHECK_SECONDS, SlackAuth, SlackIdentity
 from bot.slack.blocks.incident import declared_with_fallback
@@ -191,6 +193,14 @@ class Firewatch:
         )
         # The weekly meeting: APScheduler says when; job_runs makes each run happen once.
         self.digest = DigestService(db, policy, clock, timezone=settings.timezone, on_commit=wake)
+        # The public status page: built from its own tables, cached a few seconds.
+        self.status_page = StatusPageService(
+            db,
+            policy,
+            clock,
+            zone=ZoneInfo(settings.timezone),
+            cache_seconds=settings.status_cache_seconds,
+        )
 
     async def _holders(self, role: str, incident_id: int) -> set[str]:
         """RACI checks ask paging, which is built after the services that ask."""
@@ -382,6 +392,7 @@ class Firewatch:
             captures=self.captures,
             retitling=self.retitling,
             home=self.home,
+            status_page=self.status_page,
         )
 
     def _background(self) -> Background:

@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     alert_max_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, le=64 * 1024 * 1024, alias="FIREWATCH_ALERT_MAX_BODY_BYTES"
     )
+    # The public status page (docs/status-page.md): served on this port only (0: any free
+    # port), so it can be exposed while /slack/events and /metrics stay internal; unset: off.
+    status_port: int | None = Field(default=None, ge=0, le=65535, alias="FIREWATCH_STATUS_PORT")
+    # How long a built page is served before it is built again (and its max-age).
+    status_cache_seconds: float = Field(
+        default=10.0, ge=0, le=3600, alias="FIREWATCH_STATUS_CACHE_SECONDS"
+    )
     environment: Literal["production", "development", "test"] = Field(
         default="production",
         validation_alias=AliasChoices("FIREWATCH_ENV", "environment"),

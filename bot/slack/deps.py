@@ -19,6 +19,7 @@ from bot.services.notices import NoticeService
 from bot.services.paging import PagingService
 from bot.services.postmortems import PostmortemService
 from bot.services.retitle import Retitling
+from bot.services.status_page import StatusPageService
 from bot.services.timeline import TimelineService
 from bot.slack.follow_ups import FollowUps
 
@@ -41,3 +42,4 @@ class ListenerDeps:
     captures: CaptureDesk | None = None  # capture requests; None: the feature is not registered
     home: HomeService | None = None  # the App Home; None: the feature is not registered
     retitling: Retitling | None = None  # `/incident title`; None: not registered
+    status_page: StatusPageService | None = None  # components, maintenance; None: not registered
