@@ -61,6 +61,10 @@ class Action(StrEnum):
     ACKNOWLEDGE_ALERT = "acknowledge_alert"
     SILENCE_ALERT = "silence_alert"
     LINK_ALERT = "link_alert"
+    # The public status page (issue 24): a component's state set by hand
+    # (`/incident component`), and scheduled maintenance (`/incident maintenance`).
+    SET_COMPONENT_STATE = "set_component_state"
+    SCHEDULE_MAINTENANCE = "schedule_maintenance"
 
 
 # The parties a `permissions` entry can name besides role keys.

@@ -338,6 +338,8 @@ DOING = {
     "export": "export this incident",
     "reload_roster": "reload the roster",
     "retitle": "retitle the incident",
+    "set_component_state": "set a component's state on the status page",
+    "schedule_maintenance": "schedule or cancel maintenance on the status page",
 }
 DIGEST_MEMBERS_ONLY = (
     "The digest covers every incident: only full members of the workspace may read it."

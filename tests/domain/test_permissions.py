@@ -56,6 +56,7 @@ RESPONDING = {
 }
 READS = {A.READ_TIMELINE, A.EXPORT}
 MEMBERS = {A.DECLARE, A.CAPTURE, A.ACKNOWLEDGE_ALERT}  # what any full member may do
+STATUS_PAGE = {A.SET_COMPONENT_STATE, A.SCHEDULE_MAINTENANCE}  # the IRT's
 
 # Who, as which party, may do what under the default policy.
 ALLOWED: dict[str, set[Action]] = {
@@ -63,8 +64,13 @@ ALLOWED: dict[str, set[Action]] = {
     | MEMBERS
     | APPROVALS
     | RESPONDING
-    | READS,
-    "dl (irt)": {A.COMPLETE_ACTION_ITEM, A.SILENCE_ALERT} | MEMBERS | RESPONDING | READS,
+    | READS
+    | STATUS_PAGE,
+    "dl (irt)": {A.COMPLETE_ACTION_ITEM, A.SILENCE_ALERT}
+    | MEMBERS
+    | RESPONDING
+    | READS
+    | STATUS_PAGE,
     "assigned pm (responder)": MEMBERS | RESPONDING | READS,
     "paged person": MEMBERS | {A.ACKNOWLEDGE} | RESPONDING | READS,
     "role backup of the page": MEMBERS | {A.ACKNOWLEDGE} | READS,
