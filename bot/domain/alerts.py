@@ -19,6 +19,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer
 
 from bot.domain.policy_parts import FROZEN, Key
+from bot.domain.status_page import ComponentState, worst
 
 FIRING = "firing"
 RESOLVED = "resolved"
@@ -207,6 +208,17 @@ class AutoDeclareRule(BaseModel):
     severity: Key | None = None
 
 
+class AlertComponentRule(BaseModel):
+    """Alerts whose labels match affect `components` (status page keys) in `state`: an
+    incident declared from them (by hand or at once) declares that about them."""
+
+    model_config = FROZEN
+
+    matchers: tuple[MatcherField, ...] = Field(min_length=1)
+    components: tuple[Key, ...] = Field(min_length=1)
+    state: ComponentState = ComponentState.MAJOR_OUTAGE
+
+
 class SeverityMapping(BaseModel):
     """Which severity an alert maps to (see `mapped_severity`)."""
 
@@ -234,6 +246,7 @@ class AlertsPolicy(BaseModel):
     routes: tuple[AlertRoute, ...] = ()  # first match wins; else the broadcast channel
     page: tuple[AlertPageRule, ...] = ()  # every matching rule pages its role
     auto_declare: tuple[AutoDeclareRule, ...] = ()  # first match wins
+    components: tuple[AlertComponentRule, ...] = ()  # every matching rule counts
     severity: SeverityMapping = SeverityMapping()
     # The labels a card shows, in this order, when the alert has them.
     card_labels: tuple[str, ...] = ("alertname", "severity", "env", "team", "service", "instance")
@@ -257,6 +270,18 @@ def roles_to_page(rules: AlertsPolicy, labels: Mapping[str, str]) -> tuple[str, 
         if all_match(rule.matchers, labels):
             found[rule.role] = None
     return tuple(found)
+
+
+def affected_components(
+    rules: AlertsPolicy, labels: Mapping[str, str]
+) -> dict[str, ComponentState]:
+    """The components the matching rules name, each at the worst state named for it."""
+    found: dict[str, list[ComponentState]] = {}
+    for rule in rules.components:
+        if all_match(rule.matchers, labels):
+            for key in rule.components:
+                found.setdefault(key, []).append(rule.state)
+    return {key: worst(states) for key, states in found.items()}
 
 
 def mapped_severity(

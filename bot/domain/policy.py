@@ -242,6 +242,14 @@ class Policy(BaseModel):
                 yield Problem(
                     ("alerts", "severity", "values", value), f"{key!r} is not a severity ({known})"
                 )
+        components = [c.key for c in self.components]
+        for index, rule in enumerate(rules.components):
+            for at, key in enumerate(rule.components):
+                if key not in components:
+                    yield Problem(
+                        ("alerts", "components", index, "components", at),
+                        f"{key!r} is not a component ({', '.join(components) or 'none listed'})",
+                    )
         default = rules.severity.default
         if default is not None and default not in self.severities:
             yield Problem(

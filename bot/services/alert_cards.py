@@ -8,9 +8,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain.alert_pages import AlertPage
-from bot.domain.alerts import AlertGroup, AlertStorm, IncomingAlert, Silence, StoredAlert
+from bot.domain.alerts import (
+    AlertGroup,
+    AlertStorm,
+    IncomingAlert,
+    Silence,
+    StoredAlert,
+    affected_components,
+)
 from bot.domain.incident import Incident, IncidentReport, Status
 from bot.domain.policy import Policy
+from bot.domain.status_page import worst
 from bot.services.base import Service
 from bot.services.page_resolves import pagerduty_resolved_count
 from storage.alert_page_repository import AlertPageRepository
@@ -92,6 +100,7 @@ def declaration_report(
     evidence = [f"{name}: {url}" for name, url in alert.links.items()]
     evidence += [f"{k}: {v}" for k, v in alert.annotations.items() if k not in ("summary",)]
     evidence += [f"labels: {', '.join(f'{k}={v}' for k, v in alert.labels.items())}"]
+    affected = affected_components(policy.alerts, alert.labels)  # the status page's
     return IncidentReport(
         title=(alert.summary or group.title)[:200],
         severity=severity,
@@ -102,6 +111,8 @@ def declaration_report(
         ],
         evidence="\n".join(evidence)[: lengths.evidence.max_length or 3000],
         service=(alert.labels.get("service") or alert.labels.get("job") or "")[:200] or None,
+        components=tuple(affected),
+        component_state=worst(affected.values()).value if affected else "",
     )
 
 

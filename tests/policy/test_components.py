@@ -64,3 +64,49 @@ def test_a_component_needs_a_key_and_a_name(tmp_path):
     assert "components[0].key" in text
     assert "components[0].name" in text
     assert "components[0].colour: unknown key" in text
+
+
+def test_alert_rules_name_the_components_they_affect(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        components:
+          - {key: ssoe, name: SSOe}
+          - {key: sis, name: SiS}
+        alerts:
+          components:
+            - {matchers: ["service=login"], components: [ssoe, sis], state: partial_outage}
+            - {matchers: ["service=login", "severity=critical"], components: [sis]}
+        """,
+    )
+    from bot.domain.alerts import affected_components
+    from bot.domain.status_page import ComponentState
+
+    rules = load_policy(path).policy.alerts
+    assert affected_components(rules, {"service": "login"}) == {
+        "ssoe": ComponentState.PARTIAL_OUTAGE,
+        "sis": ComponentState.PARTIAL_OUTAGE,
+    }
+    assert affected_components(rules, {"service": "login", "severity": "critical"}) == {
+        "ssoe": ComponentState.PARTIAL_OUTAGE,
+        "sis": ComponentState.MAJOR_OUTAGE,  # the worst a matching rule names
+    }
+    assert affected_components(rules, {"service": "billing"}) == {}
+
+
+def test_an_alert_rule_naming_an_unknown_component_is_refused(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        components:
+          - {key: ssoe, name: SSOe}
+        alerts:
+          components:
+            - {matchers: ["service=login"], components: [ssoe, sso]}
+        """,
+    )
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    message = str(caught.value)
+    assert "alerts.components[0].components[1]" in message
+    assert "'sso' is not a component (ssoe)" in message

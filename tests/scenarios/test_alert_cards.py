@@ -14,6 +14,7 @@ import pytest
 
 from bot.domain.alerts import FIRING, RESOLVED, AlertBatch, IncomingAlert
 from bot.domain.clock import FrozenClock
+from bot.domain.status_page import ComponentState
 from bot.emulator import SlackEmulator
 from bot.services.alerts import BUSY_RETRY_AFTER, INTAKE_CONCURRENCY
 from bot.slack.ids import Action
@@ -26,6 +27,9 @@ OM = "U0OLIVIA"
 POLICY = f"""
 roles:
   om: {{primary: {OM}}}
+components:
+  - {{key: payments, name: Payments}}
+  - {{key: login, name: Login}}
 alerts:
   routes:
     - {{matchers: ["team=payments"], channel: "#payments-alerts"}}
@@ -33,6 +37,8 @@ alerts:
     - {{matchers: ["severity=critical", "env=production"]}}
   severity:
     values: {{critical: sev1, warning: sev3}}
+  components:
+    - {{matchers: ["alertname=PaymentsDown"], components: [payments], state: partial_outage}}
   storm:
     cards_per_minute: 5
 """
@@ -162,6 +168,13 @@ async def test_an_auto_declare_rule_declares_and_links_the_group(h: Harness) -> 
     ]
     texts = [e.text for e in await h.timeline()]
     assert any(t.startswith("Alert linked: PaymentsDown") for t in texts)
+    # The status page: the alert's component rule says what the incident affects.
+    assert await h.app.status_page.effects_of(incident.id) == {
+        "payments": ComponentState.PARTIAL_OUTAGE
+    }
+    page = (await h.app.status_page.public_page()).document
+    assert page["components"]["payments"]["state"] == "partial_outage"
+    assert page["components"]["login"]["state"] == "operational"
     [card] = cards(h, "C0INCIDENTS")
     assert f"Linked to INC-{incident.id}" in block_text(card)
     # A resend declares nothing more; resolving puts "alert resolved" on the timeline.
