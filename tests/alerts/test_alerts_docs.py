@@ -44,12 +44,13 @@ def test_the_alertmanager_receiver_passes_amtool(tmp_path: Path) -> None:
 
 def test_the_policy_example_loads(tmp_path: Path) -> None:
     path = tmp_path / "policy.yaml"
-    path.write_text(block("yaml", "alerts:"))
+    path.write_text(block("yaml", "components:"))
     rules = load_policy(path).policy.alerts
     assert [str(m) for m in rules.routes[1].matchers] == ["env=~staging|dev"]
     assert [r.role for r in rules.page] == ["om", "dl"]
     assert rules.auto_declare[1].severity == "sev1"
     assert rules.severity.values["warning"] == "sev3"
+    assert rules.components[0].components == ("ssoe", "sis")
 
 
 def test_an_unknown_role_is_named_as_the_page_says(tmp_path: Path) -> None:
