@@ -73,6 +73,7 @@ from bot.slack.permission import refusal_sentence
 from bot.slack.runtime import SocketMode, build_slack_app
 from bot.slack.server import HttpServer, build_web_app
 from bot.slack.user_directory import UserDirectory
+from bot.web.status_server import build_status_app, status_routes
 from storage.engine import Database
 from storage.instrumentation import time_statements
 
@@ -140,6 +141,9 @@ class Firewatch:
         self.background = self._background()
         self.server = HttpServer()
         self.port: int | None = None
+        # The public status page's own server (FIREWATCH_STATUS_PORT; off when unset).
+        self.status_server = HttpServer()
+        self.status_port: int | None = None
 
     # --- assembly ---------------------------------------------------------------------
 
@@ -444,6 +448,16 @@ class Firewatch:
             middlewares=[request_metrics(self.metrics)],
         )
 
+    def status_web_app(self) -> web.Application:
+        """The public status page: /status, /status.json and /status.atom, nothing else."""
+        return build_status_app(
+            status_routes(
+                self.status_page.public_page,
+                cache_seconds=round(self.settings.status_cache_seconds),
+                base_url=self.settings.status_url,
+            )
+        )
+
     # --- lifecycle --------------------------------------------------------------------
 
     async def prepare_database(self) -> None:
@@ -470,12 +484,22 @@ class Firewatch:
                 host if host is not None else self.settings.host,
                 port if port is not None else self.settings.port,
             )
+            if self.settings.status_port is not None:
+                self.status_port = await self.status_server.start(
+                    self.status_web_app(),
+                    host if host is not None else self.settings.host,
+                    self.settings.status_port,
+                )
         if self.socket is not None and self.bolt is not None:
             self.socket.open(self.bolt)
             self.background.spawn(self.socket.connect(), name="socket-mode")
         log.info(
             "firewatch started",
-            extra={"mode": "socket" if self.settings.socket_mode else "http", "port": self.port},
+            extra={
+                "mode": "socket" if self.settings.socket_mode else "http",
+                "port": self.port,
+                "status_port": self.status_port,
+            },
         )
 
     async def stop(self, *, grace: float = 5.0) -> None:
@@ -485,6 +509,7 @@ class Firewatch:
         if self.socket is not None:
             await self.socket.close()
         await self.server.stop()
+        await self.status_server.stop()
         await self.slack.close()
         await self.db.dispose()
 

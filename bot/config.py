@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     # The public status page (docs/status-page.md): served on this port only (0: any free
     # port), so it can be exposed while /slack/events and /metrics stay internal; unset: off.
     status_port: int | None = Field(default=None, ge=0, le=65535, alias="FIREWATCH_STATUS_PORT")
+    # Where the public reaches the page (https://status.example.com), for the feed's links
+    # and ids; unset: the request's own origin.
+    status_url: str | None = Field(default=None, alias="FIREWATCH_STATUS_URL")
     # How long a built page is served before it is built again (and its max-age).
     status_cache_seconds: float = Field(
         default=10.0, ge=0, le=3600, alias="FIREWATCH_STATUS_CACHE_SECONDS"
