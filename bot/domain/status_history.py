@@ -26,6 +26,7 @@ from bot.domain.status_page import Component, ComponentState
 DOWN = frozenset({ComponentState.PARTIAL_OUTAGE, ComponentState.MAJOR_OUTAGE})
 _BY_BADNESS = tuple(ComponentState)
 _BADNESS = {state: state.badness for state in ComponentState}
+_DOWN_BADNESS = frozenset(state.badness for state in DOWN)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,10 @@ def _down_per_day(down: list[tuple[float, float]], bounds: list[float]) -> list[
     for start, end in down:
         first = bisect_right(bounds, start) - 1
         last = bisect_left(bounds, end) - 1
-        for index in range(max(first, 0), min(last, len(seconds) - 1) + 1):
+        if first == last:  # most outages: within one day
+            seconds[first] += end - start
+            continue
+        for index in range(first, last + 1):
             overlap = min(end, bounds[index + 1]) - max(start, bounds[index])
             if overlap > 0:
                 seconds[index] += overlap
@@ -117,15 +121,14 @@ def _history(
     """One component's history from its outages clipped to the window, as
     (start, end, badness) in POSIX seconds; `bounds[-1]` is now."""
     worst = [0] * len(dates)
-    last_day = len(dates) - 1
     down: list[tuple[float, float]] = []
-    for start, end, badness in periods:
+    for start, end, badness in periods:  # start and end lie within the window
         first = bisect_right(bounds, start) - 1
-        last = min(bisect_left(bounds, end) - 1, last_day)
+        last = bisect_left(bounds, end) - 1
         for index in range(first, last + 1):
             if worst[index] < badness:
                 worst[index] = badness
-        if _BY_BADNESS[badness] in DOWN:
+        if badness in _DOWN_BADNESS:
             down.append((start, end))
     merged = _union(down)
     seconds = _down_per_day(merged, bounds)

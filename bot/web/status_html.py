@@ -16,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
 
 from bot.domain.status_history import ComponentHistory, Day, PublicPage
 from bot.domain.status_page import ComponentState
@@ -79,17 +80,21 @@ def uptime_text(uptime: float) -> str:
 
 @dataclass(frozen=True)
 class _Strip:
-    cells: list[tuple[str, str]]  # (state value, words)
+    cells: Markup  # the <li> of each day, built here: 90 a component is the page's bulk
     uptime: str
-    first: str
     days: int
+
+
+def _cell(day: Day) -> str:
+    words = escape(day_text(day))
+    return f'<li class="s-{day.state.value}" title="{words}"><span class="vh">{words}</span></li>'
 
 
 def _strip(history: ComponentHistory | None) -> _Strip | None:
     if history is None or not history.days:
         return None
-    cells = [(day.state.value, day_text(day)) for day in history.days]
-    return _Strip(cells, uptime_text(history.uptime), history.days[0].day.isoformat(), len(cells))
+    cells = Markup("".join(_cell(day) for day in history.days))
+    return _Strip(cells, uptime_text(history.uptime), len(history.days))
 
 
 def _groups(
