@@ -17,10 +17,11 @@ from urllib.parse import quote, urlsplit
 from xml.etree import ElementTree as ET
 
 from bot.domain.status_history import PublicPage
-from bot.web.status_html import state_label, status_label, utc_text
+from bot.web.status_html import newest_past, state_label, status_label, utc_text
 
 ATOM = "http://www.w3.org/2005/Atom"
 TAG_DATE = "2026"  # the date in every tag: URI; never change it (ids must stay put)
+FEED_ENTRIES = 100  # the newest; readers keep the older ones they have seen
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
@@ -65,16 +66,17 @@ def _maintenance_entry(item: Mapping[str, Any], names: Mapping[str, str], author
 
 
 def entries(page: PublicPage, authority: str) -> list[_Entry]:
-    """The feed's entries, newest first."""
+    """The feed's entries, newest first, at most `FEED_ENTRIES` of them."""
     document = page.document
     names = {key: component["name"] for key, component in document["components"].items()}
     found = [
         entry
-        for incident in (*document["incidents"], *page.past_incidents)
+        for incident in (*document["incidents"], *newest_past(page, FEED_ENTRIES))
         for entry in _incident_entries(incident, authority)
     ]
     found += [_maintenance_entry(item, names, authority) for item in document["maintenances"]]
-    return sorted(found, key=lambda entry: (entry.updated, entry.id), reverse=True)
+    found.sort(key=lambda entry: (entry.updated, entry.id), reverse=True)
+    return found[:FEED_ENTRIES]
 
 
 def _add(parent: ET.Element, name: str, text: str | None = None, **attrs: str) -> ET.Element:

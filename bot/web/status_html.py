@@ -22,6 +22,7 @@ from bot.domain.status_history import ComponentHistory, Day, PublicPage
 from bot.domain.status_page import ComponentState
 
 ALL_GOOD = "All systems operational"
+PAST_SHOWN = 25  # resolved incidents listed, newest first: a week can hold hundreds
 
 
 @cache
@@ -137,14 +138,14 @@ def page_context(page: PublicPage) -> dict[str, Any]:
         "incidents": [_incident(item) for item in document["incidents"]],
         "in_progress": [item for item in maintenances if item["in_progress"]],
         "upcoming": [item for item in maintenances if not item["in_progress"]],
-        "past_incidents": [
-            _incident(item) for item in sorted(page.past_incidents, key=_resolved_at, reverse=True)
-        ],
+        "past_incidents": [_incident(item) for item in newest_past(page, PAST_SHOWN)],
     }
 
 
-def _resolved_at(item: Mapping[str, Any]) -> str:
-    return str(item["resolved_at"])
+def newest_past(page: PublicPage, count: int) -> list[dict[str, Any]]:
+    """The `count` most recently resolved of the page's past incidents, newest first."""
+    found = sorted(page.past_incidents, key=lambda item: str(item["resolved_at"]), reverse=True)
+    return found[:count]
 
 
 def render_html(page: PublicPage) -> str:
