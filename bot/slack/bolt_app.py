@@ -23,6 +23,7 @@ from bot.slack.listeners import (
     live_channel,
     paging,
     postmortems,
+    status_page,
     timeline,
 )
 from bot.slack.listeners.picker import IncidentPicker
@@ -44,6 +45,7 @@ FEATURES: list[Feature] = [
     live_channel,
     alert_ack,
     alert_actions,
+    status_page,
 ]
 
 

@@ -118,6 +118,19 @@ class AlertFormIds:
     REASON = "silence_reason"
 
 
+class StatusPageIds:
+    """The status page's inputs in the declare, status and resolve forms, and the
+    maintenance form (issue 24)."""
+
+    COMPONENTS = "components"  # multi_static_select of the policy's components
+    COMPONENT_STATE = "component_state"  # static_select: how they are affected
+    PUBLIC_UPDATE = "public_update"  # what the status page says
+    MAINTENANCE_MODAL = "firewatch_maintenance"
+    MAINTENANCE_TITLE = "maintenance_title"
+    STARTS = "starts_at"  # datetimepicker
+    ENDS = "ends_at"  # datetimepicker
+
+
 class PmIds:
     """The resolve and post-mortem forms."""
 

@@ -426,3 +426,78 @@ HOME_INCIDENT_LINE = (
 HOME_DEADLINE_PASSED = "{deadline} (passed)"
 HOME_MORE = "…and {count} more: `/incident list`"
 HOME_MORE_MINE = "…and {count} more: `/incident followups`"
+
+
+# The public status page (issue 24): the forms' inputs, `/incident component` and
+# `/incident maintenance`.
+HELP_COMPONENT = (
+    "the status page's components and their state; `<key> <state>` sets one by hand "
+    "(operational, degraded, partial, major, maintenance), `<key> auto` hands it back"
+)
+HELP_MAINTENANCE = (
+    "schedule maintenance on the status page (a form); `list` shows what is scheduled, "
+    "`cancel <id>` cancels one"
+)
+COMPONENTS_LABEL = "Affected components (public status page)"
+COMPONENTS_PLACEHOLDER = "Choose components"
+COMPONENTS_OTHER_GROUP = "Other"
+COMPONENT_IMPACT_LABEL = "Impact on them"
+COMPONENT_IMPACT_HINT = (
+    "Applies to every component chosen; major outage when left empty. "
+    "Choosing no component takes the incident off them."
+)
+PUBLIC_UPDATE_LABEL = "Public update (shown on the status page)"
+PUBLIC_UPDATE_HINT = (
+    "Anyone can read it on the public status page. The update for stakeholders stays internal."
+)
+PUBLIC_UPDATE_RESOLVE_HINT = (
+    "Anyone can read it on the public status page; when left empty, an incident the page "
+    'shows says "This incident has been resolved." The summary stays internal.'
+)
+STATUS_PAGE_OFF = "The status page is not set up here: the policy lists no components."
+COMPONENTS_HEADING = "*Status page components* ({count}):"
+COMPONENT_LINE = "• `{key}` {name}: *{state}*"
+COMPONENT_SET_BY_HAND = " (set by hand)"
+COMPONENT_USAGE = (
+    "`/incident component <key> <state>` sets a state by hand: operational, degraded, "
+    "partial, major or maintenance. `/incident component <key> auto` hands it back to "
+    "what incidents and maintenance say."
+)
+UNKNOWN_COMPONENT = "There is no component `{key}`. Known components: {known}."
+NOT_A_COMPONENT_STATE = "`{word}` is not a state. Say one of: {valid}, or `auto`."
+COMPONENT_SET = (
+    "{name} now shows *{state}* on the status page, set by hand until "
+    "`/incident component {key} auto`."
+)
+COMPONENT_AUTO = "{name} is back to what incidents and maintenance say (now: *{state}*)."
+MAINTENANCE_MODAL_TITLE = "Schedule maintenance"
+MAINTENANCE_TITLE_LABEL = "Title (public)"
+MAINTENANCE_TITLE_HINT = 'Shown on the public status page, e.g. "Database upgrade".'
+MAINTENANCE_COMPONENTS_LABEL = "Components under maintenance"
+MAINTENANCE_STARTS_LABEL = "Starts"
+MAINTENANCE_ENDS_LABEL = "Ends"
+MAINTENANCE_NEEDS_TITLE = "Give the maintenance a title."
+MAINTENANCE_NEEDS_COMPONENT = "Choose at least one component."
+MAINTENANCE_NEEDS_TIME = "Choose a date and time."
+MAINTENANCE_END_BEFORE_START = "The end must be after the start."
+MAINTENANCE_END_PAST = "The end is in the past: choose a time to come."
+MAINTENANCE_HEADING = "*Maintenance scheduled* ({count}):"
+MAINTENANCE_LINE = "• `#{id}` *{title}*{now} — {components} — {starts} to {ends}"
+MAINTENANCE_NOW = " (in progress)"
+MAINTENANCE_USAGE = (
+    "`/incident maintenance` schedules maintenance; `/incident maintenance cancel <id>` "
+    "cancels one."
+)
+MAINTENANCE_CANCELLED = "Maintenance `#{id}` is cancelled: the status page no longer shows it."
+MAINTENANCE_NOT_FOUND = (
+    "There is no maintenance `#{id}` to cancel (see `/incident maintenance list`)."
+)
+MAINTENANCE_USAGE_ERROR = (
+    "Say `/incident maintenance`, `/incident maintenance list` or "
+    "`/incident maintenance cancel <id>`."
+)
+MAINTENANCE_SCHEDULED_TITLE = "Maintenance scheduled"
+MAINTENANCE_SCHEDULED = (
+    "Maintenance `#{id}` *{title}* is scheduled on {components}, {starts} to {ends}. "
+    "The public status page shows it; `/incident maintenance cancel {id}` cancels it."
+)

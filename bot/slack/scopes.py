@@ -209,6 +209,9 @@ CALLS: tuple[CallUse, ...] = (
     _use("views.open", f"{_ALERT_ACTIONS}:AlertActionListeners.open_declare", ""),
     _use("views.open", f"{_ALERT_ACTIONS}:AlertActionListeners.open_link", ""),
     _use("views.open", f"{_ALERT_ACTIONS}:AlertActionListeners.open_silence", ""),
+    _use(
+        "views.open", "bot/slack/listeners/status_page.py:StatusPageListeners.open_maintenance", ""
+    ),
 )
 
 # Scopes features need whatever the code calls: what Slack requires to deliver them.

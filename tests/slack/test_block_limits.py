@@ -29,7 +29,8 @@ from bot.domain.alerts import FIRING, AlertGroup, AlertStorm, IncomingAlert, Sil
 from bot.domain.checklist import Failure, Verdict
 from bot.domain.home import HomeIncident, HomeItem, HomePage, HomePostmortem, HomeSnapshot
 from bot.domain.paging import Roster, RosterLine
-from bot.domain.policy import RoleHolder
+from bot.domain.policy import Policy, RoleHolder
+from bot.domain.status_page import Component, ComponentState, Maintenance, status_document
 from bot.emulator.block_limits import check_message_blocks, check_view
 from bot.services.alert_actions import Declaration, LinkedAlerts
 from bot.services.alert_cards import CARD_ALERTS, AlertCard, declaration_report
@@ -47,6 +48,7 @@ from bot.slack.blocks import (
     paging,
     picker,
     postmortems,
+    status_page,
     timeline,
 )
 from bot.slack.blocks.common import clip_markup, escape, fit, pieces
@@ -252,6 +254,46 @@ def builders(w: Words) -> dict[str, Callable[[], Built]]:
         "alert_forms.silence_modal": lambda: (
             None,
             alert_forms.silence_modal(an_alert_group(w), (1, 4, 24, 168)),
+        ),
+        **status_page_builders(w, inc),
+    }
+
+
+def a_components_policy(w: Words) -> Policy:
+    """The policy at its largest for the status page: more components than a menu holds,
+    each name and group as long as the policy allows."""
+    components = tuple(
+        Component(key=f"c{n}", name=w.short[:100], group=f"{n % 3} {w.short}"[:100])
+        for n in range(150)
+    )
+    return POLICY.model_copy(update={"components": components})
+
+
+def status_page_builders(w: Words, inc: Any) -> dict[str, Callable[[], Built]]:
+    policy = a_components_policy(w)
+    effects = {c.key: ComponentState.MAJOR_OUTAGE for c in policy.components}
+    maintenance = Maintenance("7", w.short[:200], list(effects), AT, AT + timedelta(hours=1))
+    document = status_document(policy.components, [], [maintenance] * 60, effects, AT)
+    keys = list(effects)
+    return {
+        "timeline.status_modal (components)": lambda: (
+            None,
+            timeline.status_modal(inc, policy=policy, effects=effects),
+        ),
+        "declare.declare_modal (components)": lambda: (None, declare.declare_modal(policy)),
+        "status_page.maintenance_modal": lambda: (
+            None,
+            status_page.maintenance_modal(policy, AT),
+        ),
+        "status_page.components_answer": lambda: status_page.components_answer(document),
+        "status_page.maintenance_answer": lambda: status_page.maintenance_answer(
+            [maintenance] * 60, policy, AT, ZONE
+        ),
+        "status_page.maintenance_scheduled_modal": lambda: (
+            None,
+            status_page.maintenance_scheduled_modal(
+                7, w.short[:200], keys, AT, AT + timedelta(hours=1), policy=policy
+            ),
         ),
     }
 

@@ -22,6 +22,7 @@ from bot.slack.blocks.common import (
     select_input,
     text_input,
 )
+from bot.slack.blocks.status_page import incident_component_inputs
 from bot.slack.ids import CHECKLIST_BLOCK_PREFIX, VALUE, Block, Callback, Decision
 
 REASON_MAX = 1000
@@ -115,6 +116,7 @@ def declare_modal(policy: Policy, *, title: str = "", origin_channel: str | None
         _report_input(policy, Block.IMPACT, multiline=True),
         _report_input(policy, Block.EVIDENCE, multiline=True),
         _report_input(policy, Block.SERVICE, multiline=False, cap=200),
+        *incident_component_inputs(policy),  # none when the policy lists no components
         *checklist_blocks(policy),
     ]
     return modal(

@@ -41,6 +41,7 @@ from bot.slack.blocks.common import (
     slack_day,
     text_input,
 )
+from bot.slack.blocks.status_page import public_update_input
 from bot.slack.ids import VALUE, Action, PmIds
 
 ITEM_ROWS = 3
@@ -52,6 +53,7 @@ def resolve_modal(incident: Incident) -> Payload:
         text_input(
             PmIds.SUMMARY, "Resolution summary", limit=3000, hint=messages.RESOLUTION_SUMMARY_HINT
         ),
+        public_update_input(hint=messages.PUBLIC_UPDATE_RESOLVE_HINT),
     ]
     return modal(
         PmIds.RESOLVE_MODAL, messages.RESOLVE_TITLE, blocks, "Resolve", incident_id=incident.id

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from slack_sdk.models.blocks import ButtonElement, CheckboxesElement, SectionBlock
 
 from bot.domain.changes import DECISIONS, NEXT_STEPS, STEP_LABELS, ChangeStep
 from bot.domain.incident import Incident, reference
 from bot.domain.policy import Policy
 from bot.domain.status import LABELS, allowed_targets
+from bot.domain.status_page import ComponentState
 from bot.domain.timeline import EntryKind, TimelineEntry
 from bot.services.changes import Change
 from bot.slack import messages
@@ -39,6 +42,7 @@ from bot.slack.blocks.common import (
     text_input,
     with_mentions,
 )
+from bot.slack.blocks.status_page import incident_component_inputs, public_update_input
 from bot.slack.ids import VALUE, TimelineIds, change_block_id, change_step_action
 
 PAGE_SIZE = 15
@@ -48,13 +52,23 @@ TIMELINE_LINE_CHARS = 600
 ECHO_ENTRY_CHARS = 1800
 
 
-def status_modal(incident: Incident) -> Payload:
+def status_modal(
+    incident: Incident,
+    *,
+    policy: Policy | None = None,
+    effects: Mapping[str, ComponentState] | None = None,
+) -> Payload:
+    """The status form: the new status, the (internal) update for stakeholders, the
+    public update, and, when the policy lists components, those the incident affects
+    (pre-filled with `effects`, what it declares now)."""
     options = [option(s.value, LABELS[s]) for s in allowed_targets(incident.status)]
     now = messages.CURRENT_STATUS.format(status=LABELS[incident.status])
     blocks: list[SlackBlock] = [
         section(f"*{incident.ref}* {escape(incident.title)}\n{now}"),
         select_input(TimelineIds.STATUS, "New status", options),
         text_input(TimelineIds.UPDATE, "Update for stakeholders", limit=3000),
+        public_update_input(),
+        *(incident_component_inputs(policy, effects) if policy is not None else ()),
     ]
     return modal(
         TimelineIds.STATUS_MODAL,

@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain.checklist import leaves
 from bot.domain.incident import Incident, IncidentReport, Kind
 from bot.domain.permissions import Action as Can
+from bot.domain.status_page import ComponentState
 from bot.services.incidents import (
     DeclareAnywayNotAllowed,
     IncidentNotFound,
@@ -26,9 +27,18 @@ from bot.services.incidents import (
 )
 from bot.slack import messages
 from bot.slack.blocks import declare as modals
+from bot.slack.blocks.status_page import IMPACTS
 from bot.slack.deps import ListenerDeps
 from bot.slack.errors import answer_errors
-from bot.slack.ids import CHECKLIST_BLOCK_PREFIX, VALUE, Action, Block, Callback, Decision
+from bot.slack.ids import (
+    CHECKLIST_BLOCK_PREFIX,
+    VALUE,
+    Action,
+    Block,
+    Callback,
+    Decision,
+    StatusPageIds,
+)
 from bot.slack.listeners.forms import (
     answering,
     errors,
@@ -36,6 +46,7 @@ from bot.slack.listeners.forms import (
     metadata,
     option_values,
     read_value,
+    selected,
     state_values,
     view_key,
 )
@@ -55,7 +66,23 @@ def report_from_view(view: dict[str, Any]) -> IncidentReport:
         impact=read_value(values, Block.IMPACT),
         evidence=read_value(values, Block.EVIDENCE),
         service=read_value(values, Block.SERVICE) or None,
+        **chosen_components(values),
     )
+
+
+def chosen_components(values: dict[str, Any]) -> dict[str, Any]:
+    """The status page inputs (when the form has them): the components chosen, and how
+    they are affected (major outage when not said, or when the value is garbled)."""
+    picked = selected(values, StatusPageIds.COMPONENTS, "selected_options") or []
+    keys = tuple(dict.fromkeys(str(o.get("value")) for o in picked if isinstance(o, dict)))
+    if not keys:
+        return {"components": (), "component_state": ""}
+    state = read_value(values, StatusPageIds.COMPONENT_STATE)
+    known = {s.value for s in IMPACTS}
+    return {
+        "components": keys,
+        "component_state": state if state in known else ComponentState.MAJOR_OUTAGE.value,
+    }
 
 
 def checklist_answers(view: dict[str, Any], known: Set[str]) -> set[str]:

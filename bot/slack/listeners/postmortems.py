@@ -27,7 +27,7 @@ from bot.slack.blocks.postmortems import (
 )
 from bot.slack.deps import ListenerDeps
 from bot.slack.errors import answer_errors
-from bot.slack.ids import Action, PmIds
+from bot.slack.ids import Action, PmIds, StatusPageIds
 from bot.slack.listeners.forms import (
     acknowledge,
     answering,
@@ -137,6 +137,7 @@ class PostmortemListeners:
                 actor=body["user"]["id"],
                 summary=read_value(state_values(view), PmIds.SUMMARY),
                 source_key=view_key(view),
+                public_update=read_value(state_values(view), StatusPageIds.PUBLIC_UPDATE),
             )
 
     # --- /incident postmortem and the DM's button -----------------------------------------

@@ -18,10 +18,12 @@ from bot.domain.incident import Incident, Status, parse_reference, reference
 from bot.domain.permissions import Action as Can
 from bot.domain.policy import Policy
 from bot.domain.status import InvalidTransition
+from bot.domain.status_page import ComponentState
 from bot.services.authority import Refused
 from bot.services.changes import ChangeNotFound, ChangeProposal
 from bot.services.incidents import IncidentNotFound, InvalidChange
 from bot.services.raci import NotAccountable
+from bot.services.status_page import known_effects
 from bot.services.timeline import timeline_page
 from bot.slack import messages
 from bot.slack.blocks.common import escape, policy_zone
@@ -34,8 +36,9 @@ from bot.slack.blocks.timeline import timeline_entry as render_entry
 from bot.slack.blocks.timeline import timeline_page as render_page
 from bot.slack.deps import ListenerDeps
 from bot.slack.errors import answer_errors
-from bot.slack.ids import TimelineIds
+from bot.slack.ids import StatusPageIds, TimelineIds
 from bot.slack.listeners import capture
+from bot.slack.listeners.declare import chosen_components
 from bot.slack.listeners.forms import (
     acknowledge,
     answering,
@@ -133,7 +136,16 @@ class TimelineListeners:
     async def open_status(self, command: dict[str, Any], client: AsyncWebClient, rest: str) -> None:
         incident = await self.incidents.by_channel(command.get("channel_id", ""))
         if incident is not None and not rest:
-            await client.views_open(trigger_id=command["trigger_id"], view=status_modal(incident))
+            view = status_modal(incident, **await self.status_page_facts(incident))
+            await client.views_open(trigger_id=command["trigger_id"], view=view)
+
+    async def status_page_facts(self, incident: Incident) -> dict[str, Any]:
+        """What the status form shows of the status page: the components, pre-filled
+        with what the incident declares now (nothing when the policy lists none)."""
+        policy, page = self.deps.policy(), self.deps.status_page
+        if not policy.components or page is None:
+            return {}
+        return {"policy": policy, "effects": await page.effects_of(incident.id)}
 
     async def answer_timeline(self, ack: AsyncAck, command: dict[str, Any], rest: str) -> None:
         """`/incident timeline [INC-n] [#seq]`: a page of entries, or one entry whole."""
@@ -231,7 +243,19 @@ class TimelineListeners:
                 actor=body["user"]["id"],
                 update=read_value(values, TimelineIds.UPDATE),
                 source_key=view_key(view),
+                public_update=read_value(values, StatusPageIds.PUBLIC_UPDATE),
+                components=self.chosen_effects(values),
             )
+
+    def chosen_effects(self, values: dict[str, Any]) -> dict[str, ComponentState] | None:
+        """The components the status form says the incident affects now (none chosen:
+        none any more); None when the form had no such input (the policy lists none)."""
+        policy = self.deps.policy()
+        if not policy.components or StatusPageIds.COMPONENTS not in values:
+            return None
+        chosen = chosen_components(values)
+        state = ComponentState(chosen["component_state"] or ComponentState.MAJOR_OUTAGE)
+        return known_effects(policy, chosen["components"], state)
 
     @answer_errors
     async def change_submitted(
