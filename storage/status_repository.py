@@ -187,27 +187,33 @@ class StatusRepository(Repository):
                 return True
         return False
 
-    async def public_incidents(self, resolved_since: datetime) -> list[PublicIncident]:
-        """Open incidents, and those resolved (or closed) since `resolved_since`, that
-        affect a component or have public updates; oldest first."""
+    async def public_incidents(
+        self, resolved_since: datetime, resolved_limit: int = 25
+    ) -> list[PublicIncident]:
+        """Open incidents, and the newest `resolved_limit` resolved (or closed) since
+        `resolved_since`, that affect a component or have public updates; by number."""
         public = select(IncidentComponentRow.incident_id).union(select(PublicUpdateRow.incident_id))
-        ended = IncidentRow.resolved_at
-        stmt = (
-            select(
-                IncidentRow.id,
-                IncidentRow.status,
-                IncidentRow.declared_at,
-                IncidentRow.resolved_at,
-                IncidentRow.closed_at,
-            )
-            .where(
-                IncidentRow.id.in_(public),
-                IncidentRow.kind == Kind.INCIDENT.value,
-                or_(IncidentRow.status.in_(OPEN), ended >= resolved_since),
-            )
-            .order_by(IncidentRow.id)
+        columns = (
+            IncidentRow.id,
+            IncidentRow.status,
+            IncidentRow.declared_at,
+            IncidentRow.resolved_at,
+            IncidentRow.closed_at,
         )
-        rows = list(await self.session.execute(stmt))
+        shown = (IncidentRow.id.in_(public), IncidentRow.kind == Kind.INCIDENT.value)
+        current = select(*columns).where(*shown, IncidentRow.status.in_(OPEN))
+        ended = (
+            select(*columns)
+            .where(
+                *shown, IncidentRow.status.not_in(OPEN), IncidentRow.resolved_at >= resolved_since
+            )
+            .order_by(IncidentRow.resolved_at.desc())
+            .limit(resolved_limit)
+        )
+        rows = sorted(
+            [*await self.session.execute(current), *await self.session.execute(ended)],
+            key=lambda row: row.id,
+        )
         if not rows:
             return []
         ids = [r.id for r in rows]

@@ -28,14 +28,15 @@ RESOLVED = "resolved"
 SUMMARY_KEYS = ("summary", "title", "description", "message")
 
 
-def alert_name(labels: Mapping[str, str], annotations: Mapping[str, str], fingerprint: str) -> str:
+Labels = Mapping[str, str]
+
+
+def alert_name(labels: Labels, annotations: Labels, fingerprint: str) -> str:
     """What an alert is called: its `alertname`, else its title, else its fingerprint."""
     return labels.get("alertname") or annotations.get("title") or fingerprint
 
 
-def alert_summary(
-    labels: Mapping[str, str], annotations: Mapping[str, str], fingerprint: str
-) -> str:
+def alert_summary(labels: Labels, annotations: Labels, fingerprint: str) -> str:
     """The one line a card or a timeline shows: the first of SUMMARY_KEYS annotated."""
     for key in SUMMARY_KEYS:
         text = (annotations.get(key) or "").strip()
@@ -79,11 +80,11 @@ class IncomingAlert:
     status: str  # FIRING or RESOLVED
     starts_at: datetime
     ends_at: datetime | None
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str]
+    labels: Labels
+    annotations: Labels
     # Where to look: generator (Prometheus graph), dashboard, panel, silence, runbook…
-    links: Mapping[str, str] = field(default_factory=dict)
-    values: Mapping[str, str] = field(default_factory=dict)
+    links: Labels = field(default_factory=dict)
+    values: Labels = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -102,9 +103,9 @@ class AlertBatch:
     group_key: str
     status: str
     alerts: tuple[IncomingAlert, ...]
-    group_labels: Mapping[str, str] = field(default_factory=dict)
-    common_labels: Mapping[str, str] = field(default_factory=dict)
-    common_annotations: Mapping[str, str] = field(default_factory=dict)
+    group_labels: Labels = field(default_factory=dict)
+    common_labels: Labels = field(default_factory=dict)
+    common_annotations: Labels = field(default_factory=dict)
     receiver: str = ""
     external_url: str | None = None
     truncated: int = 0
@@ -152,7 +153,7 @@ class Matcher:
                 raise ValueError(f"{text!r}: bad regular expression ({exc})") from None
         return matcher
 
-    def matches(self, labels: Mapping[str, str]) -> bool:
+    def matches(self, labels: Labels) -> bool:
         actual = labels.get(self.name, "")
         if self.op is MatchOp.EQ:
             return actual == self.value
@@ -172,7 +173,7 @@ def _matcher(value: object) -> object:
 MatcherField = Annotated[Matcher, BeforeValidator(_matcher), PlainSerializer(str, return_type=str)]
 
 
-def all_match(matchers: Iterable[Matcher], labels: Mapping[str, str]) -> bool:
+def all_match(matchers: Iterable[Matcher], labels: Labels) -> bool:
     """Every matcher holds (no matchers: everything matches)."""
     return all(m.matches(labels) for m in matchers)
 
@@ -209,8 +210,7 @@ class AutoDeclareRule(BaseModel):
 
 
 class AlertComponentRule(BaseModel):
-    """Alerts whose labels match affect `components` (status page keys) in `state`: an
-    incident declared from them (by hand or at once) declares that about them."""
+    """Alerts whose labels match affect `components` (status page keys) in `state`."""
 
     model_config = FROZEN
 
@@ -255,7 +255,7 @@ class AlertsPolicy(BaseModel):
     max_silence_hours: int = Field(default=168, ge=1, le=8760)
 
 
-def route_channel(rules: AlertsPolicy, labels: Mapping[str, str]) -> str | None:
+def route_channel(rules: AlertsPolicy, labels: Labels) -> str | None:
     """The channel of the first route whose matchers hold; None: the broadcast channel."""
     for route in rules.routes:
         if all_match(route.matchers, labels):
@@ -263,7 +263,7 @@ def route_channel(rules: AlertsPolicy, labels: Mapping[str, str]) -> str | None:
     return None
 
 
-def roles_to_page(rules: AlertsPolicy, labels: Mapping[str, str]) -> tuple[str, ...]:
+def roles_to_page(rules: AlertsPolicy, labels: Labels) -> tuple[str, ...]:
     """The roles the matching page rules name, each once, in the policy's order."""
     found: dict[str, None] = {}
     for rule in rules.page:
@@ -272,9 +272,7 @@ def roles_to_page(rules: AlertsPolicy, labels: Mapping[str, str]) -> tuple[str, 
     return tuple(found)
 
 
-def affected_components(
-    rules: AlertsPolicy, labels: Mapping[str, str]
-) -> dict[str, ComponentState]:
+def affected_components(rules: AlertsPolicy, labels: Labels) -> dict[str, ComponentState]:
     """The components the matching rules name, each at the worst state named for it."""
     found: dict[str, list[ComponentState]] = {}
     for rule in rules.components:
@@ -284,9 +282,7 @@ def affected_components(
     return {key: worst(states) for key, states in found.items()}
 
 
-def mapped_severity(
-    rules: AlertsPolicy, labels: Mapping[str, str], severities: Iterable[str]
-) -> str:
+def mapped_severity(rules: AlertsPolicy, labels: Labels, severities: Iterable[str]) -> str:
     """The severity the labels map to: the label's value looked up in `values`, else a
     value that names a severity itself (`severity=sev2`, any case), else `default`, else
     the least severe (severities are listed most severe first)."""
@@ -300,7 +296,7 @@ def mapped_severity(
 
 
 def auto_declare_severity(
-    rules: AlertsPolicy, labels: Mapping[str, str], severities: Iterable[str]
+    rules: AlertsPolicy, labels: Labels, severities: Iterable[str]
 ) -> str | None:
     """The severity to declare at once with, or None when no auto-declare rule holds."""
     known = list(severities)
@@ -327,7 +323,7 @@ class AlertGroup:
     status: str  # FIRING while any of its alerts fires
     title: str
     severity: str  # the severity its labels map to
-    labels: Mapping[str, str]
+    labels: Labels
     firing: int
     total: int
     first_seen_at: datetime
@@ -351,10 +347,10 @@ class StoredAlert:
     status: str
     starts_at: datetime
     ends_at: datetime | None
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str]
-    links: Mapping[str, str]
-    values: Mapping[str, str]
+    labels: Labels
+    annotations: Labels
+    links: Labels
+    values: Labels
     last_seen_at: datetime
     received: int  # how many times a monitor sent it
 

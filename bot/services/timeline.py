@@ -163,10 +163,7 @@ class TimelineService(Service):
         The status page (issue 24): `public_update` is published with the new status
         (resolving publishes one anyway for an incident the page shows), `components`
         replaces what the incident declares about the components it affects."""
-        _check_update(target, update)
-        if len(public_update) > status_page.PUBLIC_UPDATE_MAX:
-            limit = status_page.PUBLIC_UPDATE_MAX
-            raise InvalidChange(f"A public update holds at most {limit:,} characters.")
+        _check_update(target, update, public_update)
         now = self.clock.now()
         async with self.db.session() as session:
             incident = await locked_incident(session, incident_id)
@@ -181,21 +178,8 @@ class TimelineService(Service):
                 mitigated_at=incident.mitigated_at,
                 resolved_at=incident.resolved_at,
             )
-            incident = await IncidentRepository(session).update(
-                incident_id,
-                status=change.new.value,
-                mitigated_at=change.mitigated_at,
-                resolved_at=change.resolved_at,
-                updated_at=now,
-            )
-            entry = await TimelineRepository(session).append(
-                incident_id,
-                EntryKind.STATUS,
-                _status_text(change, update),
-                at=now,
-                actor=actor,
-                data={"from": change.old.value, "to": change.new.value, "update": update.strip()},
-                source_key=source_key,
+            incident, entry = await _record_change(
+                session, incident_id, change, update, actor, now, source_key
             )
             outbox = OutboxRepository(session)
             await outbox.enqueue_many(self._status_effects(incident, entry), now=now)
@@ -344,7 +328,39 @@ class TimelineService(Service):
         return results
 
 
-def _check_update(target: Status, update: str) -> None:
+async def _record_change(
+    session: Session,
+    incident_id: int,
+    change: StatusChange,
+    update: str,
+    actor: str,
+    now: datetime,
+    source_key: str | None,
+) -> tuple[Incident, TimelineEntry | None]:
+    """The incident's new status and its timeline entry."""
+    incident = await IncidentRepository(session).update(
+        incident_id,
+        status=change.new.value,
+        mitigated_at=change.mitigated_at,
+        resolved_at=change.resolved_at,
+        updated_at=now,
+    )
+    entry = await TimelineRepository(session).append(
+        incident_id,
+        EntryKind.STATUS,
+        _status_text(change, update),
+        at=now,
+        actor=actor,
+        data={"from": change.old.value, "to": change.new.value, "update": update.strip()},
+        source_key=source_key,
+    )
+    return incident, entry
+
+
+def _check_update(target: Status, update: str, public_update: str = "") -> None:
+    if len(public_update) > status_page.PUBLIC_UPDATE_MAX:
+        limit = status_page.PUBLIC_UPDATE_MAX
+        raise InvalidChange(f"A public update holds at most {limit:,} characters.")
     if target is Status.RESOLVED and not update.strip():
         raise InvalidChange(RESOLUTION_NEEDED)
     if len(update.strip()) > NOTE_MAX:
