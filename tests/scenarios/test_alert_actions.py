@@ -17,10 +17,11 @@ from sqlalchemy import select
 
 from bot.domain.alerts import FIRING, RESOLVED, AlertBatch, IncomingAlert
 from bot.domain.clock import FrozenClock
+from bot.domain.status_page import ComponentState
 from bot.emulator import SlackEmulator, input_values
 from bot.emulator.state import Message
 from bot.emulator.suggestions import suggest
-from bot.slack.ids import Action, AlertFormIds, Block, Decision, PickerIds
+from bot.slack.ids import Action, AlertFormIds, Block, Decision, PickerIds, StatusPageIds
 from storage.alert_models import AlertGroupRow, AlertSilenceRow
 from storage.models import IncidentRow
 from tests.support import NOT_URGENT, QUALIFYING, REPORT, TOKEN, Harness, start_harness
@@ -33,7 +34,12 @@ CHANNEL = "C0INCIDENTS"  # no route: the broadcast channel
 POLICY = f"""
 roles:
   om: {{primary: {OM}}}
+components:
+  - {{key: checkout, name: Checkout}}
+  - {{key: login, name: Login}}
 alerts:
+  components:
+    - {{matchers: ["service=checkout"], components: [checkout], state: degraded_performance}}
   severity:
     values: {{critical: sev1, warning: sev3}}
   max_silence_hours: 24
@@ -184,7 +190,11 @@ def prefilled(view: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for block in view["blocks"]:
         element = block.get("element") or {}
-        value = element.get("initial_value") or element.get("initial_option")
+        value = (
+            element.get("initial_value")
+            or element.get("initial_option")
+            or element.get("initial_options")
+        )
         if block.get("type") == "input" and value:
             out[block["block_id"]] = value
     return out
@@ -211,6 +221,11 @@ async def test_declare_opens_the_prefilled_form_and_declares_a_linked_incident(h
     assert initial(view, Block.SERVICE) == "checkout"
     assert any(b.get("block_id", "").startswith("checklist__") for b in view["blocks"])
     assert json.loads(view["private_metadata"]) == {"alert_group": group_id}
+    # The status page: the alert's component rule, pre-selected for the person to confirm.
+    assert prefilled(view)[StatusPageIds.COMPONENTS] == [
+        {"text": {"type": "plain_text", "text": "Checkout", "emoji": True}, "value": "checkout"}
+    ]
+    assert initial(view, StatusPageIds.COMPONENT_STATE) == "degraded_performance"
 
     body = await submit(h, view, {**prefilled(view), **QUALIFYING}, ALICE)
     assert answer_ok(body)
@@ -222,6 +237,9 @@ async def test_declare_opens_the_prefilled_form_and_declares_a_linked_incident(h
     )
     [group] = await groups(h)
     assert group.incident_id == incident.id
+    assert await h.app.status_page.effects_of(incident.id) == {
+        "checkout": ComponentState.DEGRADED_PERFORMANCE
+    }
     linked = [e for e in await h.timeline() if e.text.startswith("Alert linked:")]
     assert len(linked) == 1
     assert linked[0].actor == ALICE

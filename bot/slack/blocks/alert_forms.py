@@ -17,6 +17,7 @@ from bot.domain.alerts import FIRING, AlertGroup
 from bot.domain.checklist import Verdict
 from bot.domain.incident import Incident
 from bot.domain.policy import Policy
+from bot.domain.status_page import ComponentState
 from bot.services.alert_actions import REASON_MAX, Declaration, LinkedAlerts
 from bot.slack import messages
 from bot.slack.blocks.common import (
@@ -77,7 +78,10 @@ def declare_from_alert(policy: Policy, declaration: Declaration) -> Payload:
     """The declare form with its checklist, each report field prefilled from the alert
     (plain text inputs: nothing escaped), and the group named in the metadata."""
     report = declaration.report
-    view = declare_modal(policy, title=report.title)
+    state = ComponentState(report.component_state or ComponentState.MAJOR_OUTAGE)
+    view = declare_modal(
+        policy, title=report.title, effects=dict.fromkeys(report.components, state)
+    )
     view["callback_id"] = AlertFormIds.DECLARE_MODAL
     view["private_metadata"] = json.dumps({"alert_group": declaration.group.id})
     texts = {

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from slack_sdk.models.blocks import CheckboxesElement, InputBlock, Option, RadioButtonsElement
 
 from bot.domain.checklist import ChecklistGroup, LeafEntry, Verdict, leaves
 from bot.domain.incident import TEXT_MAX, TITLE_MAX, Incident
 from bot.domain.policy import Policy
+from bot.domain.status_page import ComponentState
 from bot.services.incidents import required_report_fields
 from bot.slack import messages
 from bot.slack.blocks.common import (
@@ -99,7 +102,14 @@ def _report_input(
     )
 
 
-def declare_modal(policy: Policy, *, title: str = "", origin_channel: str | None = None) -> Payload:
+def declare_modal(
+    policy: Policy,
+    *,
+    title: str = "",
+    origin_channel: str | None = None,
+    effects: Mapping[str, ComponentState] | None = None,
+) -> Payload:
+    """The declare form; `effects` pre-selects the status page's components (an alert's)."""
     discovery = [option(m.key, m.label) for m in policy.report.discovery_methods]
     blocks: list[SlackBlock] = [
         text_input(
@@ -116,7 +126,7 @@ def declare_modal(policy: Policy, *, title: str = "", origin_channel: str | None
         _report_input(policy, Block.IMPACT, multiline=True),
         _report_input(policy, Block.EVIDENCE, multiline=True),
         _report_input(policy, Block.SERVICE, multiline=False, cap=200),
-        *incident_component_inputs(policy),  # none when the policy lists no components
+        *incident_component_inputs(policy, effects),  # none when the policy lists no components
         *checklist_blocks(policy),
     ]
     return modal(
