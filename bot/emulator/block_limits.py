@@ -41,6 +41,8 @@ MAX_PRIVATE_METADATA = 3000
 
 CHOICE_ELEMENTS = frozenset({"checkboxes", "radio_buttons"})
 EXTERNAL_SELECTS = frozenset({"external_select", "multi_external_select"})
+STATIC_SELECTS = frozenset({"static_select", "multi_static_select"})
+MAX_DATE_TIME = 9_999_999_999  # a datetimepicker's Unix seconds: up to 10 digits
 
 
 class _Invalid(Exception):
@@ -133,6 +135,10 @@ def _check_element(element: dict[str, Any], at: str) -> None:
             raise _Invalid(f"must be at most {MAX_INPUT_LENGTH}", f"{at}/max_length")
     if kind in EXTERNAL_SELECTS:
         _check_external_select(element, at)
+    if kind in STATIC_SELECTS:
+        _check_initial_options(element, at)
+    if kind == "datetimepicker":
+        _check_date_time(element.get("initial_date_time"), f"{at}/initial_date_time")
     options_most = MAX_CHOICE_OPTIONS if kind in CHOICE_ELEMENTS else MAX_OPTIONS
     if "options" in element:
         _check_options(element["options"], options_most, f"{at}/options")
@@ -158,6 +164,50 @@ def _check_external_select(element: dict[str, Any], at: str) -> None:
     initial = element.get("initial_option")
     if initial is not None:
         _check_options([initial], 1, f"{at}/initial_option")
+
+
+def _same_option(one: Any, other: Any) -> bool:
+    """Slack matches an initial option against the options by its value and its text."""
+    if not isinstance(one, dict) or not isinstance(other, dict):
+        return False
+    text = (one.get("text") or {}).get("text"), (other.get("text") or {}).get("text")
+    return one.get("value") == other.get("value") and text[0] == text[1]
+
+
+def _check_initial_options(element: dict[str, Any], at: str) -> None:
+    """A static select's `initial_option` (`initial_options` of a multi-select) must be
+    one of its options exactly; an empty `initial_options` is refused too. With option
+    groups, initial options from more than one group are refused: Slack answers so for
+    `multi_static_select` (slackapi/bolt-js#1496, python-slack-sdk#974)."""
+    groups = [
+        [o for o in group.get("options") or [] if isinstance(o, dict)]
+        for group in element.get("option_groups") or []
+        if isinstance(group, dict)
+    ]
+    options = [o for o in element.get("options") or [] if isinstance(o, dict)]
+    everything = options + [o for group in groups for o in group]
+    for key in ("initial_option", "initial_options"):
+        if key not in element:
+            continue
+        chosen = element[key] if key == "initial_options" else [element[key]]
+        where = f"{at}/{key}"
+        if not isinstance(chosen, list) or not chosen:
+            raise _Invalid("must be one of the provided options", where)
+        if not all(any(_same_option(c, o) for o in everything) for c in chosen):
+            raise _Invalid("must be one of the provided options", where)
+        touched = {i for i, group in enumerate(groups) for c in chosen if c in group}
+        if len(touched) > 1:
+            raise _Invalid("must be one of the provided options", where)
+
+
+def _check_date_time(value: Any, at: str) -> None:
+    """A datetimepicker's `initial_date_time`: Unix seconds, an integer of up to 10 digits."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid("must be an integer", at)
+    if not 0 <= value <= MAX_DATE_TIME:
+        raise _Invalid(f"must be between 0 and {MAX_DATE_TIME}", at)
 
 
 def check_options_answer(answer: Any) -> list[dict[str, Any]]:

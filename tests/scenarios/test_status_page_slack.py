@@ -200,6 +200,25 @@ async def test_the_status_form_publishes_an_update_and_moves_the_components(h: H
         assert raw not in everything
 
 
+async def test_the_status_form_opens_for_components_of_several_groups(h: Harness) -> None:
+    """Slack refuses a multi-select's initial options from two option groups: the form
+    then lists the components without groups, each naming its own."""
+    channel = await declare_with(h, {StatusPageIds.COMPONENTS: ["sis", "api"]})
+    before = len(h.slack.opened_views(TimelineIds.STATUS_MODAL))
+    await command(h, "status", user=IRT, channel=channel)
+    view = await opened(h, TimelineIds.STATUS_MODAL, before)  # the emulator accepted it
+    element = block(view, StatusPageIds.COMPONENTS)["element"]
+    assert "option_groups" not in element
+    assert [o["text"]["text"] for o in element["options"]] == [
+        "Login · SSOe login",
+        "Login · SiS <login> & co",
+        "Public API",
+    ]
+    assert [o["value"] for o in element["initial_options"]] == ["sis", "api"]
+    impact = block(view, StatusPageIds.COMPONENT_STATE)["element"]["initial_option"]
+    assert impact["value"] == "major_outage"
+
+
 async def test_choosing_no_component_takes_the_incident_off_them(h: Harness) -> None:
     channel = await declare_with(h, {StatusPageIds.COMPONENTS: ["api"]})
     before = len(h.slack.opened_views(TimelineIds.STATUS_MODAL))

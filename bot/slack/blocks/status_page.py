@@ -64,22 +64,23 @@ AUTO = "auto"
 NAMES_SHOWN = 600  # characters of a maintenance's component names in a list
 
 
-def _options(components: Sequence[Component]) -> list[Option]:
-    return [option(c.key, c.name) for c in components[:MAX_OPTIONS]]
-
-
-def _grouped(components: Sequence[Component]) -> list[OptionGroup] | None:
-    """Option groups by the components' `group`, in the policy's order (those without
-    one under "Other"); None when no component names a group."""
-    if not any(c.group for c in components):
-        return None
-    groups: dict[str, list[Option]] = {}
-    for component in components[:MAX_OPTIONS]:
-        name = component.group or messages.COMPONENTS_OTHER_GROUP
-        groups.setdefault(name, []).append(option(component.key, component.name))
+def _options(components: Sequence[Component], *, with_group: bool = False) -> list[Option]:
+    """One option per component; `with_group`: its group named first ("Login · SSOe")."""
     return [
-        OptionGroup(label=plain(name, OPTION_TEXT_MAX), options=options)
-        for name, options in groups.items()
+        option(c.key, f"{c.group} · {c.name}" if with_group and c.group else c.name)
+        for c in components[:MAX_OPTIONS]
+    ]
+
+
+def _grouped(components: Sequence[Component]) -> list[OptionGroup]:
+    """Option groups by the components' `group`, in the policy's order (those without
+    one under "Other")."""
+    groups: dict[str, list[Component]] = {}
+    for component in components[:MAX_OPTIONS]:
+        groups.setdefault(component.group or messages.COMPONENTS_OTHER_GROUP, []).append(component)
+    return [
+        OptionGroup(label=plain(name, OPTION_TEXT_MAX), options=_options(members))
+        for name, members in groups.items()
     ]
 
 
@@ -91,17 +92,21 @@ def components_input(
     optional: bool = True,
     hint: str | None = None,
 ) -> InputBlock:
-    """A multi-select of the policy's components (grouped when they name groups),
-    pre-selected with `chosen` (keys the policy no longer lists are left out)."""
+    """A multi-select of the policy's components, pre-selected with `chosen` (keys the
+    policy no longer lists are left out). Grouped when they name groups, unless `chosen`
+    spans groups: Slack refuses initial options from more than one option group
+    (slackapi/bolt-js#1496), so then each option names its group instead."""
     components = policy.components
-    groups = _grouped(components)
     wanted = set(chosen)
-    initial = [o for o in _options(components) if o.value in wanted] or None
+    spans = len({c.group for c in components[:MAX_OPTIONS] if c.key in wanted}) > 1
+    grouped = any(c.group for c in components) and not spans
+    options = _options(components, with_group=spans)
+    initial = [o for o in options if o.value in wanted] or None
     element = StaticMultiSelectElement(
         action_id=VALUE,
         placeholder=plain(messages.COMPONENTS_PLACEHOLDER, OPTION_TEXT_MAX),
-        options=None if groups else _options(components),
-        option_groups=groups,
+        options=None if grouped else options,
+        option_groups=_grouped(components) if grouped else None,
         initial_options=initial,
     )
     return input_block(StatusPageIds.COMPONENTS, label, element, optional=optional, hint=hint)
