@@ -15,7 +15,10 @@ import pytest
 
 from bot.domain.clock import FrozenClock
 from bot.emulator import input_values
+from bot.policy.loader import load_default_policy
+from bot.slack.blocks import declare, timeline
 from bot.slack.ids import Block, Decision, PmIds, StatusPageIds, TimelineIds
+from tests.slack.test_escaping_property import an_incident
 from tests.support import NOT_URGENT, QUALIFYING, REPORT, Harness, start_harness
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -390,3 +393,14 @@ async def test_help_lists_the_status_page_subcommands(h: Harness) -> None:
     text = await command(h, "help", user=CAROL)
     assert "`/incident component [key] [state|auto]`" in text
     assert "`/incident maintenance [list|cancel <id>]`" in text
+
+
+def test_without_components_the_forms_are_as_before() -> None:
+    policy = load_default_policy()
+    assert policy.components == ()
+    ids = {b.get("block_id") for b in declare.declare_modal(policy)["blocks"]}
+    assert not ids & {StatusPageIds.COMPONENTS, StatusPageIds.COMPONENT_STATE}
+    status = timeline.status_modal(an_incident("x"), policy=policy, effects={})
+    ids = {b.get("block_id") for b in status["blocks"]}
+    assert StatusPageIds.PUBLIC_UPDATE in ids
+    assert not ids & {StatusPageIds.COMPONENTS, StatusPageIds.COMPONENT_STATE}
