@@ -484,6 +484,7 @@ MAINTENANCE_END_PAST = "The end is in the past: choose a time to come."
 MAINTENANCE_HEADING = "*Maintenance scheduled* ({count}):"
 MAINTENANCE_LINE = "• `#{id}` *{title}*{now} — {components} — {starts} to {ends}"
 MAINTENANCE_NOW = " (in progress)"
+MAINTENANCE_NONE = "No maintenance is scheduled."
 MAINTENANCE_USAGE = (
     "`/incident maintenance` schedules maintenance; `/incident maintenance cancel <id>` "
     "cancels one."

@@ -354,6 +354,7 @@ async def test_maintenance_is_scheduled_from_its_form_once(h: Harness) -> None:
     cancelled = await command(h, f"maintenance cancel {shown['id']}", user=IRT)
     assert cancelled.startswith(f"Maintenance `#{shown['id']}` is cancelled")
     assert (await document(h))["maintenances"] == []
+    assert await command(h, "maintenance list", user=CAROL) == "No maintenance is scheduled."
 
 
 async def test_the_maintenance_form_says_what_is_wrong_under_each_field(h: Harness) -> None:

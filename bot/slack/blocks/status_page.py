@@ -206,7 +206,10 @@ def maintenance_answer(
         )
         for m in maintenances
     ]
-    heading = messages.MAINTENANCE_HEADING.format(count=len(lines))
+    if lines:
+        heading = messages.MAINTENANCE_HEADING.format(count=len(lines))
+    else:
+        heading = messages.MAINTENANCE_NONE
     blocks: list[SlackBlock] = [*sections([heading, *lines]), context(messages.MAINTENANCE_USAGE)]
     return heading, [block.to_dict() for block in blocks]
 
