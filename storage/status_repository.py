@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, exists, or_, select, union, update
 
 from bot.domain.incident import Kind, Status
 from bot.domain.status_page import ComponentState, Maintenance, PublicUpdate, worst
@@ -192,7 +192,10 @@ class StatusRepository(Repository):
     ) -> list[PublicIncident]:
         """Open incidents, and the newest `resolved_limit` resolved (or closed) since
         `resolved_since`, that affect a component or have public updates; by number."""
-        public = select(IncidentComponentRow.incident_id).union(select(PublicUpdateRow.incident_id))
+        public = or_(
+            exists().where(IncidentComponentRow.incident_id == IncidentRow.id),
+            exists().where(PublicUpdateRow.incident_id == IncidentRow.id),
+        )
         columns = (
             IncidentRow.id,
             IncidentRow.status,
@@ -200,19 +203,18 @@ class StatusRepository(Repository):
             IncidentRow.resolved_at,
             IncidentRow.closed_at,
         )
-        shown = (IncidentRow.id.in_(public), IncidentRow.kind == Kind.INCIDENT.value)
-        current = select(*columns).where(*shown, IncidentRow.status.in_(OPEN))
+        shown = (public, IncidentRow.kind == Kind.INCIDENT.value)
+        current = select(*columns).where(IncidentRow.status.in_(OPEN), *shown)
         ended = (
             select(*columns)
-            .where(
-                *shown, IncidentRow.status.not_in(OPEN), IncidentRow.resolved_at >= resolved_since
-            )
+            .where(IncidentRow.resolved_at >= resolved_since, IncidentRow.status.not_in(OPEN))
+            .where(*shown)
             .order_by(IncidentRow.resolved_at.desc())
             .limit(resolved_limit)
         )
+        conn = await self.session.connection()
         rows = sorted(
-            [*await self.session.execute(current), *await self.session.execute(ended)],
-            key=lambda row: row.id,
+            [*await conn.execute(current), *await conn.execute(ended)], key=lambda row: row.id
         )
         if not rows:
             return []
@@ -250,26 +252,30 @@ class StatusRepository(Repository):
     async def affected_since(self, since: datetime) -> list[Affected]:
         """Every incident's effect on a component that lasted into [since, now]: the
         history's input (one row per incident and component)."""
-        ended = IncidentRow.resolved_at
         stmt = (
             select(
                 IncidentComponentRow.component,
                 IncidentComponentRow.worst,
                 IncidentComponentRow.since,
-                ended,
+                IncidentRow.resolved_at,
                 IncidentRow.closed_at,
                 IncidentRow.status,
             )
             .join(IncidentRow, IncidentRow.id == IncidentComponentRow.incident_id)
-            .where(
-                or_(IncidentRow.status.in_(OPEN), ended >= since, IncidentRow.closed_at >= since)
-            )
+            .where(IncidentRow.id.in_(_lasting_into(since)))
         )
-        found = []
-        for component, state, start, resolved, closed, status in await self.session.execute(stmt):
-            end = None if status in OPEN else (resolved or closed)
-            found.append(Affected(component, ComponentState(state), start, end))
-        return found
+        # Core on the connection: thousands of rows, no ORM bookkeeping wanted.
+        conn = await self.session.connection()
+        states = {state.value: state for state in ComponentState}
+        return [
+            Affected(
+                component,
+                states[state],
+                start,
+                None if status in OPEN else (resolved or closed),
+            )
+            for component, state, start, resolved, closed, status in await conn.execute(stmt)
+        ]
 
     async def maintenances(self, ending_after: datetime) -> list[Maintenance]:
         """Maintenance not cancelled that ends after `ending_after`, by start."""
@@ -288,3 +294,13 @@ class StatusRepository(Repository):
     async def overrides(self) -> dict[str, ComponentState]:
         stmt = select(ComponentOverrideRow.component, ComponentOverrideRow.state)
         return {c: ComponentState(s) for c, s in await self.session.execute(stmt)}
+
+
+def _lasting_into(since: datetime) -> Any:
+    """The ids of incidents open, or ended since `since`: a union of index reads (an OR
+    of the three would read every incident)."""
+    return union(
+        select(IncidentRow.id).where(IncidentRow.status.in_(OPEN)),
+        select(IncidentRow.id).where(IncidentRow.resolved_at >= since),
+        select(IncidentRow.id).where(IncidentRow.closed_at >= since),
+    )

@@ -28,6 +28,7 @@ SCRIPTS: dict[str, list[str]] = {
     "bench_startup": [],
     "bench_memory": [],
     "bench_alerts": [],  # needs prometheus-alertmanager (CI installs it)
+    "bench_status_page": [],
     "compare": [],  # the checkout against itself
 }
 
