@@ -218,7 +218,23 @@ class StatusRepository(Repository):
         )
         if not rows:
             return []
-        ids = [r.id for r in rows]
+        effects, updates = await self._public_facts([r.id for r in rows])
+        return [
+            PublicIncident(
+                r.id,
+                Status(r.status),
+                r.declared_at,
+                r.resolved_at or r.closed_at,
+                effects[r.id],
+                tuple(updates[r.id]),
+            )
+            for r in rows
+        ]
+
+    async def _public_facts(
+        self, ids: list[int]
+    ) -> tuple[dict[int, dict[str, ComponentState]], dict[int, list[PublicUpdate]]]:
+        """The incidents' declared effects and public updates (oldest first), by id."""
         effects: dict[int, dict[str, ComponentState]] = {i: {} for i in ids}
         for incident_id, component, state in await self.session.execute(
             select(
@@ -237,17 +253,7 @@ class StatusRepository(Repository):
             )
         ).scalars():
             updates[u.incident_id].append(PublicUpdate(u.at, Status(u.status), u.text))
-        return [
-            PublicIncident(
-                r.id,
-                Status(r.status),
-                r.declared_at,
-                r.resolved_at or r.closed_at,
-                effects[r.id],
-                tuple(updates[r.id]),
-            )
-            for r in rows
-        ]
+        return effects, updates
 
     async def affected_since(self, since: datetime) -> list[Affected]:
         """Every incident's effect on a component that lasted into [since, now]: the

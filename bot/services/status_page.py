@@ -29,7 +29,7 @@ from bot.domain.status_page import (
     public_incident,
     status_document,
 )
-from bot.domain.timeline import EntryKind
+from bot.domain.timeline import EntryKind, TimelineEntry
 from bot.services.base import Service, locked_incident
 from storage.engine import Database
 from storage.repositories import TimelineRepository
@@ -78,21 +78,21 @@ async def record_effects(
     policy: Policy,
     actor: str | None,
     at: datetime,
-) -> bool:
+) -> TimelineEntry | None:
     """The incident now affects exactly `effects` (in the caller's transaction), noted on
-    its timeline when anything changed."""
+    its timeline when anything changed (the entry; None: nothing changed)."""
     changed = await StatusRepository(session).set_effects(incident.id, effects, at)
-    if changed:
-        data = {"components": {key: state.value for key, state in effects.items()}}
-        await TimelineRepository(session).append(
-            incident.id,
-            EntryKind.SYSTEM,
-            effects_text(policy, effects),
-            at=at,
-            actor=actor,
-            data=data,
-        )
-    return changed
+    if not changed:
+        return None
+    data = {"components": {key: state.value for key, state in effects.items()}}
+    return await TimelineRepository(session).append(
+        incident.id,
+        EntryKind.SYSTEM,
+        effects_text(policy, effects),
+        at=at,
+        actor=actor,
+        data=data,
+    )
 
 
 async def record_public_update(
@@ -103,36 +103,64 @@ async def record_public_update(
     actor: str,
     at: datetime,
     source_key: str | None = None,
-) -> bool:
+) -> TimelineEntry | None:
     """Store a public update at the incident's status (in the caller's transaction); the
-    timeline records that one was published, and what it said."""
+    timeline records that one was published, and what it said (the entry; None: nothing
+    to publish, or published already)."""
     text = text.strip()
     if not text:
-        return False
+        return None
     added = await StatusRepository(session).add_public_update(
         incident.id, status=incident.status, text=text, actor=actor, at=at, source_key=source_key
     )
-    if added:
-        await TimelineRepository(session).append(
-            incident.id,
-            EntryKind.SYSTEM,
-            f"Public update on the status page: {text}",
-            at=at,
-            actor=actor,
-            data={"public_update": text},
-        )
-    return added
+    if not added:
+        return None
+    return await TimelineRepository(session).append(
+        incident.id,
+        EntryKind.SYSTEM,
+        f"Public update on the status page: {text}",
+        at=at,
+        actor=actor,
+        data={"public_update": text},
+    )
 
 
 async def resolved_publicly(
     session: Session, incident: Incident, text: str, *, actor: str, at: datetime
-) -> None:
+) -> TimelineEntry | None:
     """On resolution: an incident the page shows gets a resolving public update (the one
     written, or the standard sentence)."""
-    if await StatusRepository(session).has_public_face(incident.id):
-        await record_public_update(
-            session, incident, text.strip() or RESOLVED_TEXT, actor=actor, at=at
+    if not await StatusRepository(session).has_public_face(incident.id):
+        return None
+    return await record_public_update(
+        session, incident, text.strip() or RESOLVED_TEXT, actor=actor, at=at
+    )
+
+
+async def publish_with_status(
+    session: Session,
+    incident: Incident,
+    public_update: str,
+    components: Mapping[str, ComponentState] | None,
+    *,
+    policy: Policy,
+    actor: str,
+    at: datetime,
+) -> list[TimelineEntry | None]:
+    """What a status change (to `incident.status`) tells the status page, in its
+    transaction; the timeline entries saying so, to be echoed like the change itself."""
+    said: list[TimelineEntry | None] = []
+    if components is not None:
+        said.append(
+            await record_effects(session, incident, components, policy=policy, actor=actor, at=at)
         )
+    if incident.status is Status.RESOLVED:
+        said.append(await resolved_publicly(session, incident, public_update, actor=actor, at=at))
+    elif public_update.strip():
+        said.append(
+            await record_public_update(session, incident, public_update, actor=actor, at=at)
+        )
+    return said
 
 
 class StatusPageService(Service):
@@ -212,7 +240,7 @@ class StatusPageService(Service):
                 session, incident, effects, policy=self.policy, actor=actor, at=now
             )
         self.forget()
-        return changed
+        return changed is not None
 
     async def set_state(self, component: str, state: ComponentState | None, *, actor: str) -> None:
         """Set `component`'s state by hand (None: back to what incidents and maintenance say)."""

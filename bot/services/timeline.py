@@ -153,16 +153,11 @@ class TimelineService(Service):
         public_update: str = "",
         components: Mapping[str, ComponentState] | None = None,
     ) -> Incident:
-        """Move the incident to `target`, with an update for stakeholders.
-
-        `also` runs inside the same transaction (e.g. requesting the post-mortem when
-        resolving), so both facts commit together or not at all. Raises
+        """Move the incident to `target`, with an update for stakeholders; `also` runs in
+        the same transaction (e.g. requesting the post-mortem when resolving). Raises
         InvalidTransition (domain) for a move the state machine forbids. Resolving needs
-        an update (how) and runs `on_resolved` in the transaction too.
-
-        The status page (issue 24): `public_update` is published with the new status
-        (resolving publishes one anyway for an incident the page shows), `components`
-        replaces what the incident declares about the components it affects."""
+        an update (how) and runs `on_resolved` in the transaction too. `public_update`
+        and `components`: what the status page says (status_page.publish_with_status)."""
         _check_update(target, update, public_update)
         now = self.clock.now()
         async with self.db.session() as session:
@@ -183,7 +178,16 @@ class TimelineService(Service):
             )
             outbox = OutboxRepository(session)
             await outbox.enqueue_many(self._status_effects(incident, entry), now=now)
-            await self._publish(session, incident, public_update, components, actor, now)
+            said = await status_page.publish_with_status(
+                session,
+                incident,
+                public_update,
+                components,
+                policy=self.policy,
+                actor=actor,
+                at=now,
+            )
+            await outbox.enqueue_many(effects.echoes(incident.channel_status, said), now=now)
             if also is not None:
                 await also(session, incident, now)
             if change.new is Status.RESOLVED:
@@ -195,30 +199,6 @@ class TimelineService(Service):
             "status changed", extra={"incident": incident.ref, "status": incident.status.value}
         )
         return incident
-
-    async def _publish(
-        self,
-        session: Session,
-        incident: Incident,
-        public_update: str,
-        components: Mapping[str, ComponentState] | None,
-        actor: str,
-        now: datetime,
-    ) -> None:
-        """What a status change tells the status page, in its transaction."""
-        policy = self.policy
-        if components is not None:
-            await status_page.record_effects(
-                session, incident, components, policy=policy, actor=actor, at=now
-            )
-        if incident.status is Status.RESOLVED:
-            await status_page.resolved_publicly(
-                session, incident, public_update, actor=actor, at=now
-            )
-        elif public_update.strip():
-            await status_page.record_public_update(
-                session, incident, public_update, actor=actor, at=now
-            )
 
     async def _resolving(
         self, session: Session, incident: Incident, now: datetime, how: str

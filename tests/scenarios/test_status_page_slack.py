@@ -196,6 +196,11 @@ async def test_the_status_form_publishes_an_update_and_moves_the_components(h: H
     timeline = await h.sender.slash_command("timeline", channel_id=channel, user_id=IRT)
     shown_in_slack = json.dumps(timeline.json())
     assert f"Public update on the status page: {ESCAPED}" in shown_in_slack
+    # ...and the incident's channel, where the status change is echoed, says it too.
+    echoed = [m.text for m in h.slack.messages(channel) if "Public update on the status" in m.text]
+    assert len(echoed) == 1
+    assert ESCAPED in echoed[0]
+    assert any("SSOe login: degraded performance" in m.text for m in h.slack.messages(channel))
     everything = shown_in_slack + json.dumps(
         [(m.text, m.blocks) for m in h.slack.messages(channel)]
     )
