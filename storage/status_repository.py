@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select, union, update
+from sqlalchemy import and_, delete, exists, func, or_, select, union, update
 
 from bot.domain.incident import Kind, Status
 from bot.domain.status_page import ComponentState, Maintenance, PublicUpdate, worst
@@ -55,7 +55,11 @@ class StatusRepository(Repository):
     # --- writes, in the caller's transaction ----------------------------------------------
 
     async def set_effects(
-        self, incident_id: int, effects: Mapping[str, ComponentState], at: datetime
+        self,
+        incident_id: int,
+        effects: Mapping[str, ComponentState],
+        at: datetime,
+        since: datetime | None = None,
     ) -> bool:
         """The incident now affects exactly `effects`; components left out are no longer
         affected. True when anything changed. `worst` keeps the worst state ever declared
@@ -83,7 +87,7 @@ class StatusRepository(Repository):
                         component=key,
                         state=state.value,
                         worst=state.value,
-                        since=at,
+                        since=since or at,
                         updated_at=at,
                     )
                 )
@@ -258,6 +262,33 @@ class StatusRepository(Repository):
     async def affected_since(self, since: datetime) -> list[Affected]:
         """Every incident's effect on a component that lasted into [since, now]: the
         history's input (one row per incident and component)."""
+        return await self._affected(_lasting_into(since))
+
+    async def ended_between(self, since: datetime, before: datetime) -> list[Affected]:
+        """The effects of incidents that ended in [since, before): settled history, which
+        only a reopened, changed or purged incident can change (`ended_fingerprint`)."""
+        return await self._affected(_ended_between(since, before))
+
+    async def ended_fingerprint(self, since: datetime, before: datetime) -> tuple[Any, ...]:
+        """Changes whenever `ended_between(since, before)` would read other rows: how many
+        incidents ended then, the sum of their numbers and their latest change (a change
+        of what an incident declares is a change of the incident: `touch`), aggregated
+        in the database, none of the rows sent."""
+        stmt = select(
+            func.count(),
+            func.coalesce(func.sum(IncidentRow.id), 0),
+            func.max(IncidentRow.updated_at),
+        ).where(_ended_in(since, before))
+        row = (await (await self.session.connection()).execute(stmt)).one()
+        return tuple(row)
+
+    async def touch(self, incident_id: int, at: datetime) -> None:
+        """Mark the incident changed (what it declares about components changed)."""
+        await self.session.execute(
+            update(IncidentRow).where(IncidentRow.id == incident_id).values(updated_at=at)
+        )
+
+    async def _affected(self, incident_ids: Any) -> list[Affected]:
         stmt = (
             select(
                 IncidentComponentRow.component,
@@ -268,7 +299,7 @@ class StatusRepository(Repository):
                 IncidentRow.status,
             )
             .join(IncidentRow, IncidentRow.id == IncidentComponentRow.incident_id)
-            .where(IncidentRow.id.in_(_lasting_into(since)))
+            .where(IncidentRow.id.in_(incident_ids))
         )
         # Core on the connection: thousands of rows, no ORM bookkeeping wanted.
         conn = await self.session.connection()
@@ -303,10 +334,31 @@ class StatusRepository(Repository):
 
 
 def _lasting_into(since: datetime) -> Any:
-    """The ids of incidents open, or ended since `since`: a union of index reads (an OR
-    of the three would read every incident)."""
+    """The ids of incidents open, or ended at or after `since` (an incident ends when it
+    is resolved; one closed without being resolved, when closed): a union of index reads
+    (an OR of them would read every incident)."""
     return union(
         select(IncidentRow.id).where(IncidentRow.status.in_(OPEN)),
         select(IncidentRow.id).where(IncidentRow.resolved_at >= since),
-        select(IncidentRow.id).where(IncidentRow.closed_at >= since),
+        select(IncidentRow.id).where(
+            IncidentRow.closed_at >= since, IncidentRow.resolved_at.is_(None)
+        ),
     )
+
+
+def _ended_in(since: datetime, before: datetime) -> Any:
+    """Incidents not open that ended in [since, before) (resolved then, or closed then
+    without having been resolved)."""
+    resolved, closed = IncidentRow.resolved_at, IncidentRow.closed_at
+    return and_(
+        IncidentRow.status.not_in(OPEN),
+        or_(
+            and_(resolved >= since, resolved < before),
+            and_(resolved.is_(None), closed >= since, closed < before),
+        ),
+    )
+
+
+def _ended_between(since: datetime, before: datetime) -> Any:
+    """The ids of incidents not open that ended in [since, before)."""
+    return select(IncidentRow.id).where(_ended_in(since, before))

@@ -15,6 +15,7 @@ overlapping outages are not counted twice.
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -183,3 +184,58 @@ def histories(
         if start < end:
             found.append((start, end, badness[outage.state]))
     return {key: _history(found, dates, bounds) for key, found in periods.items()}
+
+
+def merged(outages: Iterable[Outage]) -> list[Outage]:
+    """The same history in fewer outages: per component, periods that do not overlap,
+    each in the worst state any outage had then. `histories` reads the same days from
+    them (each instant's worst state and the time down are kept); ongoing outages (no
+    end) are passed through. What a cache of a long, settled history keeps."""
+    ongoing: list[Outage] = []
+    spans: dict[str, list[tuple[float, float, int]]] = {}
+    for outage in outages:
+        if outage.end is None:
+            ongoing.append(outage)
+            continue
+        start, end = _seconds(outage.start), _seconds(outage.end)
+        if start < end:
+            spans.setdefault(outage.component, []).append((start, end, _BADNESS[outage.state]))
+    found = list(ongoing)
+    for key, items in spans.items():
+        found += [
+            Outage(key, _BY_BADNESS[bad], _moment(start), _moment(end))
+            for start, end, bad in _flatten(items)
+        ]
+    return found
+
+
+def _flatten(items: list[tuple[float, float, int]]) -> list[tuple[float, float, int]]:
+    """Non-overlapping (start, end, badness) covering what `items` cover, each at the
+    highest badness covering it; touching pieces of equal badness joined."""
+    points = sorted({p for start, end, _ in items for p in (start, end)})
+    items.sort()
+    active: list[tuple[int, float]] = []  # (-badness, end): the worst on top
+    out: list[tuple[float, float, int]] = []
+    nxt = 0
+    for left, right in zip(points, points[1:], strict=False):
+        while nxt < len(items) and items[nxt][0] <= left:
+            heapq.heappush(active, (-items[nxt][2], items[nxt][1]))
+            nxt += 1
+        while active and active[0][1] <= left:
+            heapq.heappop(active)
+        if not active:
+            continue
+        bad = -active[0][0]
+        if out and out[-1][1] == left and out[-1][2] == bad:
+            out[-1] = (out[-1][0], right, bad)
+        else:
+            out.append((left, right, bad))
+    return out
+
+
+def _seconds(moment: datetime) -> float:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)

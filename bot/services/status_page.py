@@ -15,12 +15,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import time as time_of_day
 
 from bot.domain.clock import Clock
 from bot.domain.incident import ChannelStatus, Incident, Kind, Status
 from bot.domain.policy import Policy
-from bot.domain.status_history import Outage, PublicPage, histories
+from bot.domain.status_history import Outage, PublicPage, histories, merged
 from bot.domain.status_page import (
     ComponentState,
     Maintenance,
@@ -34,7 +35,7 @@ from bot.services.base import Service, locked_incident
 from storage.engine import Database
 from storage.repositories import TimelineRepository
 from storage.session import Session
-from storage.status_repository import PublicIncident, StatusRepository
+from storage.status_repository import Affected, PublicIncident, StatusRepository
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,13 @@ async def record_effects(
 ) -> TimelineEntry | None:
     """The incident now affects exactly `effects` (in the caller's transaction), noted on
     its timeline when anything changed (the entry; None: nothing changed)."""
-    changed = await StatusRepository(session).set_effects(incident.id, effects, at)
-    if not changed:
+    # A component added to an incident that has ended corrects its record: affected
+    # since it was declared. One still open is affected from now on.
+    since = at if incident.is_open else incident.declared_at
+    repo = StatusRepository(session)
+    if not await repo.set_effects(incident.id, effects, at, since):
         return None
+    await repo.touch(incident.id, at)
     data = {"components": {key: state.value for key, state in effects.items()}}
     return await TimelineRepository(session).append(
         incident.id,
@@ -178,6 +183,7 @@ class StatusPageService(Service):
         self.zone = zone
         self.cache_seconds = cache_seconds
         self._cached: tuple[float, PublicPage] | None = None
+        self._settled_cache: tuple[tuple[object, ...], list[Outage]] | None = None
         self._building = asyncio.Lock()
 
     # --- the page ---------------------------------------------------------------------
@@ -209,19 +215,33 @@ class StatusPageService(Service):
         now = self.clock.now()
         policy = self.policy
         window = now - timedelta(days=HISTORY_DAYS + 1)
+        today = _midnight(now, self.zone)
         async with self.db.session(write=False) as session:
             repo = StatusRepository(session)
             incidents = await repo.public_incidents(now - timedelta(days=PAST_DAYS))
             maintenances = await repo.maintenances(window)
             overrides = await repo.overrides()
-            affected = await repo.affected_since(window)
+            outages = await self._settled(repo, window, today)
+            outages += _outages(await repo.affected_since(today))
         current = [_status_incident(i) for i in incidents if _open(i.status)]
         document = status_document(policy.components, current, maintenances, overrides, now)
-        outages = [Outage(a.component, a.state, a.start, a.end) for a in affected]
         outages += _maintenance_outages(maintenances, now)
         strips = histories(policy.components, outages, now=now, zone=self.zone, days=HISTORY_DAYS)
         past = [_past(i, policy) for i in reversed(incidents) if not _open(i.status)]
         return PublicPage(document=document, histories=strips, past_incidents=past)
+
+    async def _settled(
+        self, repo: StatusRepository, window: datetime, today: datetime
+    ) -> list[Outage]:
+        """The history of incidents that ended before today: read again only when its
+        fingerprint changes (a reopened, changed or purged incident) or a day begins, so
+        a long history costs one aggregate query, not thousands of rows, per build."""
+        key = (today, await repo.ended_fingerprint(window, today))
+        if self._settled_cache is not None and self._settled_cache[0] == key:
+            return list(self._settled_cache[1])
+        found = merged(_outages(await repo.ended_between(window, today)))
+        self._settled_cache = (key, found)
+        return list(found)
 
     # --- changes made outside an incident's own forms ------------------------------------
 
@@ -338,6 +358,17 @@ def _past(item: PublicIncident, policy: Policy) -> dict[str, object]:
     shown = public_incident(_status_incident(item), policy.components)
     shown["resolved_at"] = iso(item.ended_at or item.declared_at)
     return shown
+
+
+def _outages(affected: Iterable[Affected]) -> list[Outage]:
+    return [Outage(a.component, a.state, a.start, a.end) for a in affected]
+
+
+def _midnight(now: datetime, zone: tzinfo) -> datetime:
+    """Today's start in `zone`, in UTC (the history's days are the zone's)."""
+    local = now.astimezone(zone)
+    start = datetime.combine(local.date(), time_of_day(0), tzinfo=zone)
+    return start.astimezone(UTC)
 
 
 def _maintenance_outages(maintenances: Iterable[Maintenance], now: datetime) -> list[Outage]:

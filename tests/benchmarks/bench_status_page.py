@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -166,12 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     spans = (90,) if args.ci else (3 * 365, 90)
     for name, url in databases(args.database_url):
         for span in spans:
-            values = asyncio.run(stored_run(url(), stored, max(rounds // 4, 5), span))
+            first, *values = asyncio.run(stored_run(url(), stored, max(rounds // 4, 5), span))
             p50, p99 = statistics.median(values), percentile(values, 0.99)
             met = "met" if p99 < TARGET_MS else "MISSED"
             print(
-                f"from {name}, {stored} incidents over {span} days, page built (uncached)"
-                f" and rendered: p50 {p50:.1f} ms, p99 {p99:.1f} ms; verdict: {met}"
+                f"from {name}, {stored} incidents over {span} days: first build {first:.1f} ms;"
+                f" then built and rendered p50 {p50:.1f} ms, p99 {p99:.1f} ms; verdict: {met}"
             )
     return 0
 
@@ -268,8 +269,9 @@ async def seed(db: Any, count: int, keys: list[str], rng: random.Random, span_da
 
 
 async def stored_run(url: str, count: int, rounds: int, span_days: int) -> list[float]:
-    """ms per request: the page built from the database (the service, uncached) and
-    rendered as HTML, JSON and Atom."""
+    """ms per build: the page built from the database by the service (its page cache off;
+    the history of ended incidents is read on the first build and then only when it
+    changes) and rendered as HTML, JSON and Atom. The first build comes first."""
     from bot.domain.clock import FrozenClock
     from bot.domain.policy import Policy
     from bot.policy.loader import load_default_policy, merge_policy_data
@@ -286,8 +288,12 @@ async def stored_run(url: str, count: int, rounds: int, span_days: int) -> list[
         await migrate.upgrade(db.engine)
         await seed(db, count, [c.key for c in parts], random.Random(24), span_days)
         service = StatusPageService(db, lambda: policy, FrozenClock(NOW), zone=ZONE)
+        # As `firewatch run` does once started: what start-up built is kept out of the
+        # collector's full passes (bot/cli/main.py).
+        gc.collect()
+        gc.freeze()
         times = []
-        for _ in range(rounds):
+        for _ in range(rounds + 1):
             start = time.perf_counter()
             page = await service.public_page()
             render_html(page)

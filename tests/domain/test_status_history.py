@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.status_history import Day, Outage, histories
+from bot.domain.status_history import Day, Outage, histories, merged
 from bot.domain.status_page import Component, ComponentState
 
 S = ComponentState
@@ -176,3 +176,37 @@ def test_matches_a_minute_by_minute_reference(outages: list[Outage]) -> None:
         assert {d.day: d.state for d in history.days} == worst
         assert {d.day: d.down_seconds for d in history.days} == pytest.approx(down)
         assert history.uptime == pytest.approx(uptime)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(minute_outages, max_size=12))
+def test_merged_outages_give_the_same_history(outages: list[Outage]) -> None:
+    """What the settled-history cache keeps (`merged`) reads as the outages themselves."""
+    flat = merged(outages)
+    assert histories(COMPONENTS, flat, now=REF_NOW, zone=PARIS, days=REF_DAYS) == histories(
+        COMPONENTS, outages, now=REF_NOW, zone=PARIS, days=REF_DAYS
+    )
+    for key in ("ssoe", "sis"):  # and it never overlaps itself
+        ended = sorted((o.start, o.end) for o in flat if o.component == key and o.end)
+        assert all(a[1] <= b[0] for a, b in zip(ended, ended[1:], strict=False))
+
+
+def test_merging_keeps_the_worst_state_of_overlapping_outages() -> None:
+    start = REF_START
+    flat = merged(
+        [
+            Outage("ssoe", S.DEGRADED_PERFORMANCE, start, start + timedelta(hours=3)),
+            Outage("ssoe", S.MAJOR_OUTAGE, start + timedelta(hours=1), start + timedelta(hours=2)),
+            Outage(
+                "ssoe",
+                S.DEGRADED_PERFORMANCE,
+                start + timedelta(hours=3),
+                start + timedelta(hours=4),
+            ),
+        ]
+    )
+    assert [(o.state, o.start - start, o.end - start) for o in flat] == [  # type: ignore[operator]
+        (S.DEGRADED_PERFORMANCE, timedelta(0), timedelta(hours=1)),
+        (S.MAJOR_OUTAGE, timedelta(hours=1), timedelta(hours=2)),
+        (S.DEGRADED_PERFORMANCE, timedelta(hours=2), timedelta(hours=4)),
+    ]

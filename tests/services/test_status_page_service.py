@@ -157,3 +157,30 @@ async def test_unknown_components_and_bad_maintenance_are_refused(world: World) 
     # A reload that dropped a component the form offered: the declaration keeps the rest.
     incident = await world.declare("k1", ("gone", "api"))
     assert await world.page.effects_of(incident) == {"api": ComponentState.MAJOR_OUTAGE}
+
+
+async def test_the_settled_history_follows_changes_to_ended_incidents(world: World) -> None:
+    """Incidents that ended before today are read once a day, unless one changes: the
+    history must still follow a change of one of them, and a reopening."""
+    first = await world.declare("k1", ("api",))
+    world.clock.advance(timedelta(hours=2))
+    await world.timeline.change_status(first, Status.RESOLVED, actor="U0BOB", update="ok")
+    world.clock.advance(timedelta(days=2))  # the outage is two days back: settled
+    page = await world.page.public_page()
+    assert page.histories["api"].days[-3].state is ComponentState.MAJOR_OUTAGE
+    assert page.histories["sis"].days[-3].state is ComponentState.OPERATIONAL
+    # Its declared effects corrected after the fact: the history follows.
+    await world.page.set_effects(first, {"sis": ComponentState.PARTIAL_OUTAGE}, actor="U0BOB")
+    page = await world.page.public_page()
+    assert page.histories["api"].days[-3].state is ComponentState.OPERATIONAL
+    assert page.histories["sis"].days[-3].state is ComponentState.PARTIAL_OUTAGE
+    # Reopened, it lasts until now: today is down too.
+    await world.timeline.change_status(first, Status.INVESTIGATING, actor="U0BOB")
+    page = await world.page.public_page()
+    assert page.histories["sis"].days[-1].state is ComponentState.PARTIAL_OUTAGE
+    # Resolved today, it is still there tomorrow (settled at midnight).
+    await world.timeline.change_status(first, Status.RESOLVED, actor="U0BOB", update="ok")
+    world.clock.advance(timedelta(days=1))
+    page = await world.page.public_page()
+    assert page.histories["sis"].days[-2].state is ComponentState.PARTIAL_OUTAGE
+    assert page.histories["sis"].days[-1].state is ComponentState.OPERATIONAL
