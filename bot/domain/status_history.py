@@ -124,8 +124,8 @@ def _history(
     worst = [0] * len(dates)
     down: list[tuple[float, float]] = []
     for start, end, badness in periods:  # start and end lie within the window
-        first = bisect_right(bounds, start) - 1
-        last = bisect_left(bounds, end) - 1
+        first = min(bisect_right(bounds, start) - 1, len(dates) - 1)
+        last = max(bisect_left(bounds, end) - 1, first)
         for index in range(first, last + 1):
             if worst[index] < badness:
                 worst[index] = badness
@@ -181,7 +181,8 @@ def histories(
             start = lo
         if end > hi:
             end = hi
-        if start < end:
+        if start < end or (ended is None and start <= end):
+            # An outage begun this instant lasts no time yet, but today shows its state.
             found.append((start, end, badness[outage.state]))
     return {key: _history(found, dates, bounds) for key, found in periods.items()}
 

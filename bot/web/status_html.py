@@ -101,9 +101,9 @@ def _strip(history: ComponentHistory | None) -> _Strip | None:
 def _groups(
     components: Mapping[str, Any], histories: Mapping[str, ComponentHistory]
 ) -> list[tuple[str | None, list[dict[str, Any]]]]:
-    """Components by group in the policy's order: the ungrouped first, then each group
+    """Components by group, in the policy's order: each group (and the ungrouped ones)
     where its first component stands."""
-    groups: dict[str | None, list[dict[str, Any]]] = {None: []}
+    groups: dict[str | None, list[dict[str, Any]]] = {}
     for key, component in components.items():
         groups.setdefault(component["group"], []).append(
             {

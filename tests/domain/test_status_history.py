@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.status_history import Day, Outage, histories, merged
@@ -107,6 +107,14 @@ def test_an_outage_begun_before_the_window_counts_from_its_first_day() -> None:
     assert [d.down_seconds for d in ssoe.days] == [6 * 3600.0, 0.0]
 
 
+def test_an_outage_begun_this_instant_shows_today() -> None:
+    now = local(2026, 3, 30, 10)
+    begun = [Outage("ssoe", S.MAJOR_OUTAGE, now, None)]
+    today = histories(COMPONENTS, begun, now=now, zone=PARIS, days=3)["ssoe"].days[-1]
+    assert today.state is S.MAJOR_OUTAGE
+    assert today.down_seconds == 0
+
+
 def test_naive_times_are_utc() -> None:
     now = datetime(2026, 12, 6, 12, tzinfo=UTC)
     naive = Outage("ssoe", S.MAJOR_OUTAGE, datetime(2026, 12, 6, 10), datetime(2026, 12, 6, 11))
@@ -149,6 +157,11 @@ def reference(
         if any(state in (S.PARTIAL_OUTAGE, S.MAJOR_OUTAGE) for state in states):
             down[day] += 60.0
             down_minutes += 1
+    today = REF_NOW.astimezone(PARIS).date()
+    for o in outages:  # begun this very instant and still going: today shows it
+        if o.component == key and o.end is None and o.start == REF_NOW:
+            if o.state.badness > worst[today].badness:
+                worst[today] = o.state
     return worst, down, 100 * (1 - down_minutes / REF_MINUTES)
 
 
@@ -168,6 +181,7 @@ minute_outages = st.builds(
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(minute_outages, max_size=8))
+@example([Outage("sis", S.PARTIAL_OUTAGE, REF_NOW, None)])
 def test_matches_a_minute_by_minute_reference(outages: list[Outage]) -> None:
     result = histories(COMPONENTS, outages, now=REF_NOW, zone=PARIS, days=REF_DAYS)
     for key in ("ssoe", "sis"):
