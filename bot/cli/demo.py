@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from bot.app import Firewatch
 from bot.config import Settings
+from bot.domain.status_page import ComponentState
 from bot.emulator import SlackEmulator, SlackRequestSender, input_values
 from bot.runtime.logs import configure_logging
-from bot.slack.ids import Action, Block, Callback, PmIds
+from bot.slack.ids import Action, Block, Callback, PmIds, StatusPageIds
 from storage.outbox import OutboxRepository
 
 DEMO_TIMEOUT = 15.0
@@ -30,6 +33,10 @@ roles:
   pm: {primary: U0BOB}
   dl: {primary: U0CAROL}
   om: {primary: U0DAVE}
+# The public status page's components (served on its own port: FIREWATCH_STATUS_PORT).
+components:
+  - {key: checkout, name: Checkout}
+  - {key: login, name: Login}
 """
 DEMO_REPORT: dict[str, Any] = {
     Block.TITLE: "Checkout errors",
@@ -39,6 +46,8 @@ DEMO_REPORT: dict[str, Any] = {
     Block.IMPACT: "Customers cannot pay; orders are lost.",
     Block.EVIDENCE: "https://grafana.example.com/d/checkout",
     Block.SERVICE: "checkout-api",
+    StatusPageIds.COMPONENTS: ["checkout"],
+    StatusPageIds.COMPONENT_STATE: "major_outage",
     "checklist__incident": ["production", "user_access"],
     "checklist__severe": ["cannot_access_assets", "feature_downtime"],
     "checklist__urgent": ["ongoing", "no_workaround", "cannot_wait"],
@@ -105,6 +114,8 @@ async def run_demo(*, quiet: bool = False) -> int:
                 FIREWATCH_POLICY_FILE=str(policy),
                 FIREWATCH_HOST="127.0.0.1",
                 FIREWATCH_PORT=0,
+                FIREWATCH_STATUS_PORT=0,
+                FIREWATCH_STATUS_CACHE_SECONDS=0,
                 FIREWATCH_OUTBOX_POLL_SECONDS=0.1,
                 FIREWATCH_ENV="development",
             )
@@ -134,6 +145,7 @@ async def _play(bot: Firewatch, slack: SlackEmulator, secret: str, out: Transcri
             channel = await people.declare()
         except DemoFailed as exc:
             return _fail(str(exc))
+        out.say(await _status_line(bot, "   the public status page"))
         await people.acknowledge()
         await people.work_in(channel)
         await slack.wait_for(people.postmortem_asked, DEMO_TIMEOUT)
@@ -143,6 +155,7 @@ async def _play(bot: Firewatch, slack: SlackEmulator, secret: str, out: Transcri
             f"\nStored {incident.ref}: {incident.severity}, {incident.status.value}, acknowledged "
             f"{'yes' if incident.acknowledged_at else 'no'}, post-mortem requested from bob.\n"
         )
+        out.say(await _status_line(bot, "The public status page") + "\n")
         _transcript(slack, out, channel.id)
         calls = ", ".join(sorted({c.method for c in slack.calls}))
         out.say(f"\nWeb API methods used: {calls}")
@@ -230,6 +243,18 @@ class _People:
         )
         values = input_values(resolve, {PmIds.SUMMARY: "Rolled back v42; fix to follow in v43"})
         await self.sender.view_submission(resolve, values, user_id="U0ALICE")
+
+
+async def _status_line(bot: Firewatch, prefix: str) -> str:
+    """What the status page's JSON says (GET /status.json on the status port)."""
+    url = f"http://127.0.0.1:{bot.status_port}/status.json"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        document = await response.json()
+    states = ", ".join(
+        f"{c['name']}: {ComponentState(c['state']).label.lower()}"
+        for c in document["components"].values()
+    )
+    return f"{prefix} ({url}) says {document['overall']['label'].lower()}; {states}"
 
 
 async def _settled(bot: Firewatch) -> None:
