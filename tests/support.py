@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -224,6 +226,23 @@ async def start_harness(
         await app.stop()
         if own_emulator:
             await slack.stop()
+
+
+@asynccontextmanager
+async def status_page_harness(
+    database_url: str, policy_file: Path, policy: str, clock: Clock
+) -> AsyncIterator[Harness]:
+    """A harness whose policy is `policy` (written to `policy_file`), serving the public
+    status page on a port of its own, its page built afresh for every request."""
+    await asyncio.to_thread(policy_file.write_text, policy)
+    async with start_harness(
+        database_url,
+        clock=clock,
+        FIREWATCH_POLICY_FILE=str(policy_file),
+        FIREWATCH_STATUS_PORT=0,
+        FIREWATCH_STATUS_CACHE_SECONDS=0,
+    ) as harness:
+        yield harness
 
 
 def checkout_report() -> IncidentReport:

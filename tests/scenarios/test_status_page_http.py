@@ -15,7 +15,7 @@ import pytest
 from bot.domain.clock import FrozenClock
 from bot.domain.incident import Status
 from bot.domain.status_page import ComponentState
-from tests.support import Harness, start_harness
+from tests.support import Harness, status_page_harness
 
 NOW = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
 POLICY = """
@@ -28,16 +28,9 @@ INTERNAL_NOTE = "failover of db-prod-7 by Alice, see #inc-1-secret"
 
 @pytest.fixture
 async def h(database_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(POLICY)
-    async with start_harness(
-        database_url,
-        clock=FrozenClock(NOW),
-        FIREWATCH_POLICY_FILE=str(policy),
-        FIREWATCH_STATUS_PORT=0,
-        FIREWATCH_STATUS_CACHE_SECONDS=0,
-    ) as harness:
-        yield harness
+    clock = FrozenClock(NOW)
+    async with status_page_harness(database_url, tmp_path / "policy.yaml", POLICY, clock) as h:
+        yield h
 
 
 async def get(port: int | None, path: str) -> tuple[int, str, dict[str, str]]:

@@ -18,7 +18,7 @@ from selenium.webdriver.common.by import By
 from bot.domain.clock import FrozenClock
 from bot.emulator import input_values
 from bot.slack.ids import PmIds, StatusPageIds, TimelineIds
-from tests.support import QUALIFYING, REPORT, Harness, start_harness
+from tests.support import QUALIFYING, REPORT, Harness, status_page_harness
 from tests.web.test_status_browser import _chrome, _need_chromium, screenshot
 
 NOW = datetime(2026, 12, 6, 14, 0, tzinfo=UTC)
@@ -49,16 +49,9 @@ def chrome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrom
 
 @pytest.fixture
 async def h(database_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
-    policy = tmp_path / "policy.yaml"
-    policy.write_text(POLICY)
-    async with start_harness(
-        database_url,
-        clock=FrozenClock(NOW),
-        FIREWATCH_POLICY_FILE=str(policy),
-        FIREWATCH_STATUS_PORT=0,
-        FIREWATCH_STATUS_CACHE_SECONDS=0,
-    ) as harness:
-        yield harness
+    clock = FrozenClock(NOW)
+    async with status_page_harness(database_url, tmp_path / "policy.yaml", POLICY, clock) as h:
+        yield h
 
 
 async def submit_form(h: Harness, callback: str, text: str, channel: str, answers: Any) -> None:
