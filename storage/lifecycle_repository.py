@@ -15,9 +15,9 @@ from sqlalchemy import JSON, String, Table, and_, cast, delete, func, insert, or
 
 import storage.alert_models  # noqa: F401  (the alert tables: a person's data is there too)
 import storage.alert_page_models  # noqa: F401  (and the alert pages)
-import storage.status_models  # noqa: F401  (and the status page's tables)
 import storage.paging_models  # noqa: F401  (registers the paging tables on Base.metadata)
 import storage.postmortem_models  # noqa: F401  (and the post-mortem tables)
+import storage.status_models  # noqa: F401  (and the status page's tables)
 from bot.domain.incident import ChannelStatus, Status
 from bot.domain.retention import PURGED_KEY_PREFIX
 from bot.domain.timeline import TimelineEntry
