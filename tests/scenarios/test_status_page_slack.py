@@ -261,7 +261,7 @@ async def test_resolving_publishes_the_public_update_written(h: Harness) -> None
     page = await h.app.status_page.public_page()
     assert page.document["incidents"] == []
     [past] = page.past_incidents
-    assert [u["text"] for u in past["updates"]] == ["Logins work again."]  # type: ignore[index]
+    assert [u["text"] for u in past["updates"]] == ["Logins work again."]
     assert "LB config" not in json.dumps(page.document)
 
 
