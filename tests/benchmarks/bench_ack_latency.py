@@ -50,6 +50,8 @@ from tests.benchmarks.common import (
     verdict,
     workdir,
 )
+from tests.benchmarks.load_process import accepted, open_loop_elsewhere
+from tests.support import SECRET
 
 KINDS = ("note", "button", "modal")
 FIREWATCH = "firewatch"
@@ -83,12 +85,6 @@ class Workload:
         return await self.factory.submission(view, declare_values(self.view, f"Bench {tag} {i}"))
 
 
-def accepted(kind: str, status: int, text: str) -> bool:
-    if kind == "modal":
-        return status == 200 and '"errors"' not in text
-    return status == 200
-
-
 async def quiesce(slack: SlackEmulator, idle: float = 0.3, limit: float = 60.0) -> None:
     """Wait until the emulator has had no Web API call for `idle` seconds (bounded)."""
     loop = asyncio.get_running_loop()
@@ -112,6 +108,7 @@ async def measure(
     duration: float,
     warmup: int,
     settle_limit: float,
+    apart: bool = False,
 ) -> dict[tuple[str, float], list[Sample]]:
     out: dict[tuple[str, float], list[Sample]] = {}
     async with LoadClient(urls) as client:
@@ -130,7 +127,10 @@ async def measure(
                 async def send(i: int, batch: list[Prepared] = batch, kind: str = kind) -> bool:
                     return await _ok(client, batch[i], kind)
 
-                out[(kind, rate)] = await open_loop(rate, count, send)
+                if apart:  # the generator in a process of its own, away from the emulator
+                    out[(kind, rate)] = await open_loop_elsewhere(urls, SECRET, rate, batch, kind)
+                else:
+                    out[(kind, rate)] = await open_loop(rate, count, send)
                 if kind == "modal":  # let the declarations' outbox work finish
                     await quiesce(slack, limit=settle_limit)
         print(f"  measured {name}", flush=True)
@@ -161,13 +161,21 @@ async def main_async(args: argparse.Namespace) -> int:
             if not note:
                 print("note not available yet: measured /incident list", flush=True)
             results[FIREWATCH] = await measure(
-                FIREWATCH, urls, slack, work, rates, duration, warmup, settle
+                FIREWATCH, urls, slack, work, rates, duration, warmup, settle, args.load_process
             )
         for mode in BASELINES:
             server = await start_baseline(mode, slack.api_url, tmp)
             async with running(server):
                 results[mode] = await measure(
-                    mode, server.events_url, slack, work, rates, duration, warmup, settle
+                    mode,
+                    server.events_url,
+                    slack,
+                    work,
+                    rates,
+                    duration,
+                    warmup,
+                    settle,
+                    args.load_process,
                 )
         slow_name = SLOW.format(ms=args.slow_slack_ms)
         if args.slow_slack_ms > 0:
@@ -275,7 +283,16 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=1,
         help="Firewatch processes behind a round robin (needs a PostgreSQL --database-url)",
     )
+    parser.add_argument(
+        "--load-process",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="send the measured load from a process of its own, away from the emulator"
+        " (default: on, but for --quick)",
+    )
     args = parser.parse_args(argv)
+    if args.load_process is None:
+        args.load_process = not args.quick
     if args.duration is None:
         args.duration = 0.3 if args.quick else 10.0
     return args
