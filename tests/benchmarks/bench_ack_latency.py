@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ from tests.benchmarks.common import (
     declare_values,
     emulator,
     failures,
+    fresh_database,
     has_note,
     help_text,
     open_declare_view,
@@ -149,9 +151,10 @@ async def main_async(args: argparse.Namespace) -> int:
     warmup = 3 if args.quick else 40
     settle = 1.0 if args.quick else 60.0
     results: dict[str, dict[tuple[str, float], list[Sample]]] = {}
-    async with emulator() as slack, workdir("fw-bench-ack-") as tmp:
+    async with emulator() as slack, workdir("fw-bench-ack-") as tmp, AsyncExitStack() as stack:
         factory = RequestFactory()
-        database_url = args.database_url or sqlite_url(tmp)
+        database = fresh_database(args.database_url, tmp, "firewatch")
+        database_url = await stack.enter_async_context(database)
         replicas = await start_replicas(slack.api_url, database_url, tmp, args.replicas)
         async with running_all(replicas) as urls, LoadClient(urls) as client:
             note = has_note(await help_text(client, factory))

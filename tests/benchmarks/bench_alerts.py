@@ -38,10 +38,8 @@ import json
 import math
 import re
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,7 +47,6 @@ from typing import Any
 
 import aiohttp
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from bot.emulator import SlackEmulator
 from bot.policy.loader import load_default_policy
@@ -68,11 +65,11 @@ from tests.benchmarks.common import (
     banner,
     emulator,
     failures,
+    fresh_database,
     open_loop,
     run_main,
     running,
     running_all,
-    sqlite_url,
     start_baseline,
     start_replicas,
     summary_ms,
@@ -97,40 +94,6 @@ STORM = re.compile(r"^Alert storm: (\d+) more alert groups \((\d+) alerts firing
 
 
 # --- databases ----------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def fresh_database(given: str | None, directory: Path, name: str) -> AsyncIterator[str]:
-    """A temporary SQLite file; or, beside the PostgreSQL database given, a new empty
-    database dropped at the end (the given one may be shared: it is not touched)."""
-    if given is None:
-        yield sqlite_url(directory, f"{name}.db")
-        return
-    if not given.startswith("postgresql"):
-        raise FlowError("--database-url: a PostgreSQL URL (SQLite is the default)")
-    import asyncpg
-
-    url = make_url(given)
-    fresh = f"fw_bench_{name}_{uuid.uuid4().hex[:8]}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(
-            user=url.username or "postgres",
-            password=url.password,
-            host=url.host or "127.0.0.1",
-            port=url.port or 5432,
-            database=url.database or "postgres",
-        )
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    await admin(f'CREATE DATABASE "{fresh}"')
-    try:
-        yield url.set(database=fresh).render_as_string(hide_password=False)
-    finally:
-        await admin(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
 
 
 @dataclass

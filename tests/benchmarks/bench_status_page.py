@@ -22,9 +22,11 @@ import json
 import os
 import random
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +41,7 @@ from bot.domain.status_page import (
 )
 from bot.web.status_atom import render_atom
 from bot.web.status_html import render_html
+from tests.benchmarks.common import fresh_database
 
 TARGET_MS = 50.0
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
@@ -165,9 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     stored = 500 if args.ci else args.outages
     # A history of three years, then the worst case: all of it inside the 90-day window.
     spans = (90,) if args.ci else (3 * 365, 90)
-    for name, url in databases(args.database_url):
+    for name, given in (("SQLite", None), ("PostgreSQL", args.database_url)):
+        if name == "PostgreSQL" and not given:
+            continue
         for span in spans:
-            first, *values = asyncio.run(stored_run(url(), stored, max(rounds // 4, 5), span))
+            first, *values = asyncio.run(stored_run(given, stored, max(rounds // 4, 5), span))
             p50, p99 = statistics.median(values), percentile(values, 0.99)
             met = "met" if p99 < TARGET_MS else "MISSED"
             print(
@@ -175,39 +180,6 @@ def main(argv: list[str] | None = None) -> int:
                 f" then built and rendered p50 {p50:.1f} ms, p99 {p99:.1f} ms; verdict: {met}"
             )
     return 0
-
-
-def databases(pg_url: str | None) -> list[tuple[str, Callable[[], str]]]:
-    """SQLite in a new file; and PostgreSQL (a new database) when a URL is given."""
-    import tempfile
-
-    found: list[tuple[str, Callable[[], str]]] = [
-        ("SQLite", lambda: f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/status.db")
-    ]
-    if pg_url:
-        found.append(("PostgreSQL", lambda: fresh_pg(pg_url)))
-    return found
-
-
-MADE: list[tuple[str, str]] = []  # (admin URL, database) made by fresh_pg, dropped at the end
-
-
-def fresh_pg(admin_url: str) -> str:
-    from tests.conftest import _create_pg_database
-
-    name, url = asyncio.run(_create_pg_database(admin_url))
-    MADE.append((admin_url, name))
-    return url
-
-
-def drop_made() -> None:
-    from tests.conftest import _drop_pg_database
-
-    while MADE:
-        asyncio.run(_drop_pg_database(*MADE.pop()))
-
-
-# --- the whole path: 10,000 incidents stored, the page built from the database -----------
 
 
 async def seed(db: Any, count: int, keys: list[str], rng: random.Random, span_days: int) -> None:
@@ -268,10 +240,11 @@ async def seed(db: Any, count: int, keys: list[str], rng: random.Random, span_da
             await session.execute(insert(PublicUpdateRow), updates[start : start + 2000])
 
 
-async def stored_run(url: str, count: int, rounds: int, span_days: int) -> list[float]:
+async def stored_run(given: str | None, count: int, rounds: int, span_days: int) -> list[float]:
     """ms per build: the page built from the database by the service (its page cache off;
     the history of ended incidents is read on the first build and then only when it
-    changes) and rendered as HTML, JSON and Atom. The first build comes first."""
+    changes) and rendered as HTML, JSON and Atom. The first build comes first. SQLite
+    in a temporary file, or a new PostgreSQL database beside `given`."""
     from bot.domain.clock import FrozenClock
     from bot.domain.policy import Policy
     from bot.policy.loader import load_default_policy, merge_policy_data
@@ -283,30 +256,29 @@ async def stored_run(url: str, count: int, rounds: int, span_days: int) -> list[
     base = load_default_policy().model_dump(mode="json", exclude_none=True)
     extra = {"components": [c.model_dump(exclude_none=True) for c in parts]}
     policy = Policy.model_validate(merge_policy_data(base, extra))
-    db = Database(url)
-    try:
-        await migrate.upgrade(db.engine)
-        await seed(db, count, [c.key for c in parts], random.Random(24), span_days)
-        service = StatusPageService(db, lambda: policy, FrozenClock(NOW), zone=ZONE)
-        # As `firewatch run` does once started: what start-up built is kept out of the
-        # collector's full passes (bot/cli/main.py).
-        gc.collect()
-        gc.freeze()
-        times = []
-        for _ in range(rounds + 1):
-            start = time.perf_counter()
-            page = await service.public_page()
-            render_html(page)
-            json.dumps(page.document)
-            render_atom(page, base_url="https://status.example.com")
-            times.append((time.perf_counter() - start) * 1000)
-        return times
-    finally:
-        await db.dispose()
+    with tempfile.TemporaryDirectory() as tmp:
+        async with fresh_database(given, Path(tmp), "status") as url:
+            db = Database(url)
+            try:
+                await migrate.upgrade(db.engine)
+                await seed(db, count, [c.key for c in parts], random.Random(24), span_days)
+                service = StatusPageService(db, lambda: policy, FrozenClock(NOW), zone=ZONE)
+                # As `firewatch run` does once started: what start-up built is kept out
+                # of the collector's full passes (bot/cli/main.py).
+                gc.collect()
+                gc.freeze()
+                times = []
+                for _ in range(rounds + 1):
+                    start = time.perf_counter()
+                    page = await service.public_page()
+                    render_html(page)
+                    json.dumps(page.document)
+                    render_atom(page, base_url="https://status.example.com")
+                    times.append((time.perf_counter() - start) * 1000)
+                return times
+            finally:
+                await db.dispose()
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    finally:
-        drop_made()
+    raise SystemExit(main())

@@ -565,6 +565,25 @@ def sqlite_url(directory: Path, name: str = "firewatch.db") -> str:
     return f"sqlite+aiosqlite:///{directory / name}"
 
 
+@asynccontextmanager
+async def fresh_database(given: str | None, directory: Path, name: str) -> AsyncIterator[str]:
+    """A temporary SQLite file; or, beside the PostgreSQL database given, a new empty
+    database dropped at the end (the given one may be shared, or hold an earlier run's
+    incidents: it is not touched)."""
+    if given is None:
+        yield sqlite_url(directory, f"{name}.db")
+        return
+    if not given.startswith("postgresql"):
+        raise FlowError("--database-url: a PostgreSQL URL (SQLite is the default)")
+    from tests.conftest import _create_pg_database, _drop_pg_database
+
+    fresh, url = await _create_pg_database(given)
+    try:
+        yield url
+    finally:
+        await _drop_pg_database(given, fresh)
+
+
 # --- Firewatch flows over HTTP ------------------------------------------------------------
 
 
