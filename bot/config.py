@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     home_publish_interval_seconds: float = Field(
         default=0.6, ge=0, le=60, alias="FIREWATCH_HOME_PUBLISH_INTERVAL_SECONDS"
     )
+    # A command run unattended (`firewatch migrate`, `digest --post`, …) that finds the
+    # database restarting or failing over asks again for this long before giving up.
+    database_wait_seconds: float = Field(
+        default=60.0, ge=0, le=3600, alias="FIREWATCH_DATABASE_WAIT_SECONDS"
+    )
     slack_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, alias="FIREWATCH_SLACK_TIMEOUT_SECONDS"
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import and_, func, select, update
 
@@ -59,6 +60,17 @@ class OutboxAdminQueries(OutboxQueries):
             .values(status=PENDING, attempts=0, next_attempt_at=now, last_error=None)
         )
         return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def waiting(self, kind: str, ordering_key: str) -> list[tuple[int, dict[str, Any]]]:
+        """The rows of `kind` on `ordering_key` not yet delivered (id, payload), oldest first."""
+        rows = await self.session.execute(
+            select(OutboxRow.id, OutboxRow.payload)
+            .where(OutboxRow.ordering_key == ordering_key)
+            .where(OutboxRow.status == PENDING)
+            .where(OutboxRow.kind == kind)
+            .order_by(OutboxRow.id)
+        )
+        return [(int(i), dict(p)) for i, p in rows.all()]
 
     async def listing(self, status: str | None = None, limit: int = 100) -> Sequence[OutboxRow]:
         stmt = select(OutboxRow).order_by(OutboxRow.id.desc()).limit(limit)

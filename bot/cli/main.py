@@ -14,7 +14,15 @@ from pathlib import Path
 
 from bot.cli.alerts import add_alert_commands
 from bot.cli.intake import add_intake_commands
-from bot.cli.offline import EXIT_CONFIG, UsageError, incident_number, offline
+from bot.cli.offline import (
+    EXIT_CONFIG,
+    EXIT_UNAVAILABLE,
+    UsageError,
+    database_down,
+    incident_number,
+    offline,
+    waiting_for_database,
+)
 from bot.config import ConfigError, Settings, load_settings
 from bot.runtime.logs import configure_logging
 
@@ -28,6 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_CONFIG
     try:
+        if getattr(args, "repeatable", False):
+            return waiting_for_database(
+                lambda: int(args.handler(args)),
+                wait_seconds=lambda: _settings().database_wait_seconds,
+            )
         result: int = args.handler(args)
         return result
     except ConfigError as exc:
@@ -37,6 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the database down: one line, not a traceback
+        why = database_down(exc)
+        if why is None:
+            raise
+        print(f"firewatch: the database cannot be reached ({why})", file=sys.stderr)
+        return EXIT_UNAVAILABLE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     mig = sub.add_parser("migrate", help="upgrade the database schema to this version")
-    mig.set_defaults(handler=_migrate)
+    mig.set_defaults(handler=_migrate, repeatable=True)
 
     check = sub.add_parser("check-config", help="validate settings and policy; print them masked")
     check.set_defaults(handler=_check_config)
@@ -65,17 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_argument("--status", choices=["pending", "done", "dead", "cancelled"], default=None)
     outbox.add_argument("--limit", type=int, default=50)
     outbox.add_argument("--resend", type=int, metavar="ID", help="queue a dead message again")
-    outbox.set_defaults(handler=_outbox)
+    outbox.set_defaults(handler=_outbox, repeatable=True)
 
     export = sub.add_parser("export", help="write an incident's record (report, timeline, changes)")
     export.add_argument("incident", help="INC-42 or 42")
     export.add_argument("--format", choices=["md", "json"], default="md")
     export.add_argument("--output", "-o", help="file to write (default: standard output)")
-    export.set_defaults(handler=_export)
+    export.set_defaults(handler=_export, repeatable=True)
 
     verify = sub.add_parser("verify", help="check the timelines' hash chains")
     verify.add_argument("incident", nargs="?", help="INC-42 (default: every incident)")
-    verify.set_defaults(handler=_verify)
+    verify.set_defaults(handler=_verify, repeatable=True)
 
     digest = sub.add_parser("digest", help="print the weekly review digest, or post it")
     digest.add_argument(
@@ -87,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="queue it for the review channel (the running Firewatch posts it)",
     )
-    digest.set_defaults(handler=_digest)
+    digest.set_defaults(handler=_digest, repeatable=True)
 
     # Operational commands (data lifecycle, backups) live in their own module.
     from bot.cli.data import add_data_commands
@@ -333,7 +352,8 @@ def _digest(args: argparse.Namespace) -> int:
                     print(f"firewatch: {exc}", file=sys.stderr)
                     return EXIT_CONFIG
                 channel = app.policy().schedules.weekly_digest.channel
-                print(f"digest queued for {channel} (outbox {row}); Firewatch posts it")
+                queued = "was already queued" if row.already else "queued"
+                print(f"digest {queued} for {channel} (outbox {row.id}); Firewatch posts it")
                 return 0
             built = await service.build(period.start, period.end)
             sys.stdout.write(as_text(built, app.policy(), service.zone))

@@ -10,7 +10,8 @@ functions: an offline command loads neither the Slack side nor Alembic
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from storage.engine import Database
 
 EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 75  # sysexits' EX_TEMPFAIL: the database was not there; try again later
 
 
 class Offline:
@@ -73,3 +75,43 @@ def incident_number(text: str) -> int:
 
 class UsageError(Exception):
     """An argument the command cannot use; already reported on standard error."""
+
+
+def database_down(exc: BaseException) -> str | None:
+    """What to tell the operator when `exc` says the database could not be reached, or None."""
+    from storage.errors import is_unreachable, reason
+
+    return reason(exc) if is_unreachable(exc) else None
+
+
+def waiting_for_database(
+    command: Callable[[], int],
+    *,
+    wait_seconds: Callable[[], float],
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> int:
+    """Run `command`, again while the database cannot be reached (a restart, a failover),
+    for up to `wait_seconds()` with back-off; then exit EXIT_UNAVAILABLE, in one line.
+    Only for commands that may be repeated: a read, `migrate`, `digest --post` (which
+    does not queue a digest already waiting to be posted)."""
+    deadline: float | None = None
+    delay = 0.5
+    while True:
+        try:
+            return command()
+        except Exception as exc:
+            why = database_down(exc)
+            if why is None:
+                raise
+            if deadline is None:
+                deadline = monotonic() + wait_seconds()
+            if monotonic() + delay > deadline:
+                print(f"firewatch: the database cannot be reached ({why})", file=sys.stderr)
+                return EXIT_UNAVAILABLE
+            print(
+                f"firewatch: the database cannot be reached ({why}); asking again in {delay:g} s",
+                file=sys.stderr,
+            )
+            sleep(delay)
+            delay = min(delay * 2, 8.0)

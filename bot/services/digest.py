@@ -49,10 +49,19 @@ def meeting_id(scheduled_for: datetime) -> str:
 
 
 @dataclass(frozen=True)
+class QueuedDigest:
+    """The outbox row of a digest `post` queued, or found already waiting (`already`)."""
+
+    id: int
+    already: bool
+
+
+@dataclass(frozen=True)
 class Period:
     start: datetime
     end: datetime
     meeting: str | None  # None for a preview or an arbitrary range
+    to_now: bool = False  # since the last meeting until the moment it was asked for
 
 
 class DigestService(Service):
@@ -85,7 +94,7 @@ class DigestService(Service):
         now = now or self.clock.now()
         schedule = self.policy.schedules.weekly_digest
         start = last_run(schedule, self.timezone, now)
-        return Period(start or now - timedelta(days=7), now, None)
+        return Period(start or now - timedelta(days=7), now, None, to_now=True)
 
     def dates_period(self, first: date, last: date) -> Period:
         """Whole local days, `first` to `last` included."""
@@ -120,19 +129,25 @@ class DigestService(Service):
             default_owner=default_postmortem_owner(policy),
         )
 
-    async def post(self, period: Period, *, channel: str | None = None) -> int:
+    async def post(self, period: Period, *, channel: str | None = None) -> QueuedDigest:
         """Queue the digest of `period` for the review channel (`firewatch digest --post`);
-        returns the outbox id. The running Firewatch delivers it."""
+        the running Firewatch delivers it. The same period's digest still waiting to be
+        posted there is not queued again: a command repeated (by hand, or after the
+        database went away mid-command) posts it once. Once posted, it may be posted again."""
         target = channel or self.policy.schedules.weekly_digest.channel
         if not target:
             raise ValueError("schedules.weekly_digest.channel is not set in the policy")
         now = self.clock.now()
         async with self.db.session() as session:
+            waiting = await OutboxRepository(session).waiting(POST_DIGEST, digest_key(target))
+            for row_id, payload in waiting:
+                if _same_digest(payload, period):
+                    return QueuedDigest(row_id, already=True)  # asked twice: posted once
             row_id = await self.enqueue_digest(
                 session, period, channel=target, meeting=period.meeting, note=None, now=now
             )
         self._on_commit()
-        return row_id
+        return QueuedDigest(row_id, already=False)
 
     async def enqueue_digest(
         self,
@@ -157,6 +172,7 @@ class DigestService(Service):
                 "meeting": meeting,
                 "note": note,
                 "late_since": late_since,
+                "to_now": period.to_now,
             },
             now=now,
         )
@@ -327,3 +343,13 @@ def as_text(digest: Digest, policy: Policy, zone: ZoneInfo) -> str:
         for o in digest.overdue_items
     ]
     return "\n".join(out) + "\n"
+
+
+def _same_digest(payload: dict[str, object], period: Period) -> bool:
+    """Whether a queued digest's payload is `period`'s: the same start and end, or both
+    "since the last meeting until now" from the same meeting."""
+    if payload.get("note") or payload.get("start") != period.start.isoformat():
+        return False
+    return bool(payload.get("to_now") and period.to_now) or (
+        payload.get("end") == period.end.isoformat()
+    )

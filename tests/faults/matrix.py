@@ -144,7 +144,10 @@ async def run_case(c: Cluster, case: Case, tag: str, first_write: str | None) ->
             raise AssertionError("the call to kill at was never made: the fault did not happen")
         return Result(case, True, "", time.monotonic() - started, ",".join(killed) or None)
     except Exception as exc:  # a failed case is a row of the table, not the end of the run
-        detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        lines = [line for line in f"{type(exc).__name__}: {exc}".splitlines() if line.strip()]
+        # The first line, and the last where they differ: a failed command's message is
+        # its output, whose last line (the exception) says what happened.
+        detail = " … ".join(dict.fromkeys([lines[0][:200], lines[-1].strip()[:200]]))
         if os.environ.get("FAULTS_TRACEBACKS"):
             import traceback
 

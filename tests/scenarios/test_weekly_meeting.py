@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.config import ConfigError
 from bot.domain.clock import FrozenClock
@@ -608,3 +608,26 @@ def test_firewatch_digest_prints_and_posts(
 
     [row] = asyncio.run(queued())
     assert row.payload["channel"] == "#incident-review"
+
+    # Asked again (by hand, or by a command repeated after the database went away)
+    # while the first is still waiting: the same row, posted once.
+    assert main(["digest", "--post"]) == 0
+    assert f"digest was already queued for #incident-review (outbox {row.id})" in (
+        capsys.readouterr().out
+    )
+    assert [r.id for r in asyncio.run(queued())] == [row.id]
+
+    async def delivered() -> None:
+        db = Database(database_url)
+        try:
+            async with db.session() as session:
+                await session.execute(
+                    update(OutboxRow).where(OutboxRow.id == row.id).values(status="done")
+                )
+        finally:
+            await db.dispose()
+
+    asyncio.run(delivered())  # once posted, posting it again is a new message
+    assert main(["digest", "--post"]) == 0
+    assert "digest queued for #incident-review" in capsys.readouterr().out
+    assert len(asyncio.run(queued())) == 2
