@@ -25,10 +25,15 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from bot.emulator import SlackEmulator, SlackRequestSender, SlackResponse
+from bot.slack.messages import INTERNAL_ERROR
 from storage.engine import Database
 from storage.models import IncidentRow, OutboxRow
 from tests.benchmarks.common import FlowError, ServerProcess, start_firewatch
 from tests.support import SECRET, TOKEN
+
+REQUEST_PATIENCE = 30.0  # seconds a person keeps trying (a database restart takes a few)
+# The answer to a request whose transaction failed (its first sentence).
+NOTHING_CHANGED = INTERNAL_ERROR.partition(".")[0]
 
 # The IRT the flows page: U0DAVE is paged by hand, U0BOB (the PM) writes the post-mortem
 # and U0CAROL (the DL) approves nothing; the default RACI has the PM approve.
@@ -142,27 +147,31 @@ class Cluster:
     # -- a person's requests, round robin --------------------------------------------------
 
     async def request(self, send: str, *args: Any, **kwargs: Any) -> SlackResponse:
-        """`sender.<send>(*args)` on the next live replica; a request no replica answered
-        is sent again to the next one, as a person would click or type again."""
+        """`sender.<send>(*args)` on the next live replica; a request no replica answered,
+        or answered "nothing was changed, try again" (its database restarting: the matrix
+        runs clusters side by side on one server, and any cluster's db:restart restarts
+        it), is sent again to the next one, as a person would click or type again, for
+        up to REQUEST_PATIENCE seconds."""
         assert self._turn is not None
-        for _ in range(len(self.replica_names) * 3):
+        deadline = asyncio.get_running_loop().time() + REQUEST_PATIENCE
+        last: Exception = ReplicaGone("no replica is running")
+        while True:
             name = next(self._turn)
-            if not self.alive(name):
-                continue
-            try:
-                response: SlackResponse = await getattr(self.replicas[name].sender, send)(
-                    *args, **kwargs
-                )
-            except (OSError, TimeoutError, ConnectionError) as exc:  # killed mid-request
+            if self.alive(name):
+                try:
+                    response: SlackResponse = await getattr(self.replicas[name].sender, send)(
+                        *args, **kwargs
+                    )
+                except (OSError, TimeoutError, ConnectionError) as exc:  # killed mid-request
+                    last = exc
+                else:
+                    if response.status < 500 and NOTHING_CHANGED not in response.text:
+                        return response
+                    last = ReplicaGone(f"{name} answered {response.status}: {response.text[:200]}")
                 self.retried += 1
-                last: Exception = exc
-                continue
-            if response.status >= 500:
-                self.retried += 1
-                last = ReplicaGone(f"{name} answered {response.status}")
-                continue
-            return response
-        raise ReplicaGone(f"no replica answered {send}: {last!r}")
+            if asyncio.get_running_loop().time() > deadline:
+                raise ReplicaGone(f"no replica answered {send}: {last!r}")
+            await asyncio.sleep(0.1)
 
     # -- the database, read directly --------------------------------------------------------
 
