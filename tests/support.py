@@ -25,6 +25,7 @@ from bot.emulator import (
 )
 from bot.slack.ids import Block, Callback
 from storage.models import IncidentRow, OutboxRow, TimelineEntryRow
+from storage.refusals import RefusalRow
 
 PG_ENV = "FIREWATCH_TEST_DATABASE_URL"
 TOKEN = "xoxb-test-token"
@@ -137,6 +138,12 @@ class Harness:
     async def outbox(self) -> list[OutboxRow]:
         async with self.app.db.session(write=False) as session:
             return list((await session.execute(select(OutboxRow).order_by(OutboxRow.id))).scalars())
+
+    async def refusals(self) -> list[tuple[str, str, str, int | None]]:
+        """Every refusal recorded, oldest first: (who, kind, action, incident id)."""
+        async with self.app.db.session(write=False) as session:
+            found = (await session.execute(select(RefusalRow).order_by(RefusalRow.id))).scalars()
+            return [(r.actor, r.actor_kind, r.action, r.incident_id) for r in found]
 
     async def timeline(self) -> list[TimelineEntryRow]:
         async with self.app.db.session(write=False) as session:

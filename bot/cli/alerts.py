@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
-from bot.cli.offline import offline
+from bot.cli.offline import offline, positive_int, utc_text
 from bot.config import load_settings
 
 _COLUMNS = ("ID", "SOURCE", "STATUS", "FIRING", "CHANNEL", "INCIDENT", "ACK BY", "LAST SEEN (UTC)")
@@ -20,24 +19,8 @@ def add_alert_commands(sub: Any) -> None:
     alerts_sub = parser.add_subparsers(dest="alerts_command", required=True)
     listing = alerts_sub.add_parser("list", help="the alert groups last seen most recently")
     listing.add_argument("--firing", action="store_true", help="only groups still firing")
-    listing.add_argument("--limit", type=_positive, default=50, help="at most N groups (50)")
+    listing.add_argument("--limit", type=positive_int, default=50, help="at most N groups (50)")
     listing.set_defaults(handler=_list)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1")
-    return value
-
-
-def _when(moment: datetime | None) -> str:
-    if moment is None:
-        return "-"
-    return (moment.astimezone(UTC) if moment.tzinfo else moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -63,7 +46,7 @@ def _list(args: argparse.Namespace) -> int:
                 g.channel or "-",
                 reference(g.incident_id) if g.incident_id is not None else "-",
                 g.acknowledged_by or "-",
-                _when(g.last_seen_at),
+                utc_text(g.last_seen_at),
                 repr(g.title),
             )
             for g in groups

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.cli.alerts import add_alert_commands
 from bot.cli.intake import add_intake_commands
@@ -23,6 +24,7 @@ from bot.cli.offline import (
     offline,
     waiting_for_database,
 )
+from bot.cli.refusals import add_refusal_commands
 from bot.config import ConfigError, Settings, load_settings
 from bot.runtime.logs import configure_logging
 
@@ -96,6 +98,22 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("incident", nargs="?", help="INC-42 (default: every incident)")
     verify.set_defaults(handler=_verify, repeatable=True)
 
+    _add_digest(sub)
+
+    # Operational commands (data lifecycle, backups) live in their own module.
+    from bot.cli.data import add_data_commands
+
+    others = (add_data_commands, add_intake_commands, add_alert_commands, add_refusal_commands)
+    for add_commands in others:
+        add_commands(sub)
+
+    demo = sub.add_parser("demo", help="play an incident against a local Slack emulator")
+    demo.add_argument("--quiet", action="store_true", help="print only the verdict")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _add_digest(sub: Any) -> None:
     digest = sub.add_parser("digest", help="print the weekly review digest, or post it")
     digest.add_argument(
         "--from", dest="date_from", type=_date, help="first day, YYYY-MM-DD (local time)"
@@ -107,17 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="queue it for the review channel (the running Firewatch posts it)",
     )
     digest.set_defaults(handler=_digest, repeatable=True)
-
-    # Operational commands (data lifecycle, backups) live in their own module.
-    from bot.cli.data import add_data_commands
-
-    for add_commands in (add_data_commands, add_intake_commands, add_alert_commands):
-        add_commands(sub)
-
-    demo = sub.add_parser("demo", help="play an incident against a local Slack emulator")
-    demo.add_argument("--quiet", action="store_true", help="print only the verdict")
-    demo.set_defaults(handler=_demo)
-    return parser
 
 
 def _settings() -> Settings:

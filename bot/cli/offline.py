@@ -9,10 +9,12 @@ functions: an offline command loads neither the Slack side nor Alembic
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
@@ -115,3 +117,21 @@ def waiting_for_database(
             )
             sleep(delay)
             delay = min(delay * 2, 8.0)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number from 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1")
+    return value
+
+
+def utc_text(moment: datetime | None) -> str:
+    """A listing's time column: UTC to the second, "-" for none."""
+    if moment is None:
+        return "-"
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).strftime("%Y-%m-%d %H:%M:%S")

@@ -2,8 +2,8 @@
 
 It gathers what the decision depends on from storage in one read (the incident's
 reporter, assignments and pages, a page's person, an owner, who is away), asks the
-domain's `may`, and on a refusal records who tried what on the incident's timeline
-and tells the observer (the refusals metric).
+domain's `may`, and on a refusal records who tried what (in the refusals, and on the
+incident's timeline when there is one) and tells the observer (the refusals metric).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from bot.domain.timeline import EntryKind
 from bot.services.base import locked_incident
 from storage.engine import Database
 from storage.permission_repository import PermissionRepository, StoredFacts
+from storage.refusals import RefusalRepository
 from storage.repositories import TimelineRepository
 
 RefusalObserver = Callable[[Action], None]
@@ -39,10 +40,14 @@ class Refused(Exception):
     """Said to the person as is: it names who may do this instead (`refusal`: the same,
     as data)."""
 
-    def __init__(self, sentence: str, refusal: permissions.Refusal) -> None:
+    def __init__(
+        self, sentence: str, refusal: permissions.Refusal, unrecorded: Actor | None = None
+    ) -> None:
         super().__init__(sentence)
         self.refusal = refusal
         self.action = refusal.action
+        # Who was refused, while the refusal is not yet recorded (`Authority.record`).
+        self.unrecorded = unrecorded
 
 
 class Authority:
@@ -90,8 +95,7 @@ class Authority:
         actor, decision, incident = await self._decide(actor, action, incident_id, about)
         if decision.allowed:
             return
-        if incident is not None:
-            await self._record(incident, actor, action)
+        await self._record(incident, actor, action)
         self._on_refusal(action)
         raise self._refused(decision, action)
 
@@ -130,11 +134,20 @@ class Authority:
         decision = may(policy, roles, actor, action)
         if not decision.allowed:
             self._on_refusal(action)
-            raise self._refused(decision, action)
+            raise self._refused(decision, action, actor)
 
-    def _refused(self, decision: permissions.Decision, action: Action) -> Refused:
+    def _refused(
+        self, decision: permissions.Decision, action: Action, unrecorded: Actor | None = None
+    ) -> Refused:
         refused = refusal(decision, action)
-        return Refused(self._wording(refused), refused)
+        return Refused(self._wording(refused), refused, unrecorded)
+
+    async def record(self, refused: Refused) -> None:
+        """Record a refusal `require_now` decided in memory (once the answer can wait for
+        a write): it concerns no incident, so it goes to the refusals only."""
+        if refused.unrecorded is not None:
+            await self._record(None, refused.unrecorded, refused.action)
+            refused.unrecorded = None
 
     async def classified(self, actor: Actor) -> Actor:
         """EXTERNAL if of another workspace than the installation's; GUEST if Slack says
@@ -163,11 +176,21 @@ class Authority:
             stored = await PermissionRepository(session).facts(None, self.clock.now())
         return role_facts(self._policy(), stored.absent)
 
-    async def _record(self, incident_id: int, actor: Actor, action: Action) -> None:
+    async def _record(self, incident_id: int | None, actor: Actor, action: Action) -> None:
+        """Who tried what: in the refusals, and on the incident's timeline when there is one."""
         now = self.clock.now()
-        text = f"<@{actor.user_id}> tried to {action.value.replace('_', ' ')}: refused"
-        data = {"action": action.value, "kind": actor.kind.value}
         async with self.db.session() as session:
+            await RefusalRepository(session).add(
+                at=now,
+                actor=actor.user_id,
+                actor_kind=actor.kind.value,
+                action=action.value,
+                incident_id=incident_id,
+            )
+            if incident_id is None:
+                return
+            text = f"<@{actor.user_id}> tried to {action.value.replace('_', ' ')}: refused"
+            data = {"action": action.value, "kind": actor.kind.value}
             incident = await locked_incident(session, incident_id)
             await TimelineRepository(session).append(
                 incident.id, EntryKind.REFUSED, text, at=now, actor=actor.user_id, data=data

@@ -35,6 +35,7 @@ from bot.services.alert_retention import purge_alerts
 from bot.services.base import Service
 from storage.engine import Database
 from storage.lifecycle_repository import LifecycleRepository, string_columns
+from storage.refusals import RefusalRepository
 from storage.repositories import TimelineRepository
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,7 @@ class LifecycleService(Service):
                     "outbox",
                     await repo.count_outbox_done_before(outbox, excluding=sorted(purged_whole)),
                 )
+            await self._purge_refusals(report)
             return
         while True:  # in batches: short write transactions the app can interleave with
             async with self.db.session() as session:
@@ -205,6 +207,23 @@ class LifecycleService(Service):
                     outbox, limit=BATCH
                 )
             report.add("outbox", n)
+            if n < BATCH:
+                break
+        await self._purge_refusals(report)
+
+    async def _purge_refusals(self, report: PurgeReport) -> None:
+        """Refusals are part of the audit trail: they go with the timeline's retention."""
+        cutoff = report.cutoffs.timeline
+        if cutoff is None:
+            return
+        if report.dry_run:
+            async with self.db.session(write=False) as session:
+                report.add("refusals", await RefusalRepository(session).count_before(cutoff))
+            return
+        while True:
+            async with self.db.session() as session:
+                n = await RefusalRepository(session).delete_before(cutoff, limit=BATCH)
+            report.add("refusals", n)
             if n < BATCH:
                 break
 

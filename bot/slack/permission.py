@@ -103,14 +103,16 @@ def _actor(user: str | Actor) -> Actor:
     return user if isinstance(user, Actor) else Actor(user)
 
 
-def refusal_now(authority: Authority | None, actor: Actor, action: Action) -> str | None:
-    """`refusal` in memory, for an action on no incident decided by the kind of person
-    (declaring): no database read, no Slack call (`Authority.require_now`)."""
+async def refusal_now(authority: Authority | None, actor: Actor, action: Action) -> str | None:
+    """`refusal` decided in memory, for an action on no incident decided by the kind of
+    person (declaring): no database read and no Slack call when allowed
+    (`Authority.require_now`); a refusal is recorded before it is answered."""
     if authority is None:
         return None
     try:
         authority.require_now(actor, action)
     except Refused as exc:
+        await authority.record(exc)
         return str(exc)
     return None
 

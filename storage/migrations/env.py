@@ -11,6 +11,7 @@ import storage.alert_models  # noqa: F401  (and the alert tables)
 import storage.alert_page_models  # noqa: F401  (and the alert pages)
 import storage.paging_models  # noqa: F401  (registers the paging tables on Base.metadata)
 import storage.postmortem_models  # noqa: F401  (and the post-mortem tables)
+import storage.refusals  # noqa: F401  (and the refusals)
 import storage.status_models  # noqa: F401  (and the status page's tables)
 from storage.engine import create_engine
 from storage.models import Base

@@ -45,6 +45,10 @@ async def test_a_guest_reads_only_their_channel_and_may_not_act(harness: Harness
         (GUEST, "read_timeline", "guest"),
         (GUEST, "change_status", "guest"),
     ]
+    assert await harness.refusals() == [
+        (GUEST, "guest", "read_timeline", 1),
+        (GUEST, "guest", "change_status", 1),
+    ]
     # A full member reads any timeline from anywhere.
     assert await ask(harness, "timeline INC-1", elsewhere, user="U0BOB") == (
         messages.TIMELINE_OF.format(ref="INC-1")
@@ -95,6 +99,8 @@ async def test_a_guest_may_not_declare(harness: Harness) -> None:
     assert answer["response_action"] == "errors"
     assert any(text.startswith("Only") for text in answer["errors"].values())
     assert await harness.incidents() == []
+    # No incident to put it on: recorded in the refusals, where `firewatch refusals` reads.
+    assert await harness.refusals() == [(GUEST, "guest", "declare", None)]
 
 
 async def test_a_guest_may_not_add_to_the_timeline(harness: Harness) -> None:

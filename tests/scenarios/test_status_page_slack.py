@@ -296,6 +296,7 @@ async def test_setting_a_component_is_refused_to_someone_outside_the_irt(h: Harn
     assert (await document(h))["components"]["sis"]["state"] == "operational"
     metrics = h.app.metrics.exposition().decode()
     assert 'firewatch_permission_refusals_total{action="set_component_state"} 1.0' in metrics
+    assert await h.refusals() == [(CAROL, "member", "set_component_state", None)]
 
 
 async def test_unknown_components_and_states_are_answered_with_what_is_known(h: Harness) -> None:
@@ -393,6 +394,7 @@ async def test_maintenance_is_refused_to_someone_outside_the_irt(h: Harness) -> 
     assert refused["response_action"] == "errors"
     assert refused["errors"][StatusPageIds.MAINTENANCE_TITLE].startswith("Only the Incident")
     assert (await document(h))["maintenances"] == []
+    assert await h.refusals() == [(CAROL, "member", "schedule_maintenance", None)] * 2
 
 
 async def test_help_lists_the_status_page_subcommands(h: Harness) -> None:

@@ -159,7 +159,7 @@ class AlertActionListeners:
     async def declare_submitted(
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
     ) -> None:
-        refused = refusal_now(self.authority, actor_of(body), Can.DECLARE)
+        refused = await refusal_now(self.authority, actor_of(body), Can.DECLARE)
         if refused is not None:
             await errors(ack, Block.TITLE, refused)
             return

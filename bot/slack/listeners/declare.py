@@ -162,7 +162,7 @@ class DeclareListeners:
     async def declare_submitted(
         self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
     ) -> None:
-        refused = refusal_now(self.deps.authority, actor_of(body), Can.DECLARE)
+        refused = await refusal_now(self.deps.authority, actor_of(body), Can.DECLARE)
         if refused is not None:  # in memory: the submission's path reads nothing more
             await errors(ack, Block.TITLE, refused)
             return
