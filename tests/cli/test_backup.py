@@ -20,10 +20,13 @@ from tests.support import start_harness
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def firewatch(*args: str, database_url: str) -> tuple[int, str, str]:
+async def firewatch(
+    *args: str, database_url: str, extra_env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     """Run the CLI without blocking the event loop (the app keeps writing meanwhile)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FIREWATCH_"))}
     env["FIREWATCH_DATABASE_URL"] = database_url
+    env.update(extra_env or {})
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

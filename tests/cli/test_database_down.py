@@ -7,10 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -21,9 +19,8 @@ from bot.services.digest import POST_DIGEST
 from storage import migrate
 from storage.engine import Database
 from storage.models import OutboxRow
+from tests.cli.test_backup import firewatch
 from tests.support import PG_ENV
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def closed_port() -> int:
@@ -33,32 +30,13 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def env_for(database_url: str, wait: float) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FIREWATCH_"))}
-    env["FIREWATCH_DATABASE_URL"] = database_url
-    env["FIREWATCH_DATABASE_WAIT_SECONDS"] = str(wait)
-    return env
-
-
-async def firewatch(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        cwd=REPO,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+def waiting(seconds: float) -> dict[str, str]:
+    return {"FIREWATCH_DATABASE_WAIT_SECONDS": str(seconds)}
 
 
 async def test_a_repeatable_command_asks_again_then_says_so_in_one_line() -> None:
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/firewatch"
-    code, out, err = await firewatch("digest", "--post", env=env_for(url, wait=1.2))
+    code, out, err = await firewatch("digest", "--post", database_url=url, extra_env=waiting(1.2))
     assert code == EXIT_UNAVAILABLE
     assert "Traceback" not in err
     lines = err.strip().splitlines()
@@ -71,7 +49,7 @@ async def test_a_repeatable_command_asks_again_then_says_so_in_one_line() -> Non
 
 async def test_a_command_that_is_not_repeated_says_so_at_once() -> None:
     url = f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/firewatch"
-    code, _, err = await firewatch("intake", "list", env=env_for(url, wait=30))
+    code, _, err = await firewatch("intake", "list", database_url=url, extra_env=waiting(30))
     assert code == EXIT_UNAVAILABLE
     assert "Traceback" not in err
     assert "asking again" not in err
@@ -151,7 +129,7 @@ async def test_digest_post_waits_for_the_database_to_come_back_and_queues_once(
         await asyncio.gather(forward(reader, up_writer), forward(up_reader, writer))
 
     command = asyncio.create_task(
-        firewatch("digest", "--post", env=env_for(through_proxy, wait=30))
+        firewatch("digest", "--post", database_url=through_proxy, extra_env=waiting(30))
     )
     started = time.monotonic()
     await asyncio.sleep(1.5)
