@@ -116,11 +116,17 @@ class Authority:
         decision = may(policy, roles, actor, action, _incident_facts(policy, stored, actor))
         return actor, decision, stored.incident_id
 
-    async def reads_all(self, actor: Actor) -> bool:
+    async def reads_all(self, actor: Actor, *, record: bool = False) -> bool:
         """Whether `actor` may read every incident wherever they ask (full members by
-        default), not only the one whose channel they ask from: listings and the digest."""
+        default), not only the one whose channel they ask from: listings and the digest.
+        `record`: a no is a refusal (the digest), recorded and counted as one; a listing
+        that only narrows what it shows records nothing."""
         policy, actor = self._policy(), await self.classified(actor)
-        return may(policy, role_facts(policy), actor, Action.READ_TIMELINE).allowed
+        allowed = may(policy, role_facts(policy), actor, Action.READ_TIMELINE).allowed
+        if not allowed and record:
+            await self._record(None, actor, Action.READ_TIMELINE)
+            self._on_refusal(Action.READ_TIMELINE)
+        return allowed
 
     def require_now(self, actor: Actor, action: Action) -> None:
         """`require` for an action on no incident whose parties are kinds of people

@@ -160,10 +160,13 @@ async def require_in_form(
     return incident_id
 
 
-async def reads_everywhere(authority: Authority | None, actor: Actor) -> bool:
+async def reads_everywhere(
+    authority: Authority | None, actor: Actor, *, refusing: bool = False
+) -> bool:
     """Whether `actor` may read every incident from anywhere (listings, the digest);
-    guests and other organisations' people read only the incident of their channel."""
-    return authority is None or await authority.reads_all(actor)
+    guests and other organisations' people read only the incident of their channel.
+    `refusing`: a no is answered as a refusal (the digest), so it is recorded."""
+    return authority is None or await authority.reads_all(actor, record=refusing)
 
 
 async def readable_here(

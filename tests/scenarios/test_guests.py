@@ -69,6 +69,8 @@ async def test_a_guest_lists_only_the_incident_of_their_channel(harness: Harness
     assert member.json()["text"] == messages.OPEN_INCIDENTS.format(count=2)
     digest = await harness.sender.slash_command("digest", channel_id=here, user_id=GUEST)
     assert digest.json()["text"] == messages.DIGEST_MEMBERS_ONLY
+    # The listings narrowed what they showed; the digest refused, and that is recorded.
+    assert await harness.refusals() == [(GUEST, "guest", "read_timeline", None)]
 
 
 async def test_another_organisations_user_reads_only_their_channel(harness: Harness) -> None:

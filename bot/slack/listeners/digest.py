@@ -39,7 +39,7 @@ class DigestListeners:
         self.authority = authority
 
     async def answer_digest(self, ack: AsyncAck, command: dict[str, Any], _rest: str) -> None:
-        if not await reads_everywhere(self.authority, actor_of(command)):
+        if not await reads_everywhere(self.authority, actor_of(command), refusing=True):
             await ephemeral(ack, messages.DIGEST_MEMBERS_ONLY)
             return
         period = self.digest.current_period()
