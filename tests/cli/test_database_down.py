@@ -56,6 +56,27 @@ async def test_a_command_that_is_not_repeated_says_so_at_once() -> None:
     assert err.startswith("firewatch: the database cannot be reached (")
 
 
+async def test_firewatch_run_without_its_database_exits_in_one_line() -> None:
+    """What an orchestrator restarting a replica sees while the database is away: exit
+    75 and one line naming why, not a traceback (it restarts the replica later)."""
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/firewatch"
+    slack = {
+        "SLACK_BOT_TOKEN": "xoxb-1-test",
+        "SLACK_SIGNING_SECRET": "test-signing-secret",
+        "FIREWATCH_ENV": "test",
+        "FIREWATCH_LOG_FORMAT": "text",
+    }
+    code, _, err = await firewatch("run", database_url=url, extra_env=slack)
+    assert code == EXIT_UNAVAILABLE
+    assert "Traceback" not in err
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith("firewatch: the database cannot be reached (ConnectionRefused")
+    )
+    assert "test-signing-secret" not in err
+
+
 class Sleeps:
     """An injected clock: sleeping moves it on."""
 
