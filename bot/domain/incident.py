@@ -21,6 +21,11 @@ class Status(StrEnum):
     RESOLVED = "resolved"
     CLOSED = "closed"
 
+    @property
+    def ended(self) -> bool:
+        """Resolved or closed: no longer an incident in progress."""
+        return self in (Status.RESOLVED, Status.CLOSED)
+
 
 class Kind(StrEnum):
     INCIDENT = "incident"
@@ -99,7 +104,7 @@ class Incident:
 
     @property
     def is_open(self) -> bool:
-        return self.status not in (Status.RESOLVED, Status.CLOSED)
+        return not self.status.ended
 
 
 def validate_report(

@@ -28,7 +28,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field
 
 from bot.domain.checklist import ConsistencyError, Problem
-from bot.domain.incident import Incident, Status
+from bot.domain.incident import Incident, Status, reference
 from bot.domain.policy_parts import FROZEN, Key
 
 DOCUMENT_VERSION = 1
@@ -117,13 +117,29 @@ class PublicUpdate:
 
 @dataclass(frozen=True)
 class StatusIncident:
-    """An incident as the status page takes it: the internal record (of which only the
-    reference, status and declaration time are published), the state it declares for
-    each component it affects, and its public updates."""
+    """An incident as the status page takes it: only what is published of the record
+    (its number, status and declaration time), the state it declares for each component
+    it affects, and its public updates. Nothing else of the record can reach the page."""
 
-    incident: Incident
+    id: int
+    status: Status
+    declared_at: datetime
     effects: Mapping[str, ComponentState]
     public_updates: Sequence[PublicUpdate] = field(default_factory=tuple)
+
+    @classmethod
+    def of(
+        cls,
+        incident: Incident,
+        effects: Mapping[str, ComponentState],
+        public_updates: Sequence[PublicUpdate] = (),
+    ) -> StatusIncident:
+        """The published part of an internal record."""
+        return cls(incident.id, incident.status, incident.declared_at, effects, public_updates)
+
+    @property
+    def ref(self) -> str:
+        return reference(self.id)
 
 
 def component_states(
@@ -171,7 +187,7 @@ def status_document(
     Current incidents are the open ones; resolved and closed ones are left out, and
     their effects no longer count. Maintenance is listed while in progress or to come.
     """
-    current = [item for item in incidents if item.incident.is_open]
+    current = [item for item in incidents if not item.status.ended]
     maintenances = list(maintenances)
     states = component_states(
         components, [item.effects for item in current], maintenances, overrides, now
@@ -210,10 +226,10 @@ def public_incident(item: StatusIncident, components: Sequence[Component]) -> di
     name = f"{headline.label}: {', '.join(names)}" if names else "Service disruption"
     updates = sorted(item.public_updates, key=lambda update: _utc(update.at), reverse=True)
     return {
-        "id": item.incident.ref,
+        "id": item.ref,
         "name": name,
-        "status": item.incident.status.value,
-        "started_at": iso(item.incident.declared_at),
+        "status": item.status.value,
+        "started_at": iso(item.declared_at),
         "components": {key: state.value for key, state in affected.items()},
         "updates": [
             {"at": iso(update.at), "status": update.status.value, "text": update.text}

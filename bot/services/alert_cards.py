@@ -16,7 +16,7 @@ from bot.domain.alerts import (
     StoredAlert,
     affected_components,
 )
-from bot.domain.incident import Incident, IncidentReport, Status
+from bot.domain.incident import Incident, IncidentReport
 from bot.domain.policy import Policy
 from bot.domain.status_page import worst
 from bot.services.base import Service
@@ -25,7 +25,6 @@ from storage.alert_page_repository import AlertPageRepository
 from storage.alert_repository import AlertRepository
 from storage.repositories import IncidentRepository
 
-ENDED = (Status.RESOLVED, Status.CLOSED)
 CARD_ALERTS = 10  # alerts listed on a card; the rest are counted
 
 
@@ -61,7 +60,7 @@ class AlertCards(Service):
             )
             resolved = (
                 await pagerduty_resolved_count(session, incident.id)
-                if incident is not None and incident.status in ENDED
+                if incident is not None and incident.status.ended
                 else 0
             )
             silences = [

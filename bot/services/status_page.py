@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import time as time_of_day
 
 from bot.domain.clock import Clock
-from bot.domain.incident import ChannelStatus, Incident, Kind, Status
+from bot.domain.incident import Incident, Status
 from bot.domain.policy import Policy
 from bot.domain.status_history import Outage, PublicPage, histories, merged
 from bot.domain.status_page import (
@@ -223,11 +223,11 @@ class StatusPageService(Service):
             overrides = await repo.overrides()
             outages = await self._settled(repo, window, today)
             outages += _outages(await repo.affected_since(today))
-        current = [_status_incident(i) for i in incidents if _open(i.status)]
+        current = [_status_incident(i) for i in incidents if not i.status.ended]
         document = status_document(policy.components, current, maintenances, overrides, now)
         outages += _maintenance_outages(maintenances, now)
         strips = histories(policy.components, outages, now=now, zone=self.zone, days=HISTORY_DAYS)
-        past = [_past(i, policy) for i in reversed(incidents) if not _open(i.status)]
+        past = [_past(i, policy) for i in reversed(incidents) if i.status.ended]
         return PublicPage(document=document, histories=strips, past_incidents=past)
 
     async def _settled(
@@ -330,26 +330,7 @@ class StatusPageService(Service):
 
 
 def _status_incident(item: PublicIncident) -> StatusIncident:
-    return StatusIncident(_stub(item), item.effects, item.updates)
-
-
-def _stub(item: PublicIncident) -> Incident:
-    """The domain's incident type with nothing but what the page may show."""
-    return Incident(
-        id=item.id,
-        title="",
-        nature="",
-        discovery="",
-        impact="",
-        evidence="",
-        service=None,
-        severity="",
-        status=item.status,
-        kind=Kind.INCIDENT,
-        reporter_id="",
-        declared_at=item.declared_at,
-        channel_status=ChannelStatus.NONE,
-    )
+    return StatusIncident(item.id, item.status, item.declared_at, item.effects, item.updates)
 
 
 def _past(item: PublicIncident, policy: Policy) -> dict[str, object]:
@@ -383,7 +364,3 @@ def _maintenance_outages(maintenances: Iterable[Maintenance], now: datetime) -> 
         for key in m.components
         if m.starts_at <= now
     ]
-
-
-def _open(status: Status) -> bool:
-    return status not in (Status.RESOLVED, Status.CLOSED)

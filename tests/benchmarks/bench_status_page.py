@@ -85,7 +85,7 @@ def open_incident(number: int, keys: list[str], rng: random.Random) -> StatusInc
         PublicUpdate(declared + timedelta(minutes=n * 5), Status.INVESTIGATING, f"Update {n}.")
         for n in range(4)
     ]
-    return StatusIncident(incident, {rng.choice(keys): rng.choice(BAD)}, updates)
+    return StatusIncident.of(incident, {rng.choice(keys): rng.choice(BAD)}, updates)
 
 
 def past_incident(number: int, key: str) -> dict[str, Any]:

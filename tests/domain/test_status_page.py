@@ -206,7 +206,7 @@ TIMELINE = [
 
 
 def outage_document() -> dict[str, Any]:
-    sis_down = StatusIncident(
+    sis_down = StatusIncident.of(
         incident=incident(7, internal=INTERNAL),
         effects={"sis": S.MAJOR_OUTAGE},
         public_updates=[
@@ -222,7 +222,7 @@ def outage_document() -> dict[str, Any]:
             ),
         ],
     )
-    resolved = StatusIncident(
+    resolved = StatusIncident.of(
         incident=incident(5, Status.RESOLVED), effects={"ssoe": S.MAJOR_OUTAGE}
     )
     upgrade = maintenance(["ssoe"], starts_in=timedelta(hours=20))

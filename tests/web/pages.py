@@ -70,7 +70,7 @@ def maintenance(starts_in: timedelta) -> Maintenance:
 def outage_page(text: str = "Logins with SSOe fail; we are on it.") -> PublicPage:
     """SSOe in major outage since 40 minutes ago, maintenance of SiS in 3 hours."""
     started = NOW - timedelta(minutes=40)
-    current = StatusIncident(
+    current = StatusIncident.of(
         incident(12, Status.IDENTIFIED, started),
         {"ssoe": S.MAJOR_OUTAGE},
         (

@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import Block, ButtonElement, InteractiveElement
 from bot.domain.alert_pages import AlertPageStatus, latest_per_chain
 from bot.domain.alerts import FIRING, AlertStorm, StoredAlert
 from bot.domain.policy import Policy
-from bot.services.alert_cards import CARD_ALERTS, ENDED, AlertCard
+from bot.services.alert_cards import CARD_ALERTS, AlertCard
 from bot.slack.blocks.common import (
     OPTION_TEXT_MAX,
     Payload,
@@ -108,7 +108,7 @@ def _status_lines(card: AlertCard, policy: Policy) -> list[str]:
         incident = card.incident
         where = f" in <#{incident.channel_id}>" if incident.channel_id else ""
         lines.append(f":fire: Linked to {incident.ref} {fit(incident.title, 150)}{where}")
-        if incident.status in ENDED:
+        if incident.status.ended:
             ended = incident.resolved_at or incident.closed_at
             told = (
                 f"; PagerDuty alerts resolved: {card.pagerduty_resolved}"

@@ -8,7 +8,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.domain.incident import Status
 from bot.domain.permissions import Action as Can
 from bot.domain.policy import Policy
 from bot.domain.postmortem import ActionItem, InvalidPostmortemStep
@@ -40,8 +39,6 @@ from bot.slack.listeners.forms import (
 )
 from bot.slack.permission import actor_of, refused_answer, require, require_in_form
 from bot.slack.subcommands import Subcommand, ephemeral, incident_here
-
-DONE = (Status.RESOLVED, Status.CLOSED)
 
 
 def assessments_from(values: dict[str, Any], policy: Policy) -> dict[str, dict[str, Any]]:
@@ -113,7 +110,7 @@ class PostmortemListeners:
         incident = await incident_here(self.incidents, ack, command, "resolve")
         if incident is None:
             return
-        if incident.status in DONE:
+        if incident.status.ended:
             status = incident.status.value
             await ephemeral(ack, messages.ALREADY_STATUS.format(ref=incident.ref, status=status))
             return
@@ -124,7 +121,7 @@ class PostmortemListeners:
 
     async def follow_resolve(self, command: dict[str, Any], client: AsyncWebClient, _: str) -> None:
         incident = await self.incidents.by_channel(command.get("channel_id", ""))
-        if incident is not None and incident.status not in DONE:
+        if incident is not None and not incident.status.ended:
             await client.views_open(trigger_id=command["trigger_id"], view=resolve_modal(incident))
 
     @answer_errors
