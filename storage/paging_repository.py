@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 
-from bot.domain.incident import Incident, Kind, Status
+from bot.domain.incident import OPEN_STATUSES, Incident, Kind
 from bot.domain.paging import Page, PageKind, PageStatus
 from storage.models import IncidentRow
 from storage.paging_models import (
@@ -21,7 +21,7 @@ from storage.repositories import incident_from_row
 from storage.rows import added, from_row, held
 from storage.session import Repository
 
-_OPEN = [Status.INVESTIGATING.value, Status.IDENTIFIED.value, Status.MONITORING.value]
+_OPEN = list(OPEN_STATUSES)
 
 
 def page_from_row(row: PageRow) -> Page:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, or_, select, union, update
 
-from bot.domain.incident import Kind, Status
+from bot.domain.incident import OPEN_STATUSES, Kind, Status
 from bot.domain.status_page import ComponentState, Maintenance, PublicUpdate, worst
 from storage.models import IncidentRow
 from storage.session import Repository
@@ -25,7 +25,7 @@ from storage.status_models import (
     PublicUpdateRow,
 )
 
-OPEN = (Status.INVESTIGATING.value, Status.IDENTIFIED.value, Status.MONITORING.value)
+OPEN = OPEN_STATUSES
 
 
 @dataclass(frozen=True)

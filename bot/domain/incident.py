@@ -27,6 +27,10 @@ class Status(StrEnum):
         return self in (Status.RESOLVED, Status.CLOSED)
 
 
+# The stored values of the statuses of an incident in progress (for queries).
+OPEN_STATUSES = tuple(status.value for status in Status if not status.ended)
+
+
 class Kind(StrEnum):
     INCIDENT = "incident"
     NON_INCIDENT = "non_incident"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.domain.incident import Kind, Status
+from bot.domain.incident import OPEN_STATUSES, Kind
 from bot.domain.paging import (
     Page,
     PageStatus,
@@ -36,7 +36,7 @@ from storage.repositories import TimelineRepository
 
 log = logging.getLogger(__name__)
 
-OPEN = {Status.INVESTIGATING.value, Status.IDENTIFIED.value, Status.MONITORING.value}
+OPEN = set(OPEN_STATUSES)
 
 
 @dataclass
