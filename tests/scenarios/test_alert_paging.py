@@ -310,19 +310,21 @@ async def test_ticks_at_once_page_each_step_once(h: Harness) -> None:
     assert len(page_dms(h, FRANK)) == 1
 
 
+def pagerduty_settings(local: PagerDuty) -> dict[str, str]:
+    """Firewatch's settings for the local PagerDuty."""
+    return {
+        "FIREWATCH_PAGERDUTY_ROUTING_KEY": "R0UTINGKEY",
+        "FIREWATCH_PAGERDUTY_URL": f"http://127.0.0.1:{local.port}/v2/enqueue",
+    }
+
+
 async def test_pagerduty_hears_the_trigger_and_the_acknowledgement(
     database_url: str,
     tmp_path: Path,
     pagerduty: PagerDuty,  # noqa: F811  (the fixture of test_pagerduty_resolve)
 ) -> None:
     received = pagerduty.events  # a local Events API v2, answering 202
-    port = pagerduty.port
-    async with running(
-        database_url,
-        tmp_path,
-        FIREWATCH_PAGERDUTY_ROUTING_KEY="R0UTINGKEY",
-        FIREWATCH_PAGERDUTY_URL=f"http://127.0.0.1:{port}/v2/enqueue",
-    ) as h:
+    async with running(database_url, tmp_path, **pagerduty_settings(pagerduty)) as h:
         await fired(h)
         [page] = await stored_pages(h)
         [trigger] = received
@@ -362,15 +364,8 @@ async def test_resolving_the_linked_incident_resolves_the_alert_pages_in_pagerdu
     """ "Every PagerDuty incident Firewatch triggered for it": the alert's own pages too,
     when the incident its group is linked to resolves while the alert still fires."""
     received = pagerduty.events  # a local Events API v2, answering 202
-    port = pagerduty.port
     declaring = POLICY + '  auto_declare:\n    - {matchers: ["severity=critical"]}\n'
-    async with running(
-        database_url,
-        tmp_path,
-        declaring,
-        FIREWATCH_PAGERDUTY_ROUTING_KEY="R0UTINGKEY",
-        FIREWATCH_PAGERDUTY_URL=f"http://127.0.0.1:{port}/v2/enqueue",
-    ) as h:
+    async with running(database_url, tmp_path, declaring, **pagerduty_settings(pagerduty)) as h:
         await fired(h)
         [alert_page] = await stored_pages(h)
         [incident] = await h.incidents()
