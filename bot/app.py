@@ -43,6 +43,7 @@ from bot.services.incidents import IncidentService
 from bot.services.intake import DeclarationIntake
 from bot.services.jobs import JobRunner
 from bot.services.lifecycle import run_purge
+from bot.services.notes import NoteIntake
 from bot.services.notices import NoticeService
 from bot.services.outbox_worker import EffectHandler, OutboxWorker, delivery_lease
 from bot.services.paging import PagingService
@@ -85,6 +86,11 @@ log = logging.getLogger(__name__)
 QUIET_SECONDS = 0.005
 # The longest the outbox steps aside for requests being answered before each step.
 OUTBOX_YIELD_MAX_SECONDS = 0.25
+
+
+# A note is on its timeline this long after its answer at most, unless the database lags:
+# notes arriving meanwhile are appended in the same transaction (bot/services/notes.py).
+NOTE_GATHER_SECONDS = 0.1
 
 
 class Firewatch:
@@ -135,6 +141,7 @@ class Firewatch:
             intake_backlog=self.intake.backlog,
             intake_set_aside=self.intake.set_aside,
             capture_backlog=self.capturer.backlog,
+            note_backlog=self.notes.backlog,
             identity=self.auth.identity,
             socket=self.socket,
         )
@@ -165,7 +172,6 @@ class Firewatch:
             clock,
             broadcast_channel=broadcast,
             on_commit=wake,
-            on_echoes=lambda keys: self.worker.wake_for(effects.TIMELINE_ECHO, keys),
         )
         # Who may do what: the policy's permissions, from stored state; refusals counted.
         self.users = UserDirectory(self.slack.interactive, clock)  # guests: users.info, cached
@@ -258,10 +264,23 @@ class Firewatch:
             lambda incident, _old: self.nudges.page_soon(incident.id)
         )
 
+    def _note_intake(self) -> NoteIntake:
+        """Notes are answered once stored; their worker appends them to the timeline, and
+        their echo (queued with them) wakes the outbox."""
+        return NoteIntake(
+            self.db,
+            self.clock,
+            on_echo=lambda key: self.worker.wake_for(effects.TIMELINE_ECHO, {key}),
+            load=self.load,
+            poll_seconds=self.settings.outbox_poll_seconds,
+            gather_seconds=NOTE_GATHER_SECONDS,
+        )
+
     def _build_workers(self, worker_id: str | None) -> None:
         settings, outbox_client = self.settings, self.slack.outbox
         # A configured `#name` is looked up once (paging conversations.list) and stored.
         names = ChannelNames(outbox_client, ChannelNameService(self.db, self.clock), self.clock)
+        self.notes = self._note_intake()
         self.effects = IncidentEffects(
             outbox_client,
             self.incidents,
@@ -322,7 +341,7 @@ class Firewatch:
         return {
             **self.effects.handlers(),
             **self.paging_effects.handlers(),
-            **TimelineEffects(self.effects, self.changes, self.timeline).handlers(),
+            **TimelineEffects(self.effects, self.changes, self.timeline, self.notes).handlers(),
             **PostmortemEffects(self.effects, self.postmortems, self.changes).handlers(),
             **LiveChannelEffects(self.effects, self.paging, self.retitling).handlers(),
             **DigestEffects(self.effects, self.digest).handlers(),
@@ -382,6 +401,7 @@ class Firewatch:
         return ListenerDeps(
             incidents=self.incidents,
             intake=self.intake,
+            notes=self.notes,
             follow_ups=self.follow_ups,
             policy=self.policy,
             timeline=self.timeline,
@@ -412,6 +432,7 @@ class Firewatch:
             nudges=self.nudges,
             follow_ups=self.follow_ups,
             captures=self.capturer,
+            notes=self.notes,
         )
 
     def web_app(self) -> web.Application:

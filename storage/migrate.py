@@ -17,7 +17,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration, kept here so that checking the schema (every CLI command) need
 # not load Alembic and every migration script; tests/storage/test_migrations.py checks it
 # against Alembic's own head.
-HEAD = "0014"
+HEAD = "0015"
 
 
 def alembic_config(url: str = "") -> Config:

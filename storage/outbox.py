@@ -33,6 +33,7 @@ __all__ = [
     "Queued",
     "ReadyHead",
     "enqueue_rows",
+    "new_row",
 ]
 
 _INSERT = insert(OUTBOX)
@@ -73,7 +74,7 @@ class OutboxRepository(OutboxDeliveryQueries, OutboxAdminQueries):
         now: datetime,
         incident_id: int | None = None,
     ) -> Queued:
-        row = OutboxRow(**_new_row(kind, ordering_key, payload, incident_id, now))
+        row = OutboxRow(**new_row(kind, ordering_key, payload, incident_id, now))
         self.session.add(row)
         await self.session.flush()
         return Queued(row.id)
@@ -110,12 +111,11 @@ def _new_rows(
     effects: Sequence[tuple[str, str, dict[str, Any], int | None]], now: datetime
 ) -> list[dict[str, Any]]:
     return [
-        _new_row(kind, key, payload, incident_id, now)
-        for kind, key, payload, incident_id in effects
+        new_row(kind, key, payload, incident_id, now) for kind, key, payload, incident_id in effects
     ]
 
 
-def _new_row(
+def new_row(
     kind: str, key: str, payload: dict[str, Any], incident_id: int | None, now: datetime
 ) -> dict[str, Any]:
     """A new row's columns: pending, due now, never tried."""

@@ -20,7 +20,7 @@ from storage.models import DeclareDraftRow, IncidentRow, SlackEventRow, Timeline
 from storage.rows import added, changed, from_row, held
 from storage.session import Repository
 from storage.slices import READ_SLICE, between_slices
-from storage.timeline_batch import NewEntry, link
+from storage.timeline_batch import NewEntry, append_waiting, link
 
 
 def incident_from_row(row: IncidentRow) -> Incident:
@@ -98,7 +98,11 @@ class TimelineRepository(Repository):
 
         The caller holds the incident row locked (or the SQLite write lock), so the chain
         has one writer at a time. Returns None when `source_key` was already recorded.
+        The incident's notes waiting in the note intake are appended first: they were
+        acknowledged before this entry.
         """
+        conn = await self.session.connection()
+        await conn.run_sync(append_waiting, [incident_id])
         if source_key is not None:
             existing = await self.session.execute(
                 select(TimelineEntryRow.id).where(TimelineEntryRow.source_key == source_key)
@@ -154,6 +158,20 @@ class TimelineRepository(Repository):
         row = (await self.session.execute(stmt)).scalar_one_or_none()
         return entry_from_row(row) if row is not None else None
 
+    async def by_source_keys(self, keys: Sequence[str]) -> dict[str, TimelineEntry]:
+        """The entries recorded under these source keys, by key (in slices, like `many`:
+        an echo in a storm of notes names hundreds)."""
+        conn = await self.session.connection()
+        wanted = list(keys)
+        found: dict[str, TimelineEntry] = {}
+        for start in range(0, len(wanted), READ_SLICE):
+            if start:
+                await between_slices()
+            part = wanted[start : start + READ_SLICE]
+            for r in await conn.execute(_BY_SOURCE_KEYS, {"keys": part}):
+                found[r.source_key] = entry_from_row(r)
+        return found
+
     async def incident_ids(self) -> list[int]:
         stmt = (
             select(TimelineEntryRow.incident_id).distinct().order_by(TimelineEntryRow.incident_id)
@@ -188,6 +206,9 @@ _MANY_ENTRIES = (
     select(_entries_table)
     .where(_entries_table.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_entries_table.c.id)
+)
+_BY_SOURCE_KEYS = select(_entries_table).where(
+    _entries_table.c.source_key.in_(bindparam("keys", expanding=True))
 )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +28,8 @@ from sqlalchemy import (
     select,
 )
 
-from bot.domain.timeline import GENESIS_HASH, TimelineEntry, entry_hash
+from bot.domain.timeline import GENESIS_HASH, EntryKind, TimelineEntry, entry_hash
+from storage import note_intake
 from storage.models import IncidentRow, TimelineEntryRow
 from storage.raw import RawInsert, cursor, placeholders
 
@@ -98,6 +99,7 @@ class NewEntry:
     text: str
     data: dict[str, Any] = field(default_factory=dict)
     source_key: str | None = None
+    at: datetime | None = None  # None: when the batch is appended
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def link(item: NewEntry, *, seq: int, prev_hash: str, at: datetime) -> dict[str,
     values: dict[str, Any] = {
         "incident_id": item.incident_id,
         "seq": seq,
-        "at": at,
+        "at": (item.at or at).astimezone(UTC),
         "kind": item.kind,
         "actor": item.actor,
         "text": item.text,
@@ -167,13 +169,54 @@ def append_entries(
     locked: Mapping[int, IncidentHead] | None = None,
 ) -> list[TimelineEntry | None]:
     """Append `items` in order to their incidents' hash chains; None for an item whose
-    `source_key` is already recorded (or repeated earlier in the batch).
+    `source_key` is already recorded (or repeated earlier in the batch). The notes waiting
+    in the note intake for these incidents (and the `locked` ones) go first: they were
+    acknowledged before.
 
     The caller holds the incidents locked (`lock_incidents`) in this transaction.
     """
-    at = at.astimezone(UTC)
-    seen = _known_keys(conn, items, locked or {})
-    heads = _chain_heads(conn, items, locked or {})
+    incident_ids = {i.incident_id for i in items} | set(locked or {})
+    notes, note_ids = _waiting_notes(conn, incident_ids)
+    written = _append(conn, [*notes, *items], at=at.astimezone(UTC), locked=locked or {})
+    note_intake.taken(conn, note_ids)
+    return written[len(notes) :]
+
+
+def append_waiting(conn: Connection, incident_ids: Sequence[int]) -> list[TimelineEntry]:
+    """Append the incidents' waiting notes (the caller holds the incidents locked); the
+    entries made."""
+    notes, note_ids = _waiting_notes(conn, incident_ids)
+    if not notes:
+        return []
+    last = notes[-1].at
+    assert last is not None  # a waiting note carries the time it was acknowledged
+    written = _append(conn, notes, at=last, locked={})
+    note_intake.taken(conn, note_ids)
+    return [e for e in written if e is not None]
+
+
+def _waiting_notes(
+    conn: Connection, incident_ids: Iterable[int]
+) -> tuple[list[NewEntry], list[int]]:
+    """The incidents' notes waiting in the note intake, as entries to append first (each
+    at the time it was acknowledged), and their intake ids."""
+    waiting = note_intake.waiting(conn, sorted(set(incident_ids)))
+    notes = [
+        NewEntry(n.incident_id, EntryKind.NOTE, n.actor, n.text, {}, n.source_key, n.received_at)
+        for n in waiting
+    ]
+    return notes, [n.id for n in waiting]
+
+
+def _append(
+    conn: Connection,
+    items: Sequence[NewEntry],
+    *,
+    at: datetime,
+    locked: Mapping[int, IncidentHead],
+) -> list[TimelineEntry | None]:
+    seen = _known_keys(conn, items, locked)
+    heads = _chain_heads(conn, items, locked)
     rows: list[dict[str, Any]] = []
     slots: list[int | None] = []  # per item: its index in `rows`, or None for a duplicate
     for item in items:

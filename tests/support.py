@@ -164,10 +164,25 @@ class Harness:
             self.app.capturer.wake()
             await asyncio.sleep(0.01)
 
+    async def noted(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until every acknowledged note is on its timeline (the note worker appends
+        right after the answer)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (await self.app.notes.backlog())[0]:
+            if loop.time() > deadline:
+                raise TimeoutError("notes still waiting to be appended")
+            self.app.notes.wake()
+            await asyncio.sleep(0.01)
+
     async def settled(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        """Wait until the outbox has nothing pending (captures and declarations first)."""
+        """Wait until the outbox has nothing pending (captures, declarations and notes
+        first)."""
         await self.declared(timeout)
         await self.captured(timeout)
+        await self.noted(timeout)
 
         async def pending() -> int:
             # Rows scheduled for later (e.g. archiving a channel in a week) do not count.

@@ -150,6 +150,7 @@ class Background:
     nudges: Nudges
     follow_ups: Drainable
     captures: Worker | None = None  # capture requests (bot/services/capture_worker.py)
+    notes: Worker | None = None  # notes waiting to be appended (bot/services/notes.py)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
@@ -162,6 +163,8 @@ class Background:
         self.spawn(self.intake.run_forever(self.stopping), name="declaration-intake")
         if self.captures is not None:
             self.spawn(self.captures.run_forever(self.stopping), name="captures")
+        if self.notes is not None:
+            self.spawn(self.notes.run_forever(self.stopping), name="note-intake")
         if deliver:
             self.spawn(self.outbox.run_forever(self.stopping), name="outbox")
 

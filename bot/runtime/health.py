@@ -73,6 +73,8 @@ class Health:
     intake_set_aside: Callable[[], Awaitable[int]] | None = None
     # 📌 captures stored but not yet on a timeline, and the oldest one's age in seconds.
     capture_backlog: Callable[[], Awaitable[tuple[int, float]]] | None = None
+    # Notes acknowledged but not yet on their timeline (milliseconds, normally).
+    note_backlog: Callable[[], Awaitable[tuple[int, float]]] | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
     _summary: tuple[datetime, Probe] | None = field(default=None, init=False, repr=False)
     _summary_lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
@@ -162,6 +164,16 @@ class Health:
                     "oldest_pending_age_seconds": round(age, 3),
                 }
                 lagging.append("captures")
+            if self.note_backlog is not None:
+                count, age = await asyncio.wait_for(
+                    self.note_backlog(), timeout=PROBE_TIMEOUT_SECONDS
+                )
+                components["note_intake"] = {
+                    "status": "degraded" if age >= INTAKE_DEGRADED_SECONDS else "ok",
+                    "pending": count,
+                    "oldest_pending_age_seconds": round(age, 3),
+                }
+                lagging.append("note_intake")
         except Exception as exc:
             components["database"] = {"status": "down", "error": type(exc).__name__}
             return "down"

@@ -94,6 +94,12 @@ def echoes(channel_status: str, entries: Sequence[TimelineEntry | None]) -> list
     ]
 
 
+def note_echo(incident_id: int, source_key: str) -> Effect:
+    """A note's echo, queued when the note is acknowledged (storage/note_intake.py): it
+    names the note by its source key, as it has no entry yet."""
+    return about(TIMELINE_ECHO, incident_channel_key(incident_id), incident_id, note_key=source_key)
+
+
 def report_update(incident: Incident) -> list[Effect]:
     """The pinned report, the channel's topic and bookmarks brought up to date, where there
     is (or will be) a channel."""

@@ -1,16 +1,17 @@
-"""Timeline use cases: notes, captured messages, status changes, reading and verifying.
+"""Timeline use cases: status changes, reading and verifying.
 
 Every entry is appended to the incident's hash chain and echoed in its channel through
-the outbox, in the same transaction.
+the outbox, in the same transaction. Notes come through the note intake
+(bot/services/notes.py), captured messages through the capture worker
+(bot/services/capture_worker.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from bot.domain.clock import Clock
 from bot.domain.incident import Incident, Kind, Status, reference
@@ -20,16 +21,14 @@ from bot.domain.status import LABELS, StatusChange, transition
 from bot.domain.status_page import ComponentState
 from bot.domain.timeline import EntryKind, TimelineEntry
 from bot.services import effects, status_page
-from bot.services.base import IncidentNotFound, Service, locked_incident
+from bot.services.base import Service, locked_incident
 from bot.services.effects import Effect
-from bot.services.group_commit import GroupCommit
 from bot.services.home import refresh_incident_homes
 from bot.services.incidents import InvalidChange
 from storage.engine import Database
-from storage.outbox import OutboxRepository, enqueue_rows
+from storage.outbox import OutboxRepository
 from storage.repositories import IncidentRepository, TimelineRepository
-from storage.session import Connection, Session
-from storage.timeline_batch import NewEntry, append_entries, lock_incidents
+from storage.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -75,71 +74,17 @@ class TimelineService(Service):
         *,
         broadcast_channel: str | None,
         on_commit: Callable[[], None] | None = None,
-        on_echoes: Callable[[set[str]], None] | None = None,
         audit_key: bytes | None = None,
     ) -> None:
         super().__init__(db, policy, clock, on_commit)
         # Checks the HMAC signatures of purge and forget tombstones (FIREWATCH_AUDIT_KEY).
         self.audit_key = audit_key
         self.broadcast_channel = broadcast_channel
-        # After a batch of notes: the ordering keys that got echoes (the outbox need not
-        # wake for a channel it is holding back to Slack's pace).
-        self._on_echoes = on_echoes
-        self._appends: GroupCommit[NewEntry, TimelineEntry | None] = GroupCommit(self._append_batch)
         # Every way to "resolved" goes through change_status, so through this (one path).
         self.on_resolved: OnResolved | None = None
         # What ending the incident also does, resolved here or closed by its approved
         # post-mortem (PostmortemService._close): its pages resolved outside Slack.
         self.on_ended: list[InTransaction] = []
-
-    async def add_note(
-        self, incident_id: int, *, actor: str, text: str, source_key: str | None = None
-    ) -> TimelineEntry | None:
-        text = text.strip()
-        if not text:
-            raise InvalidChange("Write the note after the command: `/incident note <text>`.")
-        if len(text) > NOTE_MAX:
-            raise InvalidChange(too_long("A note", text))
-        return await self._append(
-            incident_id, kind=EntryKind.NOTE, actor=actor, text=text, source_key=source_key
-        )
-
-    async def capture(
-        self, incident_id: int, message: Captured, *, actor: str, via: str
-    ) -> TimelineEntry | None:
-        """Add a Slack message (by shortcut or reaction); once per message per incident."""
-        return await self._append(
-            incident_id,
-            kind=EntryKind.CAPTURED,
-            actor=actor,
-            text=message.text[:NOTE_MAX],
-            data={
-                "author": message.author,
-                "channel": message.channel_id,
-                "ts": message.ts,
-                "permalink": message.permalink,
-                "via": via,
-            },
-            source_key=capture_key(incident_id, message.channel_id, message.ts),
-        )
-
-    async def withdraw_capture(
-        self, incident_id: int, channel_id: str, ts: str, *, actor: str
-    ) -> TimelineEntry | None:
-        """The reaction was removed: history stays, a new entry marks the capture withdrawn."""
-        key = capture_key(incident_id, channel_id, ts)
-        async with self.db.session(write=False) as session:
-            captured = await TimelineRepository(session).by_source_key(key)
-        if captured is None:
-            return None
-        return await self._append(
-            incident_id,
-            kind=EntryKind.WITHDRAWN,
-            actor=actor,
-            text=f"Withdrew entry #{captured.seq} from the timeline",
-            data={"withdraws": captured.seq},
-            source_key=f"withdraw:{key}",
-        )
 
     async def change_status(
         self,
@@ -253,59 +198,6 @@ class TimelineService(Service):
                 if broken is not None:
                     problems.append(ChainProblem(reference(iid), broken.seq, broken.at))
         return problems
-
-    # --- internals ----------------------------------------------------------------------
-
-    async def _append(
-        self,
-        incident_id: int,
-        *,
-        kind: str,
-        actor: str | None,
-        text: str,
-        data: dict[str, Any] | None = None,
-        source_key: str | None = None,
-    ) -> TimelineEntry | None:
-        """Append one entry; concurrent appends share a transaction (group commit)."""
-        item = NewEntry(incident_id, kind, actor, text, dict(data or {}), source_key)
-        return await self._appends.submit(item)
-
-    async def _append_batch(
-        self, items: Sequence[NewEntry]
-    ) -> list[TimelineEntry | None | Exception]:
-        now = self.clock.now()
-
-        def write(conn: Connection) -> tuple[list[TimelineEntry | None | Exception], set[str]]:
-            heads = lock_incidents(
-                conn,
-                [i.incident_id for i in items],
-                [i.source_key for i in items if i.source_key is not None],
-            )
-            found = [i for i in items if i.incident_id in heads]
-            written = iter(append_entries(conn, found, at=now, locked=heads))
-            results: list[TimelineEntry | None | Exception] = [
-                next(written)
-                if i.incident_id in heads
-                else IncidentNotFound(reference(i.incident_id))
-                for i in items
-            ]
-            echoes = [
-                echo
-                for r in results
-                if isinstance(r, TimelineEntry)
-                for echo in effects.echoes(heads[r.incident_id].channel_status, [r])
-            ]
-            enqueue_rows(conn, echoes, now=now)
-            return results, {key for _, key, _, _ in echoes}
-
-        # One hand-off to the database for the whole batch (Database.write_batch).
-        results, echoed_keys = await self.db.write_batch(write)
-        if self._on_echoes is not None:
-            if echoed_keys:
-                self._on_echoes(echoed_keys)
-        else:
-            self._on_commit()
-        return results
 
 
 async def _record_change(

@@ -15,6 +15,7 @@ from bot.services.digest import DigestService
 from bot.services.home import HomeService
 from bot.services.incidents import IncidentService
 from bot.services.intake import DeclarationIntake
+from bot.services.notes import NoteIntake
 from bot.services.notices import NoticeService
 from bot.services.paging import PagingService
 from bot.services.postmortems import PostmortemService
@@ -33,6 +34,7 @@ class ListenerDeps:
     notices: NoticeService
     postmortems: PostmortemService
     intake: DeclarationIntake  # declarations are answered once stored
+    notes: NoteIntake  # notes too (appended to the timeline right after)
     follow_ups: FollowUps  # Slack calls after the answer
     paging: PagingService | None = None  # None: the feature is not registered
     alert_paging: AlertPaging | None = None  # alert groups' Acknowledge; None: not registered

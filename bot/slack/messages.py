@@ -61,7 +61,6 @@ OPEN_INCIDENTS = "{count} open incidents"
 RACI_CHART = "RACI chart"
 
 NOTED = "Noted on {ref}'s timeline."
-NOTED_AS = "Noted on {ref}'s timeline as entry #{seq}."
 NOT_A_STATUS = "`{word}` is not a status. Use one of: {valid}."
 STATUS_NOW = "{ref} is now {status}."
 TITLE_NOW = "{ref} is now titled “{title}”; the channel follows."

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 import storage.alert_models  # noqa: F401  (and the alert tables)
 import storage.alert_page_models  # noqa: F401  (and the alert pages)
+import storage.note_intake  # noqa: F401  (and the notes waiting to be appended)
 import storage.paging_models  # noqa: F401  (registers the paging tables on Base.metadata)
 import storage.postmortem_models  # noqa: F401  (and the post-mortem tables)
 import storage.refusals  # noqa: F401  (and the refusals)

@@ -56,14 +56,17 @@ async def test_backup_taken_during_writes_restores_consistently(tmp_path: Path) 
         for _ in range(3):
             await h.declare()
         await h.settled()
-        service = TimelineService(h.app.db, h.app.policy, h.app.clock, broadcast_channel=None)
+        notes = h.app.notes  # stored, then appended to the timeline by its worker
         stop, warmed_up = asyncio.Event(), asyncio.Event()
         written = 0
 
         async def writer() -> None:
             nonlocal written
             while not stop.is_set():
-                await service.add_note(1 + written % 3, actor="U0ALICE", text=f"note {written}")
+                incident, key = 1 + written % 3, f"note:{written}"
+                await notes.accept(
+                    incident, actor="U0ALICE", text=f"note {written}", source_key=key
+                )
                 written += 1
                 if written == 20:
                     warmed_up.set()

@@ -34,7 +34,8 @@ async def test_a_pasted_12000_character_log_is_stored_whole_and_shown_in_pieces(
 ) -> None:
     channel = await declared(harness)
     answer = await harness.sender.slash_command(f"note {LOG}", channel_id=channel)
-    assert answer.json()["text"] == "Noted on INC-1's timeline as entry #3."
+    assert answer.json()["text"] == "Noted on INC-1's timeline."
+    await harness.noted()
     note = (await harness.timeline())[-1]
     assert (note.seq, note.kind, note.text) == (3, "note", LOG)
 

@@ -167,6 +167,11 @@ async def test_health_endpoints(harness: Harness) -> None:
         "pending": 0,
         "oldest_pending_age_seconds": 0.0,
     }
+    assert components["note_intake"] == {
+        "status": "ok",
+        "pending": 0,
+        "oldest_pending_age_seconds": 0.0,
+    }
     assert components["slack_auth"]["status"] == "ok"
     assert components["slack_auth"]["team"] == "T0FIREWTCH"
     assert payload["uptime_seconds"] >= 0

@@ -63,7 +63,7 @@ async def test_an_outage_declared_in_slack_shows_then_clears_after_resolution(
     await h.app.status_page.set_effects(
         incident.id, {"sis": ComponentState.MAJOR_OUTAGE}, actor="U0ALICE"
     )
-    await h.app.timeline.add_note(incident.id, actor="U0ALICE", text=INTERNAL_NOTE)
+    await h.app.notes.accept(incident.id, actor="U0ALICE", text=INTERNAL_NOTE, source_key="n1")
     await h.app.timeline.change_status(
         incident.id,
         Status.IDENTIFIED,

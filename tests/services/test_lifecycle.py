@@ -85,6 +85,7 @@ def timeline(h: Harness, key: str | None = KEY) -> TimelineService:
 async def say(h: Harness, channel: str, text: str, user: str = "U0ALICE") -> None:
     response = await h.sender.slash_command(text, user_id=user, channel_id=channel)
     assert response.status == 200, response.text
+    await h.noted()  # a note is appended right after its answer
 
 
 async def declare(h: Harness) -> IncidentRow:

@@ -16,6 +16,7 @@ from bot.domain.policy import Policy
 from bot.domain.status_page import ComponentState
 from bot.policy.loader import load_default_policy, merge_policy_data
 from bot.services.incidents import IncidentService
+from bot.services.notes import NoteIntake
 from bot.services.status_page import StatusPageService, UnknownComponents
 from bot.services.timeline import TimelineService
 from storage.engine import Database
@@ -44,6 +45,7 @@ class World:
             db, lambda: self.policy, self.clock, broadcast_channel=None
         )
         self.timeline = TimelineService(db, lambda: self.policy, self.clock, broadcast_channel=None)
+        self.notes = NoteIntake(db, self.clock)
         self.page = StatusPageService(db, lambda: self.policy, self.clock, zone=ZoneInfo("UTC"))
 
     async def declare(self, key: str, components: tuple[str, ...], state: str = "") -> int:
@@ -61,7 +63,8 @@ async def test_a_declaration_marks_its_components_and_nothing_internal_is_public
     world: World,
 ) -> None:
     incident = await world.declare("k1", ("sis",), "partial_outage")
-    await world.timeline.add_note(incident, actor="U0ALICE", text=SECRET_NOTE)
+    await world.notes.accept(incident, actor="U0ALICE", text=SECRET_NOTE, source_key="n1")
+    await world.notes.run_once()
     page = await world.page.public_page()
     document = page.document
     assert document["components"]["sis"]["state"] == "partial_outage"

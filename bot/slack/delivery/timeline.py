@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.services import effects
 from bot.services.changes import ChangeService
+from bot.services.notes import NoteIntake
 from bot.services.outbox_worker import EffectHandler, OutboxItem, PermanentFailure
 from bot.services.timeline import TimelineService
 from bot.slack.blocks import timeline as timeline_blocks
@@ -31,6 +32,7 @@ class TimelineEffects:
     base: IncidentEffects
     changes: ChangeService
     timeline: TimelineService
+    notes: NoteIntake  # a note's echo is queued before its entry exists
 
     def handlers(self) -> dict[str, EffectHandler]:
         return {
@@ -46,7 +48,8 @@ class TimelineEffects:
         message, so a storm of notes is not held back by Slack's ~1 message/s per channel."""
         incident = await self.base.with_channel(item)
         queued = (item, *item.batch)
-        entries = await self.timeline.entries_by_id([q.payload["entry_id"] for q in queued])
+        shows = await self.notes.echoed(incident.id, [q.payload for q in queued])
+        entries = sorted({e.id: e for e in shows if e is not None}.values(), key=lambda e: e.seq)
         if not entries:
             return {"skipped": "entries purged"}
         zone = policy_zone(self.base.policy())
@@ -54,12 +57,7 @@ class TimelineEffects:
         # Rows whose entries did not fit in one message wait for the next one; rows whose
         # entries were purged meanwhile are done.
         shown_ids = {e.id for e in entries[:shown]}
-        stored_ids = {e.id for e in entries}
-        carried = [
-            q
-            for q in queued
-            if q.payload["entry_id"] in shown_ids or q.payload["entry_id"] not in stored_ids
-        ]
+        carried = [q for q, e in zip(queued, shows, strict=True) if e is None or e.id in shown_ids]
         if len(carried) < len(queued):
             item = replace(item, batch=[q for q in carried if q.id != item.id])
         assert incident.channel_id is not None

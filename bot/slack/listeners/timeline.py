@@ -79,15 +79,16 @@ class TimelineListeners:
     # --- /incident note, status, timeline, change -----------------------------------------
 
     async def answer_note(self, ack: AsyncAck, command: dict[str, Any], rest: str) -> None:
-        # The hottest path in a storm: the channel's owner is cached and the note joins
-        # whatever other notes are being written (group commit), then the answer goes back.
+        # The hottest path in a storm: the channel's owner is cached and the note is stored
+        # in one statement (the note intake), then the answer goes back; the note worker
+        # appends it to the timeline right after.
         channel = command.get("channel_id", "")
         incident_id = await self.incidents.channel_owner(channel)
         if incident_id is None:
             await ephemeral(ack, messages.NOT_AN_INCIDENT_CHANNEL.format(command="note"))
             return
         try:
-            entry = await self.timeline.add_note(
+            await self.deps.notes.accept(
                 incident_id,
                 actor=command["user_id"],
                 text=rest,
@@ -96,15 +97,11 @@ class TimelineListeners:
         except InvalidChange as exc:
             await ephemeral(ack, str(exc))
             return
-        except IncidentNotFound:  # purged since it was cached
+        except IncidentNotFound:  # purged since its channel was cached
             self.incidents.forget_channel(channel)
             await ephemeral(ack, messages.NOT_AN_INCIDENT_CHANNEL.format(command="note"))
             return
-        ref = reference(incident_id)
-        if entry:
-            await ephemeral(ack, messages.NOTED_AS.format(ref=ref, seq=entry.seq))
-        else:  # already on the timeline: the same command (trigger id) again
-            await ephemeral(ack, messages.NOTED.format(ref=ref))
+        await ephemeral(ack, messages.NOTED.format(ref=reference(incident_id)))
 
     async def answer_status(self, ack: AsyncAck, command: dict[str, Any], rest: str) -> None:
         incident = await incident_here(self.incidents, ack, command, "status")
@@ -167,6 +164,7 @@ class TimelineListeners:
             ack, self.authority, actor_of(command), Can.READ_TIMELINE, incident.id
         ):
             return
+        await self.deps.notes.caught_up(incident.id)  # a note just sent is in what they read
         if wanted:
             await self.answer_entry(ack, incident, int(wanted[1]))
             return
