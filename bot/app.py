@@ -83,7 +83,13 @@ from storage.instrumentation import time_statements
 log = logging.getLogger(__name__)
 
 # A moment counts as a gap between requests once none has been answered for this long.
-QUIET_SECONDS = 0.005
+# Longer than the time between two requests at 100 a second (one replica's share of 200):
+# at 5 ms, half those moments were "gaps", background work (a declaration's channel,
+# pages, announcement) ran in nearly all of them, and with the other replica and
+# PostgreSQL on the same cores the answers waited for the CPU (declarations' p99 at 4×
+# the floor; docs/performance.md, fourteenth session). Under such load each background
+# step now goes at most once per OUTBOX_YIELD_MAX_SECONDS, and catches up after.
+QUIET_SECONDS = 0.02
 # The longest the outbox steps aside for requests being answered before each step.
 OUTBOX_YIELD_MAX_SECONDS = 0.25
 

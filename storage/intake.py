@@ -46,7 +46,7 @@ def add_many(
 ) -> None:
     """Store submissions (declare key, data) in one statement; a key already stored — a
     retried or double-clicked submission — is left as it is. Synchronous: it runs in
-    `Database.write_batch` (the answer to a submission waits for it)."""
+    `Database.write_once` (the answer to a submission waits for it)."""
     if not items:
         return
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
