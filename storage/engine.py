@@ -158,14 +158,16 @@ class Database:
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write_lock = WriterLock() if self.is_sqlite else None
-        # PostgreSQL: a small pool of autocommit connections, not pinged before use, for
-        # writes that are one idempotent statement (`write_once`).
+        # PostgreSQL: a pool of autocommit connections, not pinged before use, for writes
+        # that are one idempotent statement (`write_once`). Ten are kept: a connection
+        # beyond the pool is opened for one burst and closed after it, and opening one
+        # (a server process, its setup queries) costs more than the note it stores.
         self._once_engine: AsyncEngine | None = None
         if not self.is_sqlite:
             self._once_engine = create_async_engine(
                 url,
                 isolation_level="AUTOCOMMIT",
-                pool_size=5,
+                pool_size=10,
                 max_overflow=5,
                 hide_parameters=True,
                 **engine_kwargs,

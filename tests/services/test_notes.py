@@ -8,7 +8,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.domain.clock import FrozenClock
 from bot.domain.incident import Status
@@ -179,3 +179,44 @@ async def test_two_replicas_append_every_note_once_in_the_order_acknowledged(
         ).scalars()
         assert list(seqs) == list(range(1, len(await world.entries(incident)) + 1))
     assert await world.timeline.verify() == []
+
+
+async def test_a_note_whose_replica_died_before_appending_it_is_appended_by_another(
+    world: World, database_url: str
+) -> None:
+    """The answer went out and the replica was killed before its worker ran: the other
+    replica's poll finds the note (it knows nothing of it in memory) and appends it."""
+    incident = await world.declare()
+    await world.notes.accept(incident, actor="U0BOB", text="then it died", source_key="n1")
+    other_db = Database(database_url)
+    try:
+        survivor = NoteIntake(other_db, world.clock)
+        assert await survivor.run_once() == 1
+    finally:
+        await other_db.dispose()
+    assert [text for kind, text in await world.entries(incident) if kind == "note"] == [
+        "then it died"
+    ]
+    assert await world.notes.run_once() == 0  # the dead one's memory named it: nothing left
+
+
+async def test_a_note_is_stored_after_the_database_dropped_every_connection(
+    world: World,
+) -> None:
+    """A failover drops the connections the single-statement pool keeps (they are not
+    pinged before use): the note is sent again on a new one, not refused."""
+    if world.db.is_sqlite:
+        pytest.skip("connections are dropped only by a database server")
+    incident = await world.declare()
+    await world.notes.accept(incident, actor="U0BOB", text="before", source_key="n1")
+    async with world.db.session() as session:
+        await session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    assert await world.notes.accept(incident, actor="U0BOB", text="after", source_key="n2")
+    await world.notes.run_once()
+    notes = [words for kind, words in await world.entries(incident) if kind == "note"]
+    assert notes == ["before", "after"]
