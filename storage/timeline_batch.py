@@ -151,7 +151,7 @@ def link(item: NewEntry, *, seq: int, prev_hash: str, at: datetime) -> dict[str,
     values: dict[str, Any] = {
         "incident_id": item.incident_id,
         "seq": seq,
-        "at": (item.at or at).astimezone(UTC),
+        "at": item.at or at,
         "kind": item.kind,
         "actor": item.actor,
         "text": item.text,
