@@ -38,7 +38,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import Executable
 
 from storage.models import Base, BigId, TimelineEntryRow
-from storage.outbox import enqueue_rows, new_row
+from storage.outbox import NEW_ROW_COLUMNS, enqueue_rows, new_row
 from storage.outbox_table import OUTBOX
 from storage.rows import count_and_oldest
 
@@ -63,19 +63,6 @@ class NoteIntakeRow(Base):
 _notes = cast(Table, NoteIntakeRow.__table__)
 _entries = cast(Table, TimelineEntryRow.__table__)
 _NOTE_COLUMNS = ("incident_id", "actor", "text", "source_key", "received_at")
-_OUTBOX_COLUMNS = (
-    "kind",
-    "ordering_key",
-    "payload",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "created_at",
-    "incident_id",
-    "progress",
-    "result",
-    "outcome_unknown",
-)
 
 
 class IncidentGone(LookupError):
@@ -109,9 +96,9 @@ def _pg_accept() -> Executable:
         .cte("note")
     )
     echo = select(
-        *(bindparam(f"echo_{name}", type_=OUTBOX.c[name].type) for name in _OUTBOX_COLUMNS)
+        *(bindparam(f"echo_{name}", type_=OUTBOX.c[name].type) for name in NEW_ROW_COLUMNS)
     ).select_from(note)
-    return insert(OUTBOX).from_select(list(_OUTBOX_COLUMNS), echo).returning(OUTBOX.c.id)
+    return insert(OUTBOX).from_select(list(NEW_ROW_COLUMNS), echo).returning(OUTBOX.c.id)
 
 
 _PG_ACCEPT = _pg_accept()
@@ -135,7 +122,7 @@ def accept(
     try:
         if conn.dialect.name == "postgresql":
             row = new_row(*echo, now=note.received_at)
-            queued = {f"echo_{name}": row[name] for name in _OUTBOX_COLUMNS}
+            queued = {f"echo_{name}": row[name] for name in NEW_ROW_COLUMNS}
             return conn.execute(_PG_ACCEPT, {**values, **queued}).first() is not None
         if not conn.execute(_SQLITE_ACCEPT, values).rowcount:
             return False

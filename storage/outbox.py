@@ -24,6 +24,7 @@ from storage.raw import RawInsert
 
 __all__ = [
     "CANCELLED",
+    "NEW_ROW_COLUMNS",
     "DEAD",
     "DONE",
     "PENDING",
@@ -37,22 +38,21 @@ __all__ = [
 ]
 
 _INSERT = insert(OUTBOX)
-_RAW_INSERT = RawInsert(
-    OUTBOX,
-    (
-        "kind",
-        "ordering_key",
-        "payload",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-        "incident_id",
-        "progress",
-        "result",
-        "outcome_unknown",
-    ),
+# The columns a new row sets (`new_row`); the others take their defaults.
+NEW_ROW_COLUMNS = (
+    "kind",
+    "ordering_key",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "incident_id",
+    "progress",
+    "result",
+    "outcome_unknown",
 )
+_RAW_INSERT = RawInsert(OUTBOX, NEW_ROW_COLUMNS)
 
 
 @dataclass(frozen=True)

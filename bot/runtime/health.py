@@ -153,27 +153,16 @@ class Health:
                 "set_aside": aside,
             }
             lagging = ["outbox", "declaration_intake"]
-            if self.capture_backlog is not None:
-                # A capture retries Slack with back-off: minutes behind means it is stuck.
-                count, age = await asyncio.wait_for(
-                    self.capture_backlog(), timeout=PROBE_TIMEOUT_SECONDS
-                )
-                components["captures"] = {
-                    "status": "degraded" if age >= CAPTURE_DEGRADED_SECONDS else "ok",
-                    "pending": count,
-                    "oldest_pending_age_seconds": round(age, 3),
-                }
-                lagging.append("captures")
-            if self.note_backlog is not None:
-                count, age = await asyncio.wait_for(
-                    self.note_backlog(), timeout=PROBE_TIMEOUT_SECONDS
-                )
-                components["note_intake"] = {
-                    "status": "degraded" if age >= INTAKE_DEGRADED_SECONDS else "ok",
-                    "pending": count,
-                    "oldest_pending_age_seconds": round(age, 3),
-                }
-                lagging.append("note_intake")
+            # A capture retries Slack with back-off: minutes behind means it is stuck.
+            # A note waits a tenth of a second, normally.
+            queues = (
+                ("captures", self.capture_backlog, CAPTURE_DEGRADED_SECONDS),
+                ("note_intake", self.note_backlog, INTAKE_DEGRADED_SECONDS),
+            )
+            for name, backlog, degraded_after in queues:
+                if backlog is not None:
+                    components[name] = await _queue(backlog, degraded_after)
+                    lagging.append(name)
         except Exception as exc:
             components["database"] = {"status": "down", "error": type(exc).__name__}
             return "down"
@@ -220,4 +209,17 @@ async def _socket_mode(socket: SocketConnection) -> dict[str, Any]:
         "status": "ok" if connected else "disconnected",
         "connected": connected,
         "last_message_at": last.isoformat() if last else None,
+    }
+
+
+async def _queue(
+    backlog: Callable[[], Awaitable[tuple[int, float]]], degraded_after: float
+) -> dict[str, Any]:
+    """A queue's component: how many rows wait and the oldest one's age; degraded once
+    that age reaches `degraded_after` seconds."""
+    count, age = await asyncio.wait_for(backlog(), timeout=PROBE_TIMEOUT_SECONDS)
+    return {
+        "status": "degraded" if age >= degraded_after else "ok",
+        "pending": count,
+        "oldest_pending_age_seconds": round(age, 3),
     }

@@ -22,7 +22,7 @@ from bot.domain.incident import Incident, reference
 from bot.domain.permissions import Action, Actor
 from bot.domain.timeline import EntryKind
 from bot.runtime.load import RequestLoad
-from bot.services import effects
+from bot.services import effects, polling
 from bot.services.authority import Authority, Refused
 from bot.services.captures import (
     SHORTCUT,
@@ -34,11 +34,10 @@ from bot.services.captures import (
 )
 from bot.services.effects import Effect
 from bot.services.outbox_handlers import PermanentFailure, RetryLater
-from bot.services.polling import poll_until_stopped
 from bot.services.timeline import Captured, capture_key
 from storage import captures
 from storage.captures import WITHDRAW, CaptureRequest
-from storage.engine import Database, background_writes
+from storage.engine import Database
 from storage.outbox import enqueue_rows
 from storage.repositories import IncidentRepository
 from storage.session import Connection
@@ -93,21 +92,17 @@ class CaptureWorker:
 
     async def backlog(self) -> tuple[int, float]:
         """Requests waiting for the worker, and the oldest one's age in seconds."""
-        async with self.db.session(write=False) as session:
-            count, oldest = await captures.stats(session)
-        age = (self.clock.now() - oldest).total_seconds() if oldest is not None else 0.0
-        return count, max(age, 0.0)
+        return await polling.backlog(self.db, self.clock.now(), captures.stats)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        with background_writes():
-            await poll_until_stopped(
-                self.run_once,
-                self._wake,
-                stop,
-                idle=lambda: self.poll_seconds,
-                log=log,
-                failed="capture worker failed; retrying",
-            )
+        await polling.work_in_background(
+            self.run_once,
+            self._wake,
+            stop,
+            idle=lambda: self.poll_seconds,
+            log=log,
+            failed="capture worker failed; retrying",
+        )
 
     async def run_once(self, limit: int = BATCH) -> int:
         """Complete the due requests; returns how many were completed."""

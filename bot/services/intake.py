@@ -35,12 +35,11 @@ from bot.domain.incident import Incident, IncidentReport, Kind
 from bot.domain.policy import Policy
 from bot.domain.timeline import EntryKind
 from bot.runtime.load import RequestLoad
-from bot.services import effects
+from bot.services import effects, polling
 from bot.services.group_commit import GroupCommit
 from bot.services.incidents import DeclareOutcome, IncidentService
-from bot.services.polling import poll_until_stopped
 from storage import intake
-from storage.engine import Database, background_writes
+from storage.engine import Database
 from storage.outbox import OutboxRepository
 from storage.repositories import TimelineRepository
 from storage.session import Session
@@ -135,10 +134,7 @@ class DeclarationIntake:
     async def backlog(self) -> tuple[int, float]:
         """Submissions waiting to be declared (not those moved aside), and the oldest
         one's age in seconds."""
-        async with self.db.session(write=False) as session:
-            count, oldest = await intake.stats(session)
-        age = (self.clock.now() - oldest).total_seconds() if oldest is not None else 0.0
-        return count, max(age, 0.0)
+        return await polling.backlog(self.db, self.clock.now(), intake.stats)
 
     async def set_aside(self) -> int:
         """Submissions moved aside after failing `max_attempts` times."""
@@ -146,11 +142,8 @@ class DeclarationIntake:
             return await intake.set_aside_count(session)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        with background_writes():  # and the paging nudges it starts
-            await self._run(stop)
-
-    async def _run(self, stop: asyncio.Event) -> None:
-        await poll_until_stopped(
+        # Its writes, and those of the paging nudges it starts, are background work.
+        await polling.work_in_background(
             self.run_once,
             self._wake,
             stop,

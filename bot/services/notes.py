@@ -18,9 +18,8 @@ from bot.domain.clock import Clock
 from bot.domain.incident import reference
 from bot.domain.timeline import TimelineEntry
 from bot.runtime.load import RequestLoad
-from bot.services import effects
+from bot.services import effects, polling
 from bot.services.incidents import IncidentNotFound, InvalidChange
-from bot.services.polling import poll_until_stopped
 from bot.services.timeline import NOTE_MAX, too_long
 from storage import note_intake
 from storage.engine import Database, background_writes
@@ -89,21 +88,17 @@ class NoteIntake:
 
     async def backlog(self) -> tuple[int, float]:
         """Notes waiting to be appended, and the oldest one's age in seconds."""
-        async with self.db.session(write=False) as session:
-            count, oldest = await note_intake.stats(session)
-        age = (self.clock.now() - oldest).total_seconds() if oldest is not None else 0.0
-        return count, max(age, 0.0)
+        return await polling.backlog(self.db, self.clock.now(), note_intake.stats)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        with background_writes():
-            await poll_until_stopped(
-                self.run_once,
-                self._wake,
-                stop,
-                idle=lambda: self.poll_seconds,
-                log=log,
-                failed="note intake failed; retrying",
-            )
+        await polling.work_in_background(
+            self.run_once,
+            self._wake,
+            stop,
+            idle=lambda: self.poll_seconds,
+            log=log,
+            failed="note intake failed; retrying",
+        )
 
     async def run_once(self, limit: int = BATCH) -> int:
         """Append every waiting note of up to `limit` incidents; how many. Under
