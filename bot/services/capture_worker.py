@@ -22,7 +22,7 @@ from bot.domain.incident import Incident, reference
 from bot.domain.permissions import Action, Actor
 from bot.domain.timeline import EntryKind
 from bot.runtime.load import RequestLoad
-from bot.services import effects, polling
+from bot.services import effects
 from bot.services.authority import Authority, Refused
 from bot.services.captures import (
     SHORTCUT,
@@ -34,13 +34,14 @@ from bot.services.captures import (
 )
 from bot.services.effects import Effect
 from bot.services.outbox_handlers import PermanentFailure, RetryLater
+from bot.services.polling import QueueWorker
 from bot.services.timeline import Captured, capture_key
 from storage import captures
 from storage.captures import WITHDRAW, CaptureRequest
 from storage.engine import Database
 from storage.outbox import enqueue_rows
 from storage.repositories import IncidentRepository
-from storage.session import Connection
+from storage.session import Connection, Session
 from storage.timeline_batch import NewEntry, append_entries, lock_incidents
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,10 @@ FAILED = {
 }
 
 
-class CaptureWorker:
+class CaptureWorker(QueueWorker):
+    _log = log
+    _failure_log = "capture worker failed; retrying"
+
     def __init__(
         self,
         db: Database,
@@ -87,22 +91,9 @@ class CaptureWorker:
         self._wake = asyncio.Event()
         self._forms_checked: datetime | None = None
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    async def backlog(self) -> tuple[int, float]:
-        """Requests waiting for the worker, and the oldest one's age in seconds."""
-        return await polling.backlog(self.db, self.clock.now(), captures.stats)
-
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        await polling.work_in_background(
-            self.run_once,
-            self._wake,
-            stop,
-            idle=lambda: self.poll_seconds,
-            log=log,
-            failed="capture worker failed; retrying",
-        )
+    async def _stats(self, session: Session) -> tuple[int, datetime | None]:
+        # requests waiting for the worker
+        return await captures.stats(session)
 
     async def run_once(self, limit: int = BATCH) -> int:
         """Complete the due requests; returns how many were completed."""

@@ -35,9 +35,10 @@ from bot.domain.incident import Incident, IncidentReport, Kind
 from bot.domain.policy import Policy
 from bot.domain.timeline import EntryKind
 from bot.runtime.load import RequestLoad
-from bot.services import effects, polling
+from bot.services import effects
 from bot.services.group_commit import GroupCommit
 from bot.services.incidents import DeclareOutcome, IncidentService
+from bot.services.polling import QueueWorker
 from storage import intake
 from storage.engine import Database
 from storage.outbox import OutboxRepository
@@ -68,7 +69,10 @@ class Unreadable(Exception):
     """A stored submission that cannot be read back (moved aside at once)."""
 
 
-class DeclarationIntake:
+class DeclarationIntake(QueueWorker):
+    _log = log
+    _failure_log = "declaration intake failed; retrying"
+
     def __init__(
         self,
         db: Database,
@@ -125,32 +129,17 @@ class DeclarationIntake:
         await self.db.write_once(lambda conn: intake.add_many(conn, items, now=now))
         return [None] * len(items)
 
-    def wake(self) -> None:
-        self._wake.set()
-
     async def pending(self) -> int:
         return (await self.backlog())[0]
 
-    async def backlog(self) -> tuple[int, float]:
-        """Submissions waiting to be declared (not those moved aside), and the oldest
-        one's age in seconds."""
-        return await polling.backlog(self.db, self.clock.now(), intake.stats)
+    async def _stats(self, session: Session) -> tuple[int, datetime | None]:
+        # submissions waiting to be declared (not those moved aside)
+        return await intake.stats(session)
 
     async def set_aside(self) -> int:
         """Submissions moved aside after failing `max_attempts` times."""
         async with self.db.session(write=False) as session:
             return await intake.set_aside_count(session)
-
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        # Its writes, and those of the paging nudges it starts, are background work.
-        await polling.work_in_background(
-            self.run_once,
-            self._wake,
-            stop,
-            idle=lambda: self.poll_seconds,
-            log=log,
-            failed="declaration intake failed; retrying",
-        )
 
     async def run_once(self, limit: int = BATCH) -> int:
         """Declare the oldest submissions that are due; returns how many were tried (a

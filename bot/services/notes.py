@@ -12,20 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.domain.clock import Clock
 from bot.domain.incident import reference
 from bot.domain.timeline import TimelineEntry
 from bot.runtime.load import RequestLoad
-from bot.services import effects, polling
+from bot.services import effects
 from bot.services.incidents import IncidentNotFound, InvalidChange
+from bot.services.polling import QueueWorker
 from bot.services.timeline import NOTE_MAX, too_long
 from storage import note_intake
 from storage.engine import Database, background_writes
 from storage.note_intake import WaitingNote
 from storage.repositories import TimelineRepository
-from storage.session import Connection
+from storage.session import Connection, Session
 from storage.timeline_batch import append_waiting, lock_incidents
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,10 @@ log = logging.getLogger(__name__)
 BATCH = 20
 
 
-class NoteIntake:
+class NoteIntake(QueueWorker):
+    _log = log
+    _failure_log = "note intake failed; retrying"
+
     def __init__(
         self,
         db: Database,
@@ -58,9 +63,6 @@ class NoteIntake:
         # Incidents with notes accepted here since the last pass: the pass needs no query
         # to find them (notes another replica accepted are found by the poll).
         self._accepted: set[int] = set()
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def accept(self, incident_id: int, *, actor: str, text: str, source_key: str) -> bool:
         """Store the note and its echo; False when this command (`source_key`) was
@@ -86,19 +88,9 @@ class NoteIntake:
             self._on_echo(echo[1])
         return accepted
 
-    async def backlog(self) -> tuple[int, float]:
-        """Notes waiting to be appended, and the oldest one's age in seconds."""
-        return await polling.backlog(self.db, self.clock.now(), note_intake.stats)
-
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        await polling.work_in_background(
-            self.run_once,
-            self._wake,
-            stop,
-            idle=lambda: self.poll_seconds,
-            log=log,
-            failed="note intake failed; retrying",
-        )
+    async def _stats(self, session: Session) -> tuple[int, datetime | None]:
+        # notes waiting to be appended
+        return await note_intake.stats(session)
 
     async def run_once(self, limit: int = BATCH) -> int:
         """Append every waiting note of up to `limit` incidents; how many. Under
