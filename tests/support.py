@@ -23,6 +23,7 @@ from bot.emulator import (
     SocketModeSender,
     input_values,
 )
+from bot.services.polling import QueueWorker
 from bot.slack.ids import Block, Callback
 from storage.models import IncidentRow, OutboxRow, TimelineEntryRow
 from storage.refusals import RefusalRow
@@ -109,15 +110,7 @@ class Harness:
     async def declared(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until every acknowledged declaration has become an incident (the intake
         declares right after the answer)."""
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while await self.app.intake.pending():
-            if loop.time() > deadline:
-                raise TimeoutError("declaration intake still pending")
-            self.app.intake.wake()
-            await asyncio.sleep(0.01)
+        await _emptied(self.app.intake, "declaration intake still pending", timeout)
 
     async def declare(
         self,
@@ -154,28 +147,12 @@ class Harness:
 
     async def captured(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until the capture worker has completed every stored capture request."""
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while (await self.app.capturer.backlog())[0]:
-            if loop.time() > deadline:
-                raise TimeoutError("capture requests still pending")
-            self.app.capturer.wake()
-            await asyncio.sleep(0.01)
+        await _emptied(self.app.capturer, "capture requests still pending", timeout)
 
     async def noted(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until every acknowledged note is on its timeline (the note worker appends
         right after the answer)."""
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while (await self.app.notes.backlog())[0]:
-            if loop.time() > deadline:
-                raise TimeoutError("notes still waiting to be appended")
-            self.app.notes.wake()
-            await asyncio.sleep(0.01)
+        await _emptied(self.app.notes, "notes still waiting to be appended", timeout)
 
     async def settled(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until the outbox has nothing pending (captures, declarations and notes
@@ -203,6 +180,19 @@ class Harness:
                 raise TimeoutError(f"outbox still pending: {rows}")
             self.app.worker.wake()
             await asyncio.sleep(0.02)
+
+
+async def _emptied(worker: QueueWorker, still: str, timeout: float) -> None:  # noqa: ASYNC109
+    """Wake `worker` until its queue is empty; TimeoutError (`still`) after `timeout` s."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (await worker.backlog())[0]:
+        if loop.time() > deadline:
+            raise TimeoutError(still)
+        worker.wake()
+        await asyncio.sleep(0.01)
 
 
 @asynccontextmanager
