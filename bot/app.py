@@ -94,8 +94,9 @@ QUIET_SECONDS = 0.02
 OUTBOX_YIELD_MAX_SECONDS = 0.25
 
 
-# A note is on its timeline this long after its answer at most, unless the database lags:
-# notes arriving meanwhile are appended in the same transaction (bot/services/notes.py).
+# How long the note worker gathers notes before it appends them (one transaction for
+# them all, bot/services/notes.py); under load it then waits for a lull, up to
+# OUTBOX_YIELD_MAX_SECONDS more. A note's echo and `/incident timeline` do not wait.
 NOTE_GATHER_SECONDS = 0.1
 
 
