@@ -48,7 +48,10 @@ class IncidentRepository(Repository):
         stmt = select(IncidentRow).where(IncidentRow.id == incident_id)
         if not lock:
             return await self._first(stmt)
-        row = (await self.session.execute(stmt.with_for_update())).scalars().first()
+        # FOR NO KEY UPDATE: changes of the record exclude each other, and rows that only
+        # refer to the incident (a note's intake row) are not made to wait (timeline_batch).
+        locked = stmt.with_for_update(key_share=True)
+        row = (await self.session.execute(locked)).scalars().first()
         return incident_from_row(held(self.session, row)) if row is not None else None
 
     async def update(self, incident_id: int, **values: Any) -> Incident:

@@ -38,11 +38,15 @@ _entries = cast(Table, TimelineEntryRow.__table__)
 
 # Built once: on the note path, constructing a statement (coercing its operands, an IN
 # list's parameters) cost more CPU than SQLite took to run it.
+# FOR NO KEY UPDATE (`key_share`), not FOR UPDATE: appenders still exclude each other,
+# but a row that refers to the incident (a note accepted, an outbox row's entry) can be
+# inserted meanwhile. FOR UPDATE also blocks the foreign key's check, so every note
+# acknowledged during an append waited for that append's commit.
 _LOCK = (
     select(_incidents.c.id, _incidents.c.kind, _incidents.c.channel_status)
     .where(_incidents.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_incidents.c.id)
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 _KNOWN_KEYS = select(_entries.c.source_key).where(
     _entries.c.source_key.in_(bindparam("keys", expanding=True))

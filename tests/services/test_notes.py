@@ -20,6 +20,8 @@ from bot.services.notes import NoteIntake
 from bot.services.timeline import TimelineService
 from storage.engine import Database
 from storage.models import OutboxRow, TimelineEntryRow
+from storage.repositories import IncidentRepository
+from storage.timeline_batch import lock_incidents
 from tests.support import checkout_report
 
 START = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
@@ -220,3 +222,41 @@ async def test_a_note_is_stored_after_the_database_dropped_every_connection(
     await world.notes.run_once()
     notes = [words for kind, words in await world.entries(incident) if kind == "note"]
     assert notes == ["before", "after"]
+
+
+@pytest.mark.parametrize("appender", ["a change of the record", "the note worker"])
+async def test_a_note_is_stored_while_another_transaction_appends_to_its_incident(
+    world: World, appender: str
+) -> None:
+    """Appending holds the incident's row lock for a whole transaction (a status change,
+    a page, the note worker of another replica). A note sent meanwhile is stored and
+    answered at once, not after that transaction: the lock keeps appenders apart and
+    lets rows that merely refer to the incident in."""
+    if world.db.is_sqlite:
+        pytest.skip("SQLite has one writer: nothing is appended meanwhile")
+    incident = await world.declare()
+    appending = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold_the_lock() -> None:
+        async with world.db.session() as session:
+            if appender == "the note worker":
+                await session.run_sync(lambda s: lock_incidents(s.connection(), [incident]))
+            else:
+                await IncidentRepository(session).find(incident, lock=True)
+            appending.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold_the_lock())
+    await appending.wait()
+    try:
+        stored = await asyncio.wait_for(
+            world.notes.accept(incident, actor="U0BOB", text="meanwhile", source_key="n1"),
+            timeout=10,
+        )
+    finally:
+        release.set()
+        await holder
+    assert stored
+    await world.notes.run_once()
+    assert ("note", "meanwhile") in await world.entries(incident)
