@@ -45,7 +45,7 @@ class NoteIntake(QueueWorker):
         db: Database,
         clock: Clock,
         *,
-        on_echo: Callable[[str], None] | None = None,
+        on_echo: Callable[[str], object] | None = None,
         load: RequestLoad | None = None,
         poll_seconds: float = 1.0,
         gather_seconds: float = 0.0,
@@ -53,7 +53,7 @@ class NoteIntake(QueueWorker):
         self.db = db
         self.clock = clock
         # Told the ordering key of each echo queued (the outbox may deliver it now).
-        self._on_echo = on_echo or (lambda _key: None)
+        self._on_echo: Callable[[str], object] = on_echo or (lambda _key: None)
         self.load = load
         self.poll_seconds = poll_seconds
         # How long a pass woken by a note waits for more notes to append with it: under a

@@ -121,22 +121,29 @@ class OutboxWorker(AttemptOutcomes):
         # replicas share it; this is only what this worker knows of it, to skip wake-ups
         # and to wake itself when a key it paced comes free: ordering key -> free at.
         self._paced: dict[str, datetime] = {}
+        # Paced keys a wake-up named that this worker knows nothing of (another replica
+        # delivered their last row), with their kind's interval: see `_learn_paced`.
+        self._asked: dict[str, timedelta] = {}
         self.leases = Leases(db, clock, lease, renew_every)
 
     def wake(self) -> None:
         """Called after a use case commits rows, so delivery does not wait for the poll."""
         self._wake.set()
 
-    def wake_for(self, kind: str, keys: Iterable[str]) -> None:
-        """After a commit that queued `kind` rows on `keys`. A key held back to Slack's
-        pace is taken when it comes free (run_forever wakes for that), so rows only for
-        held keys do not wake the worker: under a storm of notes that was a pass, and its
-        query, per commit for nothing."""
+    def wake_for(self, kind: str, keys: Iterable[str]) -> bool:
+        """After a commit that queued `kind` rows on `keys`; whether it woke the worker. A
+        key held back to Slack's pace is taken when it comes free (run_forever wakes for
+        that), so rows only for held keys do not wake the worker: under a storm of notes
+        that was a pass, and its query, per commit for nothing."""
         if kind in self.pacing:
             now = self.clock.now()
-            if all(key in self._paced and self._paced[key] > now for key in keys):
-                return
+            waiting = [key for key in keys if not (key in self._paced and self._paced[key] > now)]
+            if not waiting:
+                return False
+            for key in waiting:
+                self._asked[key] = self.pacing[kind]
         self._wake.set()
+        return True
 
     async def recover(self) -> int:
         """At start, free leases this deployment's dead processes left (single-writer SQLite)."""
@@ -149,10 +156,12 @@ class OutboxWorker(AttemptOutcomes):
         """Deliver the ready head of every ordering key once; returns how many made
         progress (rows only waiting for another row — NotReady — do not count)."""
         now = self.clock.now()
+        asked, self._asked = self._asked, {}
+        limit = self._concurrency * 4
         async with self.db.session(write=False) as session:
-            heads = await OutboxRepository(session).ready_heads(
-                now, limit=self._concurrency * 4, paced=self.pacing
-            )
+            heads = await OutboxRepository(session).ready_heads(now, limit=limit, paced=self.pacing)
+        if len(heads) < limit:
+            self._learn_paced(asked, {row.ordering_key for row in heads}, now)
             # What the claim cannot return: whether the attempt before this one ended
             # without a definite answer (the claim itself marks this one unknown).
             seen = [
@@ -164,6 +173,18 @@ class OutboxWorker(AttemptOutcomes):
         self._waiting = 0
         await asyncio.gather(*(self._deliver(head) for head in seen))
         return len(seen) - self._waiting
+
+    def _learn_paced(self, asked: Mapping[str, timedelta], ready: set[str], now: datetime) -> None:
+        """Keys a wake-up named whose head this pass did not find ready: another replica
+        delivered on them within their interval (or holds their head now). They count as
+        held back for one interval from now, so the rows queued on them meanwhile do not
+        wake this worker again: with two replicas, the one that had not delivered a
+        channel's last echo made a pass, and its query over every pending row, for each
+        note it took. The replica that delivered knows when the key comes free and takes
+        it then; should it die, this one finds the key when its interval is over."""
+        for key, interval in asked.items():
+            if key not in ready:
+                self._paced[key] = max(self._paced.get(key, now), now + interval)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         # The handlers' own sessions (a channel's id, a posted report's ts) included.

@@ -380,3 +380,33 @@ async def test_an_idle_worker_waits_the_poll_interval_once_held_keys_come_free(
     await enqueue(db, "channel:A", 2, now=clock.now())
     await w.drain()
     assert handler.calls == [[1], [2]]  # the key was forgotten, not lost: it goes at once
+
+
+async def test_a_replica_learns_that_another_replica_paced_a_key_from_one_pass(
+    db: Database,
+) -> None:
+    """Two replicas: A delivered channel:A's last echo, B takes the next notes. B's first
+    wake-up finds the key held, and B then counts it held for the interval: the rows
+    queued meanwhile do not each cost B a pass over the outbox. Once the interval is over
+    the rows go, by B if A is gone."""
+    clock, handler = FrozenClock(T0), Batching()
+    a = worker(db, handler, clock, pacing={"test": 1.0}, poll_seconds=30)
+    b = worker(db, handler, clock, pacing={"test": 1.0}, poll_seconds=30)
+    await enqueue(db, "channel:A", 1)
+    await a.drain()
+    woken = []
+    for n in range(2, 7):
+        await enqueue(db, "channel:A", n, now=clock.now())
+        woken.append(b.wake_for("test", {"channel:A"}))
+        if woken[-1]:
+            assert await b.run_once() == 0  # held: A delivered 1 just now
+        clock.advance(timedelta(milliseconds=100))
+    assert woken == [True, False, False, False, False]
+    assert handler.calls == [[1]]
+    assert b.idle_timeout() == pytest.approx(0.501)  # B looks again when it comes free
+    clock.advance(timedelta(seconds=0.51))
+    assert b.wake_for("test", {"channel:A"})
+    await b.drain()
+    assert handler.calls == [[1], [2, 3, 4, 5, 6]]
+    await enqueue(db, "channel:B", 10, now=clock.now())
+    assert b.wake_for("test", {"channel:B"})  # another key is not held
