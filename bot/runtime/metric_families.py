@@ -168,8 +168,8 @@ class OutboxMetrics(_Family):
             self.outbox_retries.labels(kind)
             self.outbox_dead.labels(kind)
 
-    def delivered(self, kind: str) -> None:
-        self.outbox_deliveries.labels(kind).inc()
+    def delivered(self, kind: str, count: int = 1) -> None:
+        self.outbox_deliveries.labels(kind).inc(count)
 
     def retried(self, kind: str, reason: str) -> None:  # noqa: ARG002 - reason is free text
         self.outbox_retries.labels(kind).inc()

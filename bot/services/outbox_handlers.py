@@ -72,7 +72,7 @@ class EffectHandler(Protocol):
 
 
 class DeliveryObserver(Protocol):
-    def delivered(self, kind: str) -> None: ...
+    def delivered(self, kind: str, count: int = 1) -> None: ...
     def retried(self, kind: str, reason: str) -> None: ...
     def dead(self, kind: str, reason: str) -> None: ...
 
@@ -80,7 +80,7 @@ class DeliveryObserver(Protocol):
 class NullObserver:
     """The observer of a worker given none: it counts nothing."""
 
-    def delivered(self, kind: str) -> None:
+    def delivered(self, kind: str, count: int = 1) -> None:
         pass
 
     def retried(self, kind: str, reason: str) -> None:

@@ -129,8 +129,8 @@ class AttemptOutcomes:
         if not settled:
             self._abandoned(item.id, item.kind)
             return
-        for _ in delivered:
-            self.observer.delivered(item.kind)
+        if delivered:  # once for the message, not once per row it carried (hundreds)
+            self.observer.delivered(item.kind, len(delivered))
         interval = self.pacing.get(item.kind)
         if interval:
             self._paced[item.ordering_key] = now + interval

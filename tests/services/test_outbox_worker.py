@@ -410,3 +410,30 @@ async def test_a_replica_learns_that_another_replica_paced_a_key_from_one_pass(
     assert handler.calls == [[1], [2, 3, 4, 5, 6]]
     await enqueue(db, "channel:B", 10, now=clock.now())
     assert b.wake_for("test", {"channel:B"})  # another key is not held
+
+
+class Counted:
+    """A delivery observer that counts, as the metrics do."""
+
+    def __init__(self) -> None:
+        self.delivered_rows: dict[str, int] = {}
+
+    def delivered(self, kind: str, count: int = 1) -> None:
+        self.delivered_rows[kind] = self.delivered_rows.get(kind, 0) + count
+
+    def retried(self, kind: str, reason: str) -> None:
+        pass
+
+    def dead(self, kind: str, reason: str) -> None:
+        pass
+
+
+async def test_a_message_carrying_several_rows_counts_every_row_delivered(db: Database) -> None:
+    """`firewatch_outbox_deliveries_total` counts rows: one echo message showing three
+    notes is three deliveries (told at once, not once per row)."""
+    clock, handler, seen = FrozenClock(T0), Batching(), Counted()
+    w = worker(db, handler, clock, observer=seen)
+    await enqueue(db, "channel:A", 1, 2, 3)
+    await w.drain()
+    assert handler.calls == [[1, 2, 3]]
+    assert seen.delivered_rows == {"test": 3}
