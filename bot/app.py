@@ -76,7 +76,7 @@ from bot.slack.server import HttpServer, build_web_app
 from bot.slack.user_directory import UserDirectory
 from bot.web.status_server import build_status_app, status_routes
 from storage.engine import Database
-from storage.instrumentation import time_statements
+from storage.instrumentation import time_database
 
 # long: the composition root names each part it builds and wires; split, the wiring
 # would be read across files.
@@ -117,7 +117,7 @@ class Firewatch:
         self.policy = PolicyHolder(policy) if policy is not None else load_policy_or_fail(settings)
         self.db = Database(settings.effective_database_url)
         self.metrics = Metrics()
-        time_statements(self.db.engine, self.metrics.statement_executed)
+        time_database(self.db, self.metrics.statement_executed)
         self.db.on_writer_wait = self.metrics.writer_waited
         self.slack = SlackClients(settings, self.metrics)
         self.auth = SlackAuth(self.slack.interactive, self.clock)

@@ -298,6 +298,16 @@ class Database:
         finally:
             self._write_lock.release()
 
+    def engines(self) -> list[Engine]:
+        """Every engine statements go through: the sessions', and where they exist the
+        single-statement writes' (PostgreSQL) and the batch writer's (a SQLite file)."""
+        found = [self.engine.sync_engine]
+        if self._once_engine is not None:
+            found.append(self._once_engine.sync_engine)
+        if self._batch_engine is not None:
+            found.append(self._batch_engine)
+        return found
+
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self._once_engine is not None:

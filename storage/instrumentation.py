@@ -13,7 +13,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.engine import Database
@@ -30,9 +30,22 @@ _QUERY_STARTED = "_firewatch_query_started"
 _timed: weakref.WeakKeyDictionary[Any, list[StatementObserver]] = weakref.WeakKeyDictionary()
 
 
-def time_statements(engine: AsyncEngine, observe: StatementObserver) -> Callable[[], None]:
+def time_database(db: Database, observe: StatementObserver) -> Callable[[], None]:
+    """`time_statements` on every engine of `db` (`Database.engines`): a note's insert
+    goes through PostgreSQL's single-statement pool, an append through SQLite's batch
+    writer, and both count. Returns a function that uninstalls them all."""
+    undo = [time_statements(engine, observe) for engine in db.engines()]
+
+    def uninstall() -> None:
+        for step in undo:
+            step()
+
+    return uninstall
+
+
+def time_statements(engine: AsyncEngine | Engine, observe: StatementObserver) -> Callable[[], None]:
     """Tell `observe` every statement's execution time; returns a function that uninstalls."""
-    sync_engine = engine.sync_engine
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
     observers = _timed.setdefault(sync_engine, [])
     if observe in observers:
         return lambda: None

@@ -31,9 +31,12 @@ from sqlalchemy import text
 
 from bot.domain.clock import FrozenClock
 from bot.emulator import SlackRequestSender
+from bot.policy.loader import load_default_policy
 from bot.runtime.metric_families import ACK_BUCKETS
 from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import job_listener
+from bot.services.incidents import IncidentService
+from bot.services.notes import NoteIntake
 from bot.services.outbox_worker import (
     DeliveryObserver,
     OutboxItem,
@@ -45,10 +48,10 @@ from bot.slack.delivery.web_api import call
 from bot.slack.instrumentation import InstrumentedWebClient, outcome_for_status, request_metrics
 from bot.slack.request_kinds import classify_request
 from storage.engine import Database, background_writes
-from storage.instrumentation import time_statements
+from storage.instrumentation import time_database, time_statements
 from storage.models import IncidentRow
 from storage.outbox import OutboxRepository, OutboxStats
-from tests.support import Harness
+from tests.support import Harness, checkout_report
 
 FORM = "application/x-www-form-urlencoded"
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -605,6 +608,39 @@ async def test_sqlalchemy_timing_observes_statements(tmp_path: Path) -> None:
         assert value(scrape(metrics), count, operation="select") == 2
     finally:
         await db.dispose()
+
+
+async def test_every_engine_of_the_database_is_timed(db: Database) -> None:
+    """A note is stored in one statement on PostgreSQL's single-statement pool, and
+    appended on SQLite's batch writer: both are statements of the busiest path, and
+    both must show in firewatch_db_query_seconds (neither did while only the sessions'
+    engine was timed)."""
+    clock = FrozenClock(datetime(2026, 12, 6, 9, 0, tzinfo=UTC))
+    policy = load_default_policy()
+    incidents = IncidentService(db, lambda: policy, clock, broadcast_channel=None)
+    incident = (
+        await incidents.declare(checkout_report(), reporter_id="U0ALICE", declare_key="k1")
+    ).incident.id
+    notes = NoteIntake(db, clock)
+    metrics = Metrics()
+    uninstall = time_database(db, metrics.statement_executed)
+
+    def statements() -> float:
+        exposition = scrape(metrics)
+        operations = ("select", "insert", "update", "delete", "other")
+        counted = (
+            value(exposition, "firewatch_db_query_seconds_count", operation=o) for o in operations
+        )
+        return sum(n or 0 for n in counted)
+
+    try:
+        await notes.accept(incident, actor="U0BOB", text="seen", source_key="n1")
+        stored = statements()
+        assert stored >= 1
+        assert await notes.append_waiting([incident]) == 1
+        assert statements() > stored
+    finally:
+        uninstall()
 
 
 async def test_writer_waits_are_observed_by_whose_work_waited(tmp_path: Path) -> None:
