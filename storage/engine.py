@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.direct import DirectConnections
 from storage.sqlite_driver import one_trip_dbapi
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -172,6 +173,11 @@ class Database:
                 hide_parameters=True,
                 **engine_kwargs,
             )
+        # PostgreSQL: kept asyncpg connections for the busiest single statement, a note's
+        # (storage/direct.py).
+        self.direct: DirectConnections | None = None
+        if self._once_engine is not None:
+            self.direct = DirectConnections(url, self._once_engine.dialect)
         # Told how long each SQLite write transaction waited for the writer, and whether
         # it was background work (the metrics' firewatch_db_writer_wait_seconds).
         self.on_writer_wait: Callable[[bool, float], None] | None = None
@@ -312,6 +318,8 @@ class Database:
         await self.engine.dispose()
         if self._once_engine is not None:
             await self._once_engine.dispose()
+        if self.direct is not None:
+            await self.direct.close()
         if self._checkpoint_engine is not None:
             async with self._checkpointing:
                 await asyncio.to_thread(self._checkpoint_engine.dispose)

@@ -31,14 +31,20 @@ _timed: weakref.WeakKeyDictionary[Any, list[StatementObserver]] = weakref.WeakKe
 
 
 def time_database(db: Database, observe: StatementObserver) -> Callable[[], None]:
-    """`time_statements` on every engine of `db` (`Database.engines`): a note's insert
-    goes through PostgreSQL's single-statement pool, an append through SQLite's batch
-    writer, and both count. Returns a function that uninstalls them all."""
+    """`time_statements` on every engine of `db` (`Database.engines`), and its direct
+    statements: a note's insert goes straight through asyncpg on PostgreSQL
+    (storage/direct.py), an append through SQLite's batch writer, and both count.
+    Returns a function that uninstalls them all."""
     undo = [time_statements(engine, observe) for engine in db.engines()]
+    direct = db.direct
+    if direct is not None and observe not in direct.observers:
+        direct.observers.append(observe)  # a note's insert on PostgreSQL
 
     def uninstall() -> None:
         for step in undo:
             step()
+        if direct is not None and observe in direct.observers:
+            direct.observers.remove(observe)
 
     return uninstall
 

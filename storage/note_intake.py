@@ -37,6 +37,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import Executable
 
+from storage.direct import StatementFailed
+from storage.engine import Database
 from storage.models import Base, BigId, TimelineEntryRow
 from storage.outbox import NEW_ROW_COLUMNS, enqueue_rows, new_row
 from storage.outbox_table import OUTBOX
@@ -110,14 +112,31 @@ _SQLITE_ACCEPT = (
 _WAITING = select(_notes).order_by(_notes.c.id)
 
 
-def accept(
-    conn: Connection,
-    note: WaitingNote,
-    echo: tuple[str, str, dict[str, Any], int | None],
-) -> bool:
-    """Store `note` and queue `echo` (the outbox row that shows it) in the caller's
-    transaction; False, nothing stored, when the note is already waiting or on the
-    timeline (the same command delivered again)."""
+Echo = tuple[str, str, dict[str, Any], int | None]
+
+
+async def store(db: Database, note: WaitingNote, echo: Echo) -> bool:
+    """Store `note` and queue `echo` (the outbox row that shows it), in one statement
+    where it costs one round trip; False, nothing stored, when the note is already
+    waiting or on the timeline (the same command delivered again). Raises IncidentGone.
+
+    On PostgreSQL the statement goes straight through asyncpg (storage/direct.py): it is
+    on the path of every `/incident note` answer, and safe to send twice."""
+    if db.direct is None:
+        return await db.write_once(lambda conn: accept(conn, note, echo))
+    values = {name: getattr(note, name) for name in _NOTE_COLUMNS}
+    row = new_row(*echo, now=note.received_at)
+    values.update({f"echo_{name}": row[name] for name in NEW_ROW_COLUMNS})
+    try:
+        return await db.direct.fetchrow(_PG_ACCEPT, values, operation="insert") is not None
+    except StatementFailed as exc:
+        if exc.integrity:  # the unique key has ON CONFLICT: the incident is gone
+            raise IncidentGone(note.incident_id) from exc
+        raise
+
+
+def accept(conn: Connection, note: WaitingNote, echo: Echo) -> bool:
+    """`store` in the caller's transaction (SQLite, and PostgreSQL's `Connection`)."""
     values = {name: getattr(note, name) for name in _NOTE_COLUMNS}
     try:
         if conn.dialect.name == "postgresql":

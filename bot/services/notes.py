@@ -74,12 +74,8 @@ class NoteIntake(QueueWorker):
             raise InvalidChange(too_long("A note", text))
         note = WaitingNote(incident_id, actor, text, source_key, self.clock.now())
         echo = effects.note_echo(incident_id, source_key)
-
-        def store(conn: Connection) -> bool:
-            return note_intake.accept(conn, note, echo)
-
         try:
-            accepted = await self.db.write_once(store)
+            accepted = await note_intake.store(self.db, note, echo)
         except note_intake.IncidentGone as exc:
             raise IncidentNotFound(reference(incident_id)) from exc
         if accepted:
