@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import asyncpg
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+
+T = TypeVar("T")
 
 # Told each statement's operation (insert, select…) and its seconds.
 StatementObserver = Callable[[str, float], None]
@@ -65,12 +67,14 @@ class StatementFailed(Exception):
 @dataclass(frozen=True)
 class DirectStatement:
     """A Core statement compiled for asyncpg: its SQL, and for each positional parameter
-    the name it is bound by and its type's bind processing."""
+    the name it is bound by and its type's bind processing; an insert's columns left out
+    take their model's scalar default (`attempts=0`), as SQLAlchemy would give them."""
 
     sql: str
     names: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
     operation: str
+    defaults: Mapping[str, Any]
 
     @classmethod
     def compile(cls, statement: Executable, dialect: Dialect, operation: str) -> DirectStatement:
@@ -80,12 +84,18 @@ class DirectStatement:
         processors = tuple(
             binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
         )
-        return cls(str(compiled), names, processors, operation)
+        defaults = {}
+        for column in compiled.insert_prefetch:
+            default = column.default
+            if default is None or not getattr(default, "is_scalar", False):
+                raise ValueError(f"a direct statement cannot compute {column}'s default")
+            defaults[column.key] = getattr(default, "arg", None)
+        return cls(str(compiled), names, processors, operation, defaults)
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
         args = []
         for name, process in zip(self.names, self.processors, strict=True):
-            value = params[name]
+            value = params[name] if name in params else self.defaults[name]
             args.append(value if process is None or value is None else process(value))
         return args
 
@@ -121,12 +131,33 @@ class DirectConnections:
         """Run `statement` (safe to run twice) with `params`; its first row, or None."""
         direct = self.prepare(statement, operation)
         args = direct.arguments(params)
+
+        async def run(conn: asyncpg.Connection) -> asyncpg.Record | None:
+            row: asyncpg.Record | None = await conn.fetchrow(direct.sql, *args)
+            return row
+
+        return await self._run(direct.operation, run)
+
+    async def executemany(
+        self, statement: Executable, rows: Sequence[Mapping[str, Any]], *, operation: str
+    ) -> None:
+        """Run `statement` (safe to run twice) once per row of parameters, in one
+        round trip and one transaction (asyncpg's `executemany`)."""
+        direct = self.prepare(statement, operation)
+        args = [direct.arguments(params) for params in rows]
+
+        async def run(conn: asyncpg.Connection) -> None:
+            await conn.executemany(direct.sql, args)
+
+        await self._run(direct.operation, run)
+
+    async def _run(self, operation: str, call: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         async with self._open:
             for attempt in (1, 2):
                 conn = await self._connection(fresh=attempt == 2)
                 started = time.perf_counter()
                 try:
-                    row: asyncpg.Record | None = await conn.fetchrow(direct.sql, *args)
+                    result = await call(conn)
                 except Exception as exc:
                     if conn.is_closed() and attempt == 1:
                         self._drop_idle()  # they went with the same server
@@ -136,9 +167,9 @@ class DirectConnections:
                 except BaseException:  # cancelled mid-statement: its state is unknown
                     conn.terminate()
                     raise
-                self._observe(direct.operation, time.perf_counter() - started)
+                self._observe(operation, time.perf_counter() - started)
                 self._release(conn)
-                return row
+                return result
         raise AssertionError("unreachable")
 
     async def close(self) -> None:

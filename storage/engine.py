@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -159,25 +158,13 @@ class Database:
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._write_lock = WriterLock() if self.is_sqlite else None
-        # PostgreSQL: a pool of autocommit connections, not pinged before use, for writes
-        # that are one idempotent statement (`write_once`). Ten are kept: a connection
-        # beyond the pool is opened for one burst and closed after it, and opening one
-        # (a server process, its setup queries) costs more than the note it stores.
-        self._once_engine: AsyncEngine | None = None
-        if not self.is_sqlite:
-            self._once_engine = create_async_engine(
-                url,
-                isolation_level="AUTOCOMMIT",
-                pool_size=10,
-                max_overflow=5,
-                hide_parameters=True,
-                **engine_kwargs,
-            )
-        # PostgreSQL: kept asyncpg connections for the busiest single statement, a note's
-        # (storage/direct.py).
+        # PostgreSQL: kept autocommit connections, not pinged before use, for the
+        # statements an answer waits for (a note's, a submission's): one round trip each,
+        # straight through asyncpg (storage/direct.py). SQLite writes them in
+        # `write_batch`.
         self.direct: DirectConnections | None = None
-        if self._once_engine is not None:
-            self.direct = DirectConnections(url, self._once_engine.dialect)
+        if not self.is_sqlite:
+            self.direct = DirectConnections(url, self.engine.dialect)
         # Told how long each SQLite write transaction waited for the writer, and whether
         # it was background work (the metrics' firewatch_db_writer_wait_seconds).
         self.on_writer_wait: Callable[[bool, float], None] | None = None
@@ -252,24 +239,6 @@ class Database:
                 await asyncio.wait([done])
                 raise
 
-    async def write_once(self, work: Callable[[Connection], T]) -> T:
-        """Run `work(connection)`, a single statement that is safe to run twice, where it
-        costs one round trip: on PostgreSQL in autocommit, on a connection not pinged
-        before use (a ping, BEGIN and COMMIT would be three more round trips, each a wait
-        for the server's CPU under load); a connection found dropped (the server
-        restarted) is replaced and the statement sent again, once. Elsewhere it is
-        `write_batch`."""
-        if self._once_engine is None:
-            return await self.write_batch(work)
-        for attempt in (1, 2):
-            try:
-                async with self._once_engine.connect() as conn:
-                    return await conn.run_sync(work)
-            except DBAPIError as exc:
-                if attempt == 2 or not exc.connection_invalidated:
-                    raise
-        raise AssertionError("unreachable")
-
     def _run_batch(self, work: Callable[[Connection], T]) -> T:
         assert self._batch_engine is not None
         with self._batch_engine.begin() as conn:
@@ -308,16 +277,12 @@ class Database:
         """Every engine statements go through: the sessions', and where they exist the
         single-statement writes' (PostgreSQL) and the batch writer's (a SQLite file)."""
         found = [self.engine.sync_engine]
-        if self._once_engine is not None:
-            found.append(self._once_engine.sync_engine)
         if self._batch_engine is not None:
             found.append(self._batch_engine)
         return found
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self._once_engine is not None:
-            await self._once_engine.dispose()
         if self.direct is not None:
             await self.direct.close()
         if self._checkpoint_engine is not None:

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, delete, func, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.engine import Database
 from storage.models import DeclarationIntakeRow
 from storage.rows import count_and_oldest
 
@@ -45,8 +46,8 @@ def add_many(
     conn: Connection, items: Sequence[tuple[str, dict[str, Any]]], *, now: datetime
 ) -> None:
     """Store submissions (declare key, data) in one statement; a key already stored — a
-    retried or double-clicked submission — is left as it is. Synchronous: it runs in
-    `Database.write_once` (the answer to a submission waits for it)."""
+    retried or double-clicked submission — is left as it is, in the caller's transaction
+    (SQLite's `store_many`)."""
     if not items:
         return
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
@@ -54,6 +55,34 @@ def add_many(
     conn.execute(
         stmt, [{"declare_key": key, "data": data, "received_at": now} for key, data in items]
     )
+
+
+# One submission, for asyncpg's `executemany` (storage/direct.py).
+_ADD_ONE = (
+    postgresql.insert(_intake)
+    .values(
+        {
+            name: bindparam(name, type_=_intake.c[name].type)
+            for name in ("declare_key", "data", "received_at")
+        }
+    )
+    .on_conflict_do_nothing(index_elements=["declare_key"])
+)
+
+
+async def store_many(
+    db: Database, items: Sequence[tuple[str, dict[str, Any]]], *, now: datetime
+) -> None:
+    """`add_many` where it costs one round trip: the answer to a submission waits for
+    it. On PostgreSQL straight through asyncpg (storage/direct.py), on SQLite in
+    `Database.write_batch`."""
+    if not items:
+        return
+    if db.direct is None:
+        await db.write_batch(lambda conn: add_many(conn, items, now=now))
+        return
+    rows = [{"declare_key": key, "data": data, "received_at": now} for key, data in items]
+    await db.direct.executemany(_ADD_ONE, rows, operation="insert")
 
 
 async def add(

@@ -123,7 +123,7 @@ async def store(db: Database, note: WaitingNote, echo: Echo) -> bool:
     On PostgreSQL the statement goes straight through asyncpg (storage/direct.py): it is
     on the path of every `/incident note` answer, and safe to send twice."""
     if db.direct is None:
-        return await db.write_once(lambda conn: accept(conn, note, echo))
+        return await db.write_batch(lambda conn: accept(conn, note, echo))
     values = {name: getattr(note, name) for name in _NOTE_COLUMNS}
     row = new_row(*echo, now=note.received_at)
     values.update({f"echo_{name}": row[name] for name in NEW_ROW_COLUMNS})

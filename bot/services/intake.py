@@ -126,7 +126,7 @@ class DeclarationIntake(QueueWorker):
         now = self.clock.now()
         # One statement, safe to repeat (a stored key is left as it is): on PostgreSQL
         # one round trip in autocommit, where a transaction would add three.
-        await self.db.write_once(lambda conn: intake.add_many(conn, items, now=now))
+        await intake.store_many(self.db, items, now=now)
         return [None] * len(items)
 
     async def pending(self) -> int:

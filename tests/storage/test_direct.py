@@ -12,6 +12,7 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import Integer, Table, bindparam, insert, select, text
 
+from storage import intake
 from storage.direct import KEEP, MOST, DirectConnections, StatementFailed
 from storage.engine import Database
 from storage.models import OutboxRow
@@ -201,3 +202,25 @@ async def test_a_burst_runs_at_most_the_limit_keeps_ten_and_closing_closes_them(
             break
         await asyncio.sleep(0.1)
     assert not await alive(db, pids)
+
+
+async def test_submissions_are_stored_in_one_round_trip_and_a_second_sending_adds_nothing(
+    db: Database, direct: DirectConnections
+) -> None:
+    """A declaration's answer waits for its submission's row: on PostgreSQL the group
+    commit's rows go in one `executemany`, and Slack's retry of a submission (the same
+    declare key) stores nothing more."""
+    timed: list[str] = []
+    direct.observers.append(lambda operation, _seconds: timed.append(operation))
+    items = [("V1", {"report": {"title": "Checkout down"}}), ("V2", {"report": {"title": "é"}})]
+    await intake.store_many(db, items, now=AT)
+    await intake.store_many(db, [*items, ("V3", {})], now=AT)
+    async with db.session(write=False) as session:
+        stored = await intake.listing(session, aside_only=False, limit=10)
+    assert [(s.declare_key, s.title) for s in stored] == [
+        ("V1", "Checkout down"),
+        ("V2", "é"),
+        ("V3", ""),
+    ]
+    assert {s.received_at for s in stored} == {AT}
+    assert timed == ["insert", "insert"]
