@@ -107,9 +107,14 @@ class DirectConnections:
     def __init__(self, url: str, dialect: Dialect) -> None:
         self._dialect = dialect
         _args, kwargs = dialect.create_connect_args(make_url(url))
-        # The dialect's own options, not asyncpg's (its statement cache is asyncpg's own).
+        # The dialect's own options, not asyncpg's. Its statement cache size is honoured
+        # as asyncpg's: `?prepared_statement_cache_size=0` (behind PgBouncer in
+        # transaction mode) must turn prepared statements off here too.
+        cache = kwargs.get("prepared_statement_cache_size")
         for option in _DIALECT_OPTIONS:
             kwargs.pop(option, None)
+        if cache is not None:
+            kwargs["statement_cache_size"] = int(cache)
         self._connect_kwargs: dict[str, Any] = dict(kwargs)
         self._idle: list[asyncpg.Connection] = []
         self._open = asyncio.Semaphore(MOST)

@@ -228,3 +228,17 @@ async def test_submissions_are_stored_in_one_round_trip_and_a_second_sending_add
     ]
     assert {s.received_at for s in stored} == {AT}
     assert timed == ["insert", "insert"]
+
+
+def test_the_urls_statement_cache_setting_reaches_asyncpg() -> None:
+    """Behind PgBouncer in transaction mode prepared statements must be off:
+    `?prepared_statement_cache_size=0` in FIREWATCH_DATABASE_URL says so to SQLAlchemy,
+    and the direct connections must obey it too (asyncpg's `statement_cache_size`)."""
+    url = "postgresql+asyncpg://firewatch@db.internal:6432/firewatch"
+    dialect = Database(url).engine.dialect
+    plain = DirectConnections(url, dialect)
+    behind = DirectConnections(url + "?prepared_statement_cache_size=0", dialect)
+    assert "statement_cache_size" not in plain._connect_kwargs  # asyncpg's default
+    assert behind._connect_kwargs["statement_cache_size"] == 0
+    assert behind._connect_kwargs["host"] == "db.internal"
+    assert "prepared_statement_cache_size" not in behind._connect_kwargs
