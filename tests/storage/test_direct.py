@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from sqlalchemy import Integer, Table, bindparam, insert, select, text
@@ -17,21 +16,9 @@ from storage.direct import KEEP, MOST, DirectConnections, StatementFailed
 from storage.engine import Database
 from storage.models import OutboxRow
 from storage.note_intake import NoteIntakeRow
+from tests.storage.test_raw_insert import AT
+from tests.storage.test_raw_insert import OUTBOX as OUTBOX_ROW
 
-AT = datetime(2026, 12, 6, 21, 5, 6, 789012, tzinfo=timezone(timedelta(hours=2)))
-OUTBOX_ROW: dict[str, Any] = {
-    "kind": "timeline_echo",
-    "ordering_key": "channel:C1",
-    "payload": {"incident_id": 3, "note_key": "note:1", "text": "ünïcode “quotes”\n"},
-    "status": "pending",
-    "attempts": 0,
-    "next_attempt_at": AT,
-    "created_at": AT.astimezone(UTC),
-    "incident_id": None,
-    "progress": {},
-    "result": {"nested": [1, 2.5, None, True]},
-    "outcome_unknown": False,
-}
 _OUTBOX = cast(Table, OutboxRow.__table__)
 _PID = select(text("pg_backend_pid()"))
 
@@ -41,6 +28,19 @@ def direct(db: Database) -> DirectConnections:
     if db.direct is None:
         pytest.skip("direct statements are PostgreSQL's (the PostgreSQL pass runs this)")
     return db.direct
+
+
+async def running(db: Database, marker: str) -> list[int]:
+    """The other backends whose current statement contains `marker`."""
+    async with db.engine.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE query LIKE :marker"
+                " AND pid <> pg_backend_pid()"
+            ),
+            {"marker": f"%{marker}%"},
+        )
+        return [int(pid) for (pid,) in rows]
 
 
 async def alive(db: Database, pids: set[int]) -> set[int]:
@@ -92,19 +92,12 @@ async def test_a_connection_dropped_under_its_statement_sends_it_again_on_a_new_
     """The drop is found only by the statement itself (the server went away while it
     ran): it is sent again, once, on a new connection, and its row is the answer."""
     statement = select(text("pg_backend_pid(), pg_sleep(0.5)"))
-    running = asyncio.create_task(direct.fetchrow(statement, {}, operation="select"))
+    sent = asyncio.create_task(direct.fetchrow(statement, {}, operation="select"))
     await asyncio.sleep(0.2)
+    (pid,) = await running(db, "pg_sleep(0.5)")
     async with db.engine.begin() as conn:
-        (pid,) = (
-            await conn.execute(
-                text(
-                    "SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(0.5)%'"
-                    " AND pid <> pg_backend_pid()"
-                )
-            )
-        ).one()
         await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    row = await running
+    row = await sent
     assert row is not None
     assert row[0] != pid  # answered by a new connection
 
@@ -151,15 +144,7 @@ async def test_a_statement_cancelled_midway_does_not_hand_its_connection_on(
         direct.fetchrow(select(text("pg_backend_pid(), pg_sleep(2)")), {}, operation="select")
     )
     await asyncio.sleep(0.3)
-    async with db.engine.connect() as conn:
-        (pid,) = (
-            await conn.execute(
-                text(
-                    "SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%'"
-                    " AND pid <> pg_backend_pid()"
-                )
-            )
-        ).one()
+    (pid,) = await running(db, "pg_sleep(2)")
     sleeping.cancel()
     with pytest.raises(asyncio.CancelledError):
         await sleeping
@@ -186,15 +171,9 @@ async def test_a_burst_runs_at_most_the_limit_keeps_ten_and_closing_closes_them(
 
     burst = asyncio.gather(*(one() for _ in range(2 * MOST)))
     await asyncio.sleep(0.15)
-    async with db.engine.connect() as conn:
-        sleeping = await conn.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(0.3)%'"
-                " AND pid <> pg_backend_pid()"
-            )
-        )
+    sleeping = await running(db, "pg_sleep(0.3)")
     await burst
-    assert sleeping == MOST  # the rest waited for a connection
+    assert len(sleeping) == MOST  # the rest waited for a connection
     for _ in range(50):  # the server ends a closed connection's process soon after
         if len(await alive(db, pids)) <= KEEP:
             break
