@@ -274,8 +274,9 @@ class Database:
             self._write_lock.release()
 
     def engines(self) -> list[Engine]:
-        """Every engine statements go through: the sessions', and where they exist the
-        single-statement writes' (PostgreSQL) and the batch writer's (a SQLite file)."""
+        """Every engine statements go through: the sessions', and where it exists the
+        batch writer's (a SQLite file). PostgreSQL's direct statements go around them
+        (`direct`, timed through its own observers)."""
         found = [self.engine.sync_engine]
         if self._batch_engine is not None:
             found.append(self._batch_engine)
