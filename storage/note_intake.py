@@ -123,7 +123,7 @@ async def store(db: Database, note: WaitingNote, echo: Echo) -> bool:
     On PostgreSQL the statement goes straight through asyncpg (storage/direct.py): it is
     on the path of every `/incident note` answer, and safe to send twice."""
     if db.direct is None:
-        return await db.write_batch(lambda conn: accept(conn, note, echo))
+        return await db.write_batch(lambda conn: _accept_sqlite(conn, note, echo))
     values = {name: getattr(note, name) for name in _NOTE_COLUMNS}
     row = new_row(*echo, now=note.received_at)
     values.update({f"echo_{name}": row[name] for name in NEW_ROW_COLUMNS})
@@ -135,14 +135,10 @@ async def store(db: Database, note: WaitingNote, echo: Echo) -> bool:
         raise
 
 
-def accept(conn: Connection, note: WaitingNote, echo: Echo) -> bool:
-    """`store` in the caller's transaction (SQLite, and PostgreSQL's `Connection`)."""
+def _accept_sqlite(conn: Connection, note: WaitingNote, echo: Echo) -> bool:
+    """`store` on SQLite: the note, then its echo, in the batch writer's transaction."""
     values = {name: getattr(note, name) for name in _NOTE_COLUMNS}
     try:
-        if conn.dialect.name == "postgresql":
-            row = new_row(*echo, now=note.received_at)
-            queued = {f"echo_{name}": row[name] for name in NEW_ROW_COLUMNS}
-            return conn.execute(_PG_ACCEPT, {**values, **queued}).first() is not None
         if not conn.execute(_SQLITE_ACCEPT, values).rowcount:
             return False
     except IntegrityError as exc:  # the unique key has ON CONFLICT: the incident is gone
