@@ -39,6 +39,7 @@ from sqlalchemy.sql import Executable
 
 from storage.direct import StatementFailed
 from storage.engine import Database
+from storage.in_list import in_list
 from storage.models import Base, BigId, TimelineEntryRow
 from storage.outbox import NEW_ROW_COLUMNS, enqueue_rows, new_row
 from storage.outbox_table import OUTBOX
@@ -109,7 +110,9 @@ _SQLITE_ACCEPT = (
     .from_select(list(_NOTE_COLUMNS), _NEW_NOTE)
     .on_conflict_do_nothing(index_elements=["source_key"])
 )
-_WAITING = select(_notes).order_by(_notes.c.id)
+_WAITING = select(_notes).where(in_list(_notes.c.incident_id, "ids")).order_by(_notes.c.id)
+_TAKEN = delete(_notes).where(in_list(_notes.c.id, "ids"))
+_WAITING_KEYS = select(_notes.c.source_key).where(in_list(_notes.c.source_key, "keys"))
 
 
 Echo = tuple[str, str, dict[str, Any], int | None]
@@ -153,7 +156,7 @@ def waiting(conn: Connection, incident_ids: Sequence[int]) -> list[WaitingNote]:
     the lock was granted."""
     if not incident_ids:
         return []
-    rows = conn.execute(_WAITING.where(_notes.c.incident_id.in_(sorted(set(incident_ids)))))
+    rows = conn.execute(_WAITING, {"ids": sorted(set(incident_ids))})
     return [
         WaitingNote(**{name: r._mapping[name] for name in (*_NOTE_COLUMNS, "id")}) for r in rows
     ]
@@ -162,7 +165,7 @@ def waiting(conn: Connection, incident_ids: Sequence[int]) -> list[WaitingNote]:
 def taken(conn: Connection, note_ids: Sequence[int]) -> None:
     """The notes are on their timelines now (same transaction)."""
     if note_ids:
-        conn.execute(delete(_notes).where(_notes.c.id.in_(list(note_ids))))
+        conn.execute(_TAKEN, {"ids": list(note_ids)})
 
 
 async def incidents_waiting(session: AsyncSession, limit: int) -> list[int]:
@@ -184,8 +187,7 @@ async def is_waiting(session: AsyncSession, source_keys: Sequence[str]) -> set[s
     if not source_keys:
         return set()
     conn = await session.connection()
-    stmt = select(_notes.c.source_key).where(_notes.c.source_key.in_(list(source_keys)))
-    return set((await conn.execute(stmt)).scalars())
+    return set((await conn.execute(_WAITING_KEYS, {"keys": list(source_keys)})).scalars())
 
 
 async def stats(session: AsyncSession) -> tuple[int, datetime | None]:

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from storage.in_list import in_list
 from storage.models import OutboxRow
 from storage.outbox_settle import release_in
 from storage.outbox_table import DEAD, DONE, OUTBOX, PENDING, OutboxQueries
@@ -299,7 +300,7 @@ def claim_many_in(
     c = OUTBOX.c
     result = conn.execute(
         update(OUTBOX)
-        .where(c.id.in_(bindparam("ids", expanding=True)))
+        .where(in_list(c.id, "ids"))
         .where(c.status == PENDING)
         .where(_lease_free(now))
         .values(_lease(worker, token, now, lease))

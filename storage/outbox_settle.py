@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, update
 
+from storage.in_list import in_list
 from storage.outbox_table import DEAD, DONE, OUTBOX, PENDING
 
 _c = OUTBOX.c
@@ -29,7 +30,7 @@ _FREED = {"claimed_by": None, "claimed_until": None, "claim_token": None}
 
 def _held_rows(*, many: bool) -> Any:
     """UPDATE of rows (one id, or `ids`) still pending under the claim `token`."""
-    ids = _c.id.in_(bindparam("ids", expanding=True)) if many else _c.id == bindparam("row_id")
+    ids = in_list(_c.id, "ids") if many else _c.id == bindparam("row_id")
     return update(OUTBOX).where(ids, _c.status == PENDING, _c.claim_token == bindparam("token"))
 
 
@@ -62,9 +63,9 @@ _PROGRESS = _held_rows(many=False).values(progress=bindparam("progress", type_=_
 _RENEW = (
     update(OUTBOX)
     .where(
-        _c.id.in_(bindparam("ids", expanding=True)),
+        in_list(_c.id, "ids"),
         _c.status == PENDING,
-        _c.claim_token.in_(bindparam("tokens", expanding=True)),
+        in_list(_c.claim_token, "tokens"),
     )
     .values(claimed_until=bindparam("until", type_=_c.claimed_until.type))
     .returning(_c.id)

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, delete, func, select
+from sqlalchemy import Row, Select, Table, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.incident import ChannelStatus, Incident, Kind, Status
 from bot.domain.timeline import GENESIS_HASH, TimelineEntry
+from storage.in_list import in_list
 from storage.models import DeclareDraftRow, IncidentRow, SlackEventRow, TimelineEntryRow
 from storage.rows import added, changed, from_row, held
 from storage.session import Repository
@@ -206,13 +207,9 @@ class TimelineRepository(Repository):
 
 _entries_table = cast(Table, TimelineEntryRow.__table__)
 _MANY_ENTRIES = (
-    select(_entries_table)
-    .where(_entries_table.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_entries_table.c.id)
+    select(_entries_table).where(in_list(_entries_table.c.id, "ids")).order_by(_entries_table.c.id)
 )
-_BY_SOURCE_KEYS = select(_entries_table).where(
-    _entries_table.c.source_key.in_(bindparam("keys", expanding=True))
-)
+_BY_SOURCE_KEYS = select(_entries_table).where(in_list(_entries_table.c.source_key, "keys"))
 
 
 def entry_from_row(r: TimelineEntryRow | Row[Any]) -> TimelineEntry:

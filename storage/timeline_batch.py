@@ -30,6 +30,7 @@ from sqlalchemy import (
 
 from bot.domain.timeline import GENESIS_HASH, EntryKind, TimelineEntry, entry_hash
 from storage import note_intake
+from storage.in_list import in_list
 from storage.models import IncidentRow, TimelineEntryRow
 from storage.raw import RawInsert, cursor, placeholders
 
@@ -44,13 +45,11 @@ _entries = cast(Table, TimelineEntryRow.__table__)
 # acknowledged during an append waited for that append's commit.
 _LOCK = (
     select(_incidents.c.id, _incidents.c.kind, _incidents.c.channel_status)
-    .where(_incidents.c.id.in_(bindparam("ids", expanding=True)))
+    .where(in_list(_incidents.c.id, "ids"))
     .order_by(_incidents.c.id)
     .with_for_update(key_share=True)
 )
-_KNOWN_KEYS = select(_entries.c.source_key).where(
-    _entries.c.source_key.in_(bindparam("keys", expanding=True))
-)
+_KNOWN_KEYS = select(_entries.c.source_key).where(in_list(_entries.c.source_key, "keys"))
 # A statement of its own, after the lock: on PostgreSQL it then reads the head as the
 # previous holder of the lock committed it. SQLite's single writer has no such race, so
 # there the heads come with the incidents (one round trip less per batch).
