@@ -15,12 +15,14 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from storage.direct import DirectConnections
 from storage.sqlite_driver import one_trip_dbapi
@@ -76,7 +78,23 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10, **kwargs)
+    engine = create_async_engine(url, pool_size=10, max_overflow=10, **kwargs)
+    event.listen(engine.sync_engine, "checkout", _replace_if_closed)
+    return engine
+
+
+def _replace_if_closed(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    """Checkout on PostgreSQL: a pooled connection whose server went away (a restart, a
+    terminated backend: the server closes the socket, and asyncpg marks the connection
+    closed as soon as the event loop reads that) is replaced by a new one before it is
+    used. SQLAlchemy's `pool_pre_ping` did this by asking the server, three round trips
+    (BEGIN, `;`, ROLLBACK) for every transaction: a tenth of a replica's CPU per note
+    with two replicas at 200 notes a second (docs/performance.md). A connection that
+    dies in the instant between this check and its first statement fails that statement,
+    as one that dies during a transaction always could: SQLAlchemy then discards it."""
+    driver = record.driver_connection
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the database server closed this connection")
 
 
 def _sqlite_file(url: str) -> bool:
