@@ -3,10 +3,11 @@
 SQLAlchemy's expanding parameter (`column.in_(bindparam(name, expanding=True))`) renders
 one placeholder per value each time the statement runs. A storm's echo claims, reads and
 settles a few hundred rows at once: on PostgreSQL every such statement was rendered
-again, value by value (1–1.5 ms of the event loop each), and, its text new for each
-length of list, prepared again by asyncpg and planned again by the server, a round trip
-more. `in_list` renders `column = ANY($1::type[])` there, one text whatever the length;
-SQLite keeps the expanding form, which it runs well.
+again, value by value (over a millisecond of the event loop each under a profiler), and,
+its text new for each length of list, prepared again by asyncpg and planned again by the
+server, a round trip more (docs/performance.md, seventeenth session). `in_list` renders
+`column = ANY($1::type[])` there, one text whatever the length; SQLite keeps the
+expanding form, which it runs well.
 """
 
 from __future__ import annotations
