@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_
 
 from storage.direct import DirectConnections
 from storage.sqlite_driver import one_trip_dbapi
@@ -79,22 +80,39 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     engine = create_async_engine(url, pool_size=10, max_overflow=10, **kwargs)
-    event.listen(engine.sync_engine, "checkout", _replace_if_closed)
+    event.listen(engine.sync_engine, "checkout", _begin_on_checkout)
     return engine
 
 
-def _replace_if_closed(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
-    """Checkout on PostgreSQL: a pooled connection whose server went away (a restart, a
-    terminated backend: the server closes the socket, and asyncpg marks the connection
-    closed as soon as the event loop reads that) is replaced by a new one before it is
-    used. SQLAlchemy's `pool_pre_ping` did this by asking the server, three round trips
-    (BEGIN, `;`, ROLLBACK) for every transaction: a tenth of a replica's CPU per note
-    with two replicas at 200 notes a second (docs/performance.md). A connection that
-    dies in the instant between this check and its first statement fails that statement,
-    as one that dies during a transaction always could: SQLAlchemy then discards it."""
+def _begin_on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    """Checkout on PostgreSQL: send the transaction's BEGIN now, where a connection whose
+    server went away (a restart, a failover, a terminated backend) is replaced by a new
+    one, instead of at the first statement, where it would fail the transaction.
+
+    SQLAlchemy's `pool_pre_ping` found dead connections by asking the server, three more
+    round trips (BEGIN, `;`, ROLLBACK) for every transaction: a tenth of a replica's CPU
+    per note with two replicas at 200 notes a second (docs/performance.md). Checking
+    only whether asyncpg has marked the connection closed costs nothing but misses a
+    window: the server's FATAL error has been read and its end of the stream not yet,
+    for milliseconds, and the next statement then fails ("cannot switch to state 15").
+    The BEGIN every transaction sends first fails there too, and asyncpg then closes the
+    connection: raised here as a `DisconnectionError`, the pool takes another. So dead
+    connections are replaced as the pre-ping replaced them, for no round trip of its
+    own. A connection that dies after its BEGIN fails its transaction, as one that dies
+    during a transaction always could."""
     driver = record.driver_connection
     if driver is not None and driver.is_closed():
         raise DisconnectionError("the database server closed this connection")
+    # The asyncpg adapter begins its transaction lazily, before the first statement.
+    begin = getattr(dbapi_connection, "_start_transaction", None)
+    if begin is None or getattr(dbapi_connection, "_transaction", None) is not None:
+        return
+    try:
+        await_(begin())
+    except Exception as exc:
+        if driver is not None and driver.is_closed():
+            raise DisconnectionError("the database server closed this connection") from exc
+        raise
 
 
 def _sqlite_file(url: str) -> bool:
