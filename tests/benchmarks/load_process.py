@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from tests.benchmarks import loop_trace
 from tests.benchmarks.common import PYTHON, REPO, LoadClient, Prepared, Sample, open_loop
 
 
@@ -71,6 +72,7 @@ async def _run(job: dict[str, Any]) -> list[Sample]:
 
 def main() -> int:
     job = json.loads(sys.stdin.buffer.read())
+    loop_trace.install_in_generator()  # its slow requests, beside the servers' traces
     samples = asyncio.run(_run(job))
     json.dump([s.__dict__ for s in samples], sys.stdout)
     return 0
