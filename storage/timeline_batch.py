@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,10 +22,11 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
+    Dialect,
     Table,
     bindparam,
-    insert,
     select,
+    text,
 )
 
 from bot.domain.timeline import GENESIS_HASH, EntryKind, TimelineEntry, entry_hash
@@ -59,7 +60,34 @@ _HEAD = (
     .order_by(_entries.c.seq.desc())
     .limit(1)
 )
-_INSERT = insert(_entries).returning(_entries.c.id, sort_by_parameter_order=True)
+
+
+def _pg_insert_sql() -> str:
+    """PostgreSQL: the batch as one array per column, unnested into rows. One text for
+    every batch size, so one prepared statement and one plan; a multi-row VALUES (what
+    SQLAlchemy's insertmanyvalues sends) is a new text, prepared and planned again, for
+    each number of rows. The new ids come back with (incident_id, seq), which names each
+    row: RETURNING's order is not promised."""
+    types = {
+        "incident_id": "bigint",
+        "seq": "integer",
+        "at": "timestamptz",
+        "data": "text",  # serialised here, made json in the SELECT
+        "text": "text",
+    }
+    columns = ", ".join(f'"{name}"' for name in _ENTRY_COLUMNS)
+    arrays = ", ".join(
+        f"CAST(:{name} AS {types.get(name, 'varchar')}[])" for name in _ENTRY_COLUMNS
+    )
+    aliases = ", ".join(f"c{i}" for i in range(len(_ENTRY_COLUMNS)))
+    values = ", ".join(
+        f"CAST(c{i} AS json)" if name == "data" else f"c{i}"
+        for i, name in enumerate(_ENTRY_COLUMNS)
+    )
+    return (
+        f'INSERT INTO "{_entries.name}" ({columns}) SELECT {values} '
+        f"FROM unnest({arrays}) AS u({aliases}) RETURNING id, incident_id, seq"
+    )
 
 
 _ENTRY_COLUMNS = (
@@ -77,6 +105,7 @@ _ENTRY_COLUMNS = (
 # SQLite: plain DB-API statements (storage/raw.py) — SQLAlchemy's per-statement work
 # held the interpreter longer than SQLite took to run them.
 _RAW_INSERT = RawInsert(_entries, _ENTRY_COLUMNS)
+_PG_INSERT = text(_pg_insert_sql())
 
 
 @functools.lru_cache(maxsize=64)
@@ -268,13 +297,37 @@ def _chain_heads(
     return heads
 
 
+def _pg_inserted(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """PostgreSQL: insert the rows with `_PG_INSERT`; their ids, in the rows' order. Each
+    value goes through its column type's bind processing, as an ORM insert's would (the
+    JSON serialised, a naive time refused)."""
+    columns: dict[str, list[Any]] = {}
+    for name, process in _binds(conn.dialect):
+        values = [row[name] for row in rows]
+        columns[name] = values if process is None else [process(v) for v in values]
+    made = {
+        (incident_id, seq): entry_id
+        for entry_id, incident_id, seq in conn.execute(_PG_INSERT, columns)
+    }
+    return [made[(row["incident_id"], row["seq"])] for row in rows]
+
+
+@functools.lru_cache(maxsize=4)
+def _binds(dialect: Dialect) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    """Each entry column with its type's bind processing for `dialect` (None: as is)."""
+    return tuple(
+        (name, _entries.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+        for name in _ENTRY_COLUMNS
+    )
+
+
 def _inserted(conn: Connection, rows: list[dict[str, Any]]) -> list[TimelineEntry]:
     """Insert the rows (one statement on PostgreSQL, plain DB-API on SQLite) and return
     them as entries, with their new ids."""
     if conn.dialect.name == "sqlite":
         ids = _RAW_INSERT.run(conn, rows)
     else:
-        ids = list(conn.execute(_INSERT, rows).scalars())
+        ids = _pg_inserted(conn, rows)
     return [
         TimelineEntry(
             incident_id=r["incident_id"],
