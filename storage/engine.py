@@ -135,6 +135,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _no_implicit_begin(dbapi_connection: Any, _record: Any) -> None:
+    """pysqlite opens a transaction only before the first INSERT, UPDATE or DELETE, so the
+    reads before it see whatever other processes commit meanwhile (`_begin_immediate`)."""
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(conn: Connection) -> None:
+    """A write batch takes SQLite's write lock as it begins, so what it reads stays true
+    until it commits, whichever other process writes to the file. With pysqlite's own
+    late BEGIN, a batch read a note as waiting, another replica appended it and
+    committed, and the batch's insert then failed on the note's unique key."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class WriterLock:
     """SQLite's one writer, in this process: handed on to a waiting request's transaction
     before any waiting background one, whenever each started waiting.
@@ -221,6 +235,8 @@ class Database:
                 hide_parameters=True,
             )
             event.listen(self._batch_engine, "connect", _sqlite_pragmas)
+            event.listen(self._batch_engine, "connect", _no_implicit_begin)
+            event.listen(self._batch_engine, "begin", _begin_immediate)
             self._checkpoint_engine = create_sync_engine(
                 make_url(url).set(drivername="sqlite+pysqlite"),
                 connect_args={"check_same_thread": False},

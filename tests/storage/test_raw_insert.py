@@ -68,7 +68,11 @@ async def test_a_raw_row_is_stored_as_a_core_insert_stores_it(
     raw = RawInsert(table, list(raw_row))
 
     def write(conn: Connection) -> list[int]:
-        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # before the transaction begins
+        # A batch begins its transaction at once (BEGIN IMMEDIATE), and SQLite changes
+        # foreign_keys only outside one: end it, switch them off, begin again.
+        conn.exec_driver_sql("COMMIT")
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
         conn.execute(insert(table), [core_row])
         return raw.run(conn, [raw_row])
 

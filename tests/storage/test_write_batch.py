@@ -4,6 +4,8 @@ its own, one hand-off per batch) and on PostgreSQL (the event loop)."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -62,3 +64,36 @@ async def test_a_disposed_database_writes_again_when_used_again(db: Database) ->
     await db.dispose()
     await db.write_batch(lambda conn: enqueue_rows(conn, [("test", "k", {"n": 2}, None)], now=T0))
     assert await payloads(db) == [1, 2]
+
+
+async def test_on_sqlite_a_batch_holds_the_writer_from_its_first_read(
+    db: Database, database_url: str
+) -> None:
+    """Another process writing to the file waits until the batch commits, so what the
+    batch read stays true until then. With pysqlite's late BEGIN (at the first write) a
+    batch read a note as waiting, another replica appended it meanwhile, and the batch's
+    insert failed on the note's unique key."""
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL's batches lock the rows they rely on (storage/timeline_batch.py)")
+    other = Database(database_url)  # another process's connections to the same file
+    read = threading.Event()
+
+    def batch(conn: Connection) -> tuple[int, int]:
+        count = select(func.count()).select_from(OutboxRow)
+        before = int(conn.scalar(count) or 0)
+        read.set()
+        time.sleep(0.3)  # the other process's write is attempted meanwhile
+        return before, int(conn.scalar(count) or 0)
+
+    async def other_write() -> None:
+        await asyncio.to_thread(read.wait, 5)
+        await other.write_batch(
+            lambda conn: enqueue_rows(conn, [("test", "k", {"n": 1}, None)], now=T0)
+        )
+
+    try:
+        (before, after), _ = await asyncio.gather(db.write_batch(batch), other_write())
+    finally:
+        await other.dispose()
+    assert before == after == 0  # nothing committed under the batch's reads
+    assert await payloads(db) == [1]  # the other write landed once the batch ended
