@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -13,17 +14,22 @@ from sqlalchemy import update
 from storage.models import TimelineEntryRow
 from tests.support import Harness
 
+REPO = Path(__file__).resolve().parents[2]
 
-def cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+
+async def cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FIREWATCH_"))}
     env["FIREWATCH_DATABASE_URL"] = database_url
-    return subprocess.run(
+    # On a thread: the app under test runs on this event loop, and a command waiting for
+    # a row one of its transactions holds would otherwise wait for it forever.
+    return await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "bot", *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=REPO,
     )
 
 
@@ -36,31 +42,31 @@ async def test_export_and_verify(harness: Harness) -> None:
     await harness.sender.slash_command("status monitoring Watching", channel_id=row.channel_id)
     url = harness.database_url
 
-    md = cli("export", "INC-1", "--format", "md", database_url=url)
+    md = await cli("export", "INC-1", "--format", "md", database_url=url)
     assert md.returncode == 0, md.stderr
     assert md.stdout.startswith("# INC-1: Checkout errors")
     assert "| 3 |" in md.stdout
     assert "Failover done" in md.stdout
     assert "Investigating → Monitoring — Watching" in md.stdout
 
-    raw = cli("export", "1", "--format", "json", database_url=url)
+    raw = await cli("export", "1", "--format", "json", database_url=url)
     record = json.loads(raw.stdout)
     assert record["ref"] == "INC-1"
     assert [e["kind"] for e in record["timeline"]] == ["declared", "channel", "note", "status"]
     assert record["times"]["mitigated"] is not None
 
-    ok = cli("verify", database_url=url)
+    ok = await cli("verify", database_url=url)
     assert (ok.returncode, ok.stdout.strip()) == (0, "every timeline chain is intact")
 
     async with harness.app.db.session() as session:
         await session.execute(
             update(TimelineEntryRow).where(TimelineEntryRow.seq == 3).values(actor="U0MALLORY")
         )
-    broken = cli("verify", "INC-1", database_url=url)
+    broken = await cli("verify", "INC-1", database_url=url)
     assert broken.returncode == 1
     assert broken.stdout.startswith("INC-1: chain broken at entry #3")
 
-    missing = cli("export", "INC-9", database_url=url)
+    missing = await cli("export", "INC-9", database_url=url)
     assert (missing.returncode, missing.stderr.strip()) == (1, "firewatch: there is no INC-9")
 
 
@@ -70,14 +76,14 @@ async def test_outbox_lists_dead_messages_and_resends_them(harness: Harness) -> 
     await harness.settled()
     url = harness.database_url
 
-    listing = cli("outbox", "--status", "dead", database_url=url)
+    listing = await cli("outbox", "--status", "dead", database_url=url)
     assert listing.returncode == 0, listing.stderr
     assert "dead 1" in listing.stdout.splitlines()[0]
     [row] = [line for line in listing.stdout.splitlines()[1:] if "incident.pin_report" in line]
     assert "pins.add: restricted_action" in row
     row_id = row.split()[0]
 
-    resend = cli("outbox", "--resend", row_id, database_url=url)
+    resend = await cli("outbox", "--resend", row_id, database_url=url)
     assert (resend.returncode, resend.stdout.strip()) == (
         0,
         f"outbox message {row_id} queued again",
@@ -86,5 +92,5 @@ async def test_outbox_lists_dead_messages_and_resends_them(harness: Harness) -> 
     [incident] = await harness.incidents()
     assert incident.channel_id is not None
     assert len(harness.slack.pins(incident.channel_id)) == 1  # delivered this time
-    again = cli("outbox", "--resend", row_id, database_url=url)
+    again = await cli("outbox", "--resend", row_id, database_url=url)
     assert again.returncode == 1

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -33,7 +34,10 @@ retention:
 """
 
 
-def cli(
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def cli(
     *args: str, database_url: str, policy: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FIREWATCH_"))}
@@ -41,13 +45,16 @@ def cli(
     env["FIREWATCH_AUDIT_KEY"] = KEY
     if policy is not None:
         env["FIREWATCH_POLICY_FILE"] = str(policy)
-    return subprocess.run(
+    # On a thread: the app under test runs on this event loop, and a command waiting for
+    # a row one of its transactions holds would otherwise wait for it forever.
+    return await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "bot", *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=REPO,
         stdin=subprocess.DEVNULL,
     )
 
@@ -212,7 +219,7 @@ async def test_purge_command_dry_run_then_purge(h: Harness, policy_file: Path) -
     await h.settled()
     url = h.database_url
 
-    dry = cli("purge", "--dry-run", database_url=url, policy=policy_file)
+    dry = await cli("purge", "--dry-run", database_url=url, policy=policy_file)
     assert dry.returncode == 0, dry.stderr
     lines = dry.stdout.splitlines()
     assert lines[0] == "dry run: nothing deleted; this is what `firewatch purge` would remove"
@@ -223,14 +230,14 @@ async def test_purge_command_dry_run_then_purge(h: Harness, policy_file: Path) -
     assert len(await h.incidents()) == 1
     assert (await h.incidents())[0].title == "Checkout errors"
 
-    done = cli("purge", database_url=url, policy=policy_file)
+    done = await cli("purge", database_url=url, policy=policy_file)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "purged"
     assert "INC-1" in done.stdout
-    ok = cli("verify", database_url=url)
+    ok = await cli("verify", database_url=url)
     assert (ok.returncode, ok.stdout.strip()) == (0, "every timeline chain is intact")
 
-    nothing = cli("purge", "--dry-run", database_url=url)  # default policy: keep forever
+    nothing = await cli("purge", "--dry-run", database_url=url)  # default policy: keep forever
     assert "keep forever" in nothing.stdout
 
 
@@ -274,7 +281,7 @@ async def test_export_user_then_forget_user(h: Harness) -> None:
     await h.settled()
     url = h.database_url
 
-    exported = cli("export-user", "U0BOB", database_url=url)
+    exported = await cli("export-user", "U0BOB", database_url=url)
     assert exported.returncode == 0, exported.stderr
     data = json.loads(exported.stdout)
     assert data["user"] == "U0BOB"
@@ -288,22 +295,22 @@ async def test_export_user_then_forget_user(h: Harness) -> None:
     assert assignment["row"]["person"] == "U0BOB"
     assert assignment["named_in"] == ["person"]
 
-    refused = cli("forget-user", "U0BOB", database_url=url)  # no terminal, no --yes
+    refused = await cli("forget-user", "U0BOB", database_url=url)  # no terminal, no --yes
     assert refused.returncode == 2
     assert "pass --yes" in refused.stderr
 
-    forgot = cli("forget-user", "U0BOB", "--yes", database_url=url)
+    forgot = await cli("forget-user", "U0BOB", "--yes", database_url=url)
     assert forgot.returncode == 0, forgot.stderr
     alias = pseudonym("U0BOB", KEY.encode())
     assert forgot.stdout.startswith(f"U0BOB will become {alias}: ")
 
-    ok = cli("verify", database_url=url)
+    ok = await cli("verify", database_url=url)
     assert (ok.returncode, ok.stdout.strip()) == (0, "every timeline chain is intact")
 
-    after = json.loads(cli("export-user", "U0BOB", database_url=url).stdout)
+    after = json.loads((await cli("export-user", "U0BOB", database_url=url)).stdout)
     assert (after["timeline_entries"], after["records"]) == ([], {})
 
-    record = cli("export", "INC-1", "--format", "json", database_url=url).stdout
+    record = (await cli("export", "INC-1", "--format", "json", database_url=url)).stdout
     assert "U0BOB" not in record
     assert "cache is cold" not in record
     assert "restarted the cache nodes" not in record
@@ -327,7 +334,7 @@ async def test_export_user_then_forget_user(h: Harness) -> None:
     assert actors == {"U0ALICE", alias}
     assert not any("U0BOB" in k for k in keys)
 
-    nothing = cli("forget-user", "U0BOB", "--yes", database_url=url)
+    nothing = await cli("forget-user", "U0BOB", "--yes", database_url=url)
     assert (nothing.returncode, nothing.stdout.strip()) == (0, "nothing stored names U0BOB")
 
 
@@ -338,13 +345,13 @@ async def test_forget_user_refuses_a_broken_chain_and_bad_ids(h: Harness) -> Non
         await session.execute(
             update(TimelineEntryRow).where(TimelineEntryRow.seq == 1).values(text="tampered")
         )
-    broken = cli("forget-user", "U0BOB", "--yes", database_url=h.database_url)
+    broken = await cli("forget-user", "U0BOB", "--yes", database_url=h.database_url)
     assert broken.returncode == 1
     assert "INC-1: timeline chain is broken; nothing changed" in broken.stderr
-    export = json.loads(cli("export-user", "u0bob", database_url=h.database_url).stdout)
+    export = json.loads((await cli("export-user", "u0bob", database_url=h.database_url)).stdout)
     assert export["timeline_entries"][0]["text"] == "from bob"
 
-    bad = cli("export-user", "bob@example.com", database_url=h.database_url)
+    bad = await cli("export-user", "bob@example.com", database_url=h.database_url)
     assert bad.returncode == 2
     assert bad.stderr.strip() == (
         "firewatch: configuration error: 'bob@example.com' is not a Slack user id (U012ABC)"

@@ -32,19 +32,19 @@ async def test_refusals_are_listed_purged_and_forgotten(h: Harness) -> None:
         (GUEST, "guest", "declare", None),
     ]
 
-    listing = cli("refusals", database_url=h.database_url)
+    listing = await cli("refusals", database_url=h.database_url)
     assert listing.returncode == 0, listing.stderr
     lines = listing.stdout.splitlines()
     assert lines[0].split() == ["WHEN", "(UTC)", "WHO", "KIND", "ACTION", "INCIDENT"]
     assert lines[1].split() == ["2020-03-02", "11:00:00", GUEST, "guest", "declare", "-"]
     assert lines[2].split()[2:] == [GUEST, "guest", "change_status", "INC-1"]
-    later = cli("refusals", "--since", "2020-03-03", database_url=h.database_url)
+    later = await cli("refusals", "--since", "2020-03-03", database_url=h.database_url)
     assert later.stdout.strip() == "no refusals"
-    bad = cli("refusals", "--since", "yesterday", database_url=h.database_url)
+    bad = await cli("refusals", "--since", "yesterday", database_url=h.database_url)
     assert bad.returncode == 2
     assert "'yesterday' is not a date (YYYY-MM-DD)" in bad.stderr
 
-    forgot = cli("forget-user", GUEST, "--yes", database_url=h.database_url)
+    forgot = await cli("forget-user", GUEST, "--yes", database_url=h.database_url)
     assert forgot.returncode == 0, forgot.stderr
     alias = pseudonym(GUEST, KEY.encode())
     assert [who for who, *_ in await h.refusals()] == [alias, alias]
