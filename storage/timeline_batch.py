@@ -24,10 +24,13 @@ from sqlalchemy import (
     Connection,
     Dialect,
     Table,
+    Text,
     bindparam,
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql.base import PGDialect
 
 from bot.domain.timeline import GENESIS_HASH, EntryKind, TimelineEntry, entry_hash
 from storage import note_intake
@@ -68,17 +71,14 @@ def _pg_insert_sql() -> str:
     SQLAlchemy's insertmanyvalues sends) is a new text, prepared and planned again, for
     each number of rows. The new ids come back with (incident_id, seq), which names each
     row: RETURNING's order is not promised."""
-    types = {
-        "incident_id": "bigint",
-        "seq": "integer",
-        "at": "timestamptz",
-        "data": "text",  # serialised here, made json in the SELECT
-        "text": "text",
-    }
+    dialect = PGDialect()  # type: ignore[no-untyped-call]
+
+    def array_of(name: str) -> str:  # the column's own type; JSON goes as text
+        element = Text() if name == "data" else _entries.c[name].type
+        return str(ARRAY(element).compile(dialect=dialect))
+
     columns = ", ".join(f'"{name}"' for name in _ENTRY_COLUMNS)
-    arrays = ", ".join(
-        f"CAST(:{name} AS {types.get(name, 'varchar')}[])" for name in _ENTRY_COLUMNS
-    )
+    arrays = ", ".join(f"CAST(:{name} AS {array_of(name)})" for name in _ENTRY_COLUMNS)
     aliases = ", ".join(f"c{i}" for i in range(len(_ENTRY_COLUMNS)))
     values = ", ".join(
         f"CAST(c{i} AS json)" if name == "data" else f"c{i}"
