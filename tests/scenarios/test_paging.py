@@ -26,6 +26,7 @@ from bot.emulator import SlackEmulator
 from bot.emulator.state import Message
 from bot.slack.ids import Action, PickerIds
 from storage.paging_models import BreachRow, PageRow, RoleAssignmentRow
+from storage.paging_repository import PagingRepository
 from tests.support import TOKEN, Harness, checkout_report, make_settings, start_harness
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -102,8 +103,30 @@ async def declared(harness: Harness) -> str:
 
 
 async def tick(harness: Harness) -> None:
+    """One paging tick, then until nothing it drives is due. The harness's own tick runs
+    once at start-up; an incident it holds locked is skipped by this one (FOR UPDATE SKIP
+    LOCKED on PostgreSQL), so returning does not mean the work is done: the holder does
+    it, and we wait for its commit and its messages."""
     await harness.app.paging.tick()
-    await harness.settled()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while True:
+        await harness.settled()
+        if not await still_due(harness):
+            return
+        assert loop.time() < deadline, "paging work still due after 10 s"
+        await asyncio.sleep(0.02)
+
+
+async def still_due(harness: Harness) -> bool:
+    now = harness.app.clock.now()
+    async with harness.app.db.session(write=False) as session:
+        repo = PagingRepository(session)
+        return bool(
+            await repo.incidents_to_page()
+            or await repo.due_pages(now)
+            or await repo.breach_candidates(now)
+        )
 
 
 async def click_ack(harness: Harness, page: PageRow, user: str, channel: str) -> None:
