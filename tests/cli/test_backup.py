@@ -24,10 +24,20 @@ async def firewatch(
     *args: str, database_url: str, extra_env: dict[str, str] | None = None
 ) -> tuple[int, str, str]:
     """Run the CLI without blocking the event loop (the app keeps writing meanwhile)."""
+    proc = await spawn_firewatch(*args, database_url=database_url, extra_env=extra_env)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def spawn_firewatch(
+    *args: str, database_url: str, extra_env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """The CLI started, its standard output and error piped to the caller."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FIREWATCH_"))}
     env["FIREWATCH_DATABASE_URL"] = database_url
     env.update(extra_env or {})
-    proc = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
@@ -38,9 +48,6 @@ async def firewatch(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def count_notes(db: Database) -> int:

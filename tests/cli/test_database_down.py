@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -19,7 +18,7 @@ from bot.services.digest import POST_DIGEST
 from storage import migrate
 from storage.engine import Database
 from storage.models import OutboxRow
-from tests.cli.test_backup import firewatch
+from tests.cli.test_backup import firewatch, spawn_firewatch
 from tests.support import PG_ENV
 
 
@@ -136,9 +135,9 @@ async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 async def test_digest_post_waits_for_the_database_to_come_back_and_queues_once(
     database_url: str,
 ) -> None:
-    """The database is away when the weekly job runs `digest --post`, and back 1.5 s
-    later (a loopback forwarder opens on the port the command was given): it is queued
-    once."""
+    """The database is away when the weekly job runs `digest --post`, and back once the
+    command has said it asks again (a loopback forwarder opens on the port the command
+    was given): it is queued once."""
     db = Database(database_url)
     await migrate.upgrade(db.engine)
     real = make_url(database_url)
@@ -149,21 +148,26 @@ async def test_digest_post_waits_for_the_database_to_come_back_and_queues_once(
         up_reader, up_writer = await asyncio.open_connection(real.host, real.port or 5432)
         await asyncio.gather(forward(reader, up_writer), forward(up_reader, writer))
 
-    command = asyncio.create_task(
-        firewatch("digest", "--post", database_url=through_proxy, extra_env=waiting(30))
+    command = await spawn_firewatch(
+        "digest", "--post", database_url=through_proxy, extra_env=waiting(30)
     )
-    started = time.monotonic()
-    await asyncio.sleep(1.5)
+    assert command.stderr is not None
+    # The database comes back only after the command found it away (however long the
+    # command took to start: seconds on a busy CI machine).
+    first = ""
+    while "asking again" not in first:
+        line = await asyncio.wait_for(command.stderr.readline(), timeout=60)
+        assert line, f"the command ended without asking again: {first}"
+        first += line.decode()
     server = await asyncio.start_server(connect, "127.0.0.1", port)
     try:
-        code, out, err = await command
+        out_bytes, err_bytes = await asyncio.wait_for(command.communicate(), timeout=60)
     finally:
         server.close()
-    assert code == 0, err
-    assert "asking again" in err
+    out, err = out_bytes.decode(), first + err_bytes.decode()
+    assert command.returncode == 0, err
     assert "Traceback" not in err
     assert out.startswith("digest queued for #incident-review")
-    assert time.monotonic() - started >= 1.5
     async with db.session() as session:
         rows = (await session.execute(select(OutboxRow.kind))).scalars().all()
     await db.dispose()
