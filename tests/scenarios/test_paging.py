@@ -106,16 +106,14 @@ async def tick(harness: Harness) -> None:
     """One paging tick, then until nothing it drives is due. The harness's own tick runs
     once at start-up; an incident it holds locked is skipped by this one (FOR UPDATE SKIP
     LOCKED on PostgreSQL), so returning does not mean the work is done: the holder does
-    it, and we wait for its commit and its messages."""
+    it, and we wait for its commit, then for its messages (queued in that commit)."""
     await harness.app.paging.tick()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 10
-    while True:
-        await harness.settled()
-        if not await still_due(harness):
-            return
+    while await still_due(harness):
         assert loop.time() < deadline, "paging work still due after 10 s"
         await asyncio.sleep(0.02)
+    await harness.settled()
 
 
 async def still_due(harness: Harness) -> bool:
