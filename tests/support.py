@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -267,3 +270,39 @@ def checkout_report() -> IncidentReport:
         impact="Customers cannot pay",
         evidence="https://grafana.example.com/d/checkout",
     )
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+async def spawn_cli(
+    *args: str, database_url: str, extra_env: Mapping[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """`firewatch ARGS` started on `database_url`, none of this process's Slack or
+    Firewatch settings passed on, its standard output and error piped to the caller."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FIREWATCH_"))}
+    env["FIREWATCH_DATABASE_URL"] = database_url
+    env.update(extra_env or {})
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        cwd=REPO,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def run_cli(
+    *args: str, database_url: str, extra_env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`firewatch ARGS` run to its end without blocking the event loop: the app under
+    test runs on it, and a command waiting for a row one of its transactions holds would
+    otherwise wait forever."""
+    proc = await spawn_cli(*args, database_url=database_url, extra_env=extra_env)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode is not None
+    return subprocess.CompletedProcess(list(args), proc.returncode, out.decode(), err.decode())

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import sys
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -15,39 +14,15 @@ from bot.services import effects
 from bot.services.timeline import TimelineService
 from storage.engine import Database
 from storage.models import IncidentRow, OutboxRow, TimelineEntryRow
-from tests.support import start_harness
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import run_cli, start_harness
 
 
 async def firewatch(
     *args: str, database_url: str, extra_env: dict[str, str] | None = None
 ) -> tuple[int, str, str]:
     """Run the CLI without blocking the event loop (the app keeps writing meanwhile)."""
-    proc = await spawn_firewatch(*args, database_url=database_url, extra_env=extra_env)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
-async def spawn_firewatch(
-    *args: str, database_url: str, extra_env: dict[str, str] | None = None
-) -> asyncio.subprocess.Process:
-    """The CLI started, its standard output and error piped to the caller."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FIREWATCH_"))}
-    env["FIREWATCH_DATABASE_URL"] = database_url
-    env.update(extra_env or {})
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=env,
-        cwd=ROOT,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    done = await run_cli(*args, database_url=database_url, extra_env=extra_env)
+    return done.returncode, done.stdout, done.stderr
 
 
 async def count_notes(db: Database) -> int:

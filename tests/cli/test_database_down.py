@@ -18,8 +18,8 @@ from bot.services.digest import POST_DIGEST
 from storage import migrate
 from storage.engine import Database
 from storage.models import OutboxRow
-from tests.cli.test_backup import firewatch, spawn_firewatch
-from tests.support import PG_ENV
+from tests.cli.test_backup import firewatch
+from tests.support import PG_ENV, spawn_cli
 
 
 def closed_port() -> int:
@@ -148,9 +148,7 @@ async def test_digest_post_waits_for_the_database_to_come_back_and_queues_once(
         up_reader, up_writer = await asyncio.open_connection(real.host, real.port or 5432)
         await asyncio.gather(forward(reader, up_writer), forward(up_reader, writer))
 
-    command = await spawn_firewatch(
-        "digest", "--post", database_url=through_proxy, extra_env=waiting(30)
-    )
+    command = await spawn_cli("digest", "--post", database_url=through_proxy, extra_env=waiting(30))
     assert command.stderr is not None
     # The database comes back only after the command found it away (however long the
     # command took to start: seconds on a busy CI machine).

@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 from sqlalchemy import update
 
 from storage.models import TimelineEntryRow
 from tests.support import Harness
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-async def cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FIREWATCH_"))}
-    env["FIREWATCH_DATABASE_URL"] = database_url
-    # On a thread: the app under test runs on this event loop, and a command waiting for
-    # a row one of its transactions holds would otherwise wait for it forever.
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-    )
+from tests.support import run_cli as cli
 
 
 async def test_export_and_verify(harness: Harness) -> None:

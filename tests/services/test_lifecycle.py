@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +18,7 @@ from bot.services.lifecycle import LifecycleService, run_purge
 from bot.services.timeline import TimelineService
 from storage.models import IncidentRow, OutboxRow, TimelineEntryRow
 from storage.repositories import SlackEventRepository
-from tests.support import Harness, start_harness
+from tests.support import Harness, run_cli, start_harness
 
 KEY = "lifecycle-test-audit-key-0123456789"
 START = datetime(2020, 3, 2, 10, 0, tzinfo=UTC)  # long ago: the CLI's real clock sees it as old
@@ -34,29 +31,13 @@ retention:
 """
 
 
-REPO = Path(__file__).resolve().parents[2]
-
-
 async def cli(
     *args: str, database_url: str, policy: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FIREWATCH_"))}
-    env["FIREWATCH_DATABASE_URL"] = database_url
-    env["FIREWATCH_AUDIT_KEY"] = KEY
+    env = {"FIREWATCH_AUDIT_KEY": KEY}
     if policy is not None:
         env["FIREWATCH_POLICY_FILE"] = str(policy)
-    # On a thread: the app under test runs on this event loop, and a command waiting for
-    # a row one of its transactions holds would otherwise wait for it forever.
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "bot", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        stdin=subprocess.DEVNULL,
-    )
+    return await run_cli(*args, database_url=database_url, extra_env=env)
 
 
 @pytest.fixture
