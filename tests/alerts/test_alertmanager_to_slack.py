@@ -231,16 +231,16 @@ async def test_a_storm_of_500_alerts_is_a_bounded_number_of_messages(setup: Setu
     await eventually(lambda: len(cards(h, CH)) == 10)
     updates_before = len(h.slack.calls_to("chat.update"))
     received_before = _requests(h, "stored")
-    started = loop.time()
-    await eventually(lambda: loop.time() - started > 3)  # three more seconds of resends
+    # Three more ticks of resends (about three seconds; a loaded machine stretches
+    # Alertmanager's ticks, so the test waits for the notifications, not the clock).
+    await eventually(lambda: _requests(h, "stored") - received_before >= 300, timeout=30)
     posts = [c for c in h.slack.calls_to("chat.postMessage") if c.ok]
     assert len(posts) == 11
     updates = len(h.slack.calls_to("chat.update")) - updates_before
     # Each card at most once per resend tick (and coalesced): a tick is Alertmanager's
-    # 100 notifications, one per group, counted as they arrived (a loaded machine
-    # stretches the three seconds), plus the ticks in flight at either end.
+    # 100 notifications, one per group, counted as they arrived, plus the ticks in
+    # flight at either end.
     ticks = math.ceil((_requests(h, "stored") - received_before) / 100) + 2
-    assert ticks >= 4  # the resends went on meanwhile
     assert updates <= 11 * ticks
 
 
