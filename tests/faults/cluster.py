@@ -9,11 +9,13 @@ with SIGKILL at a chosen point of the call. Nothing in Firewatch knows it is bei
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import itertools
 import os
 import shlex
 import shutil
 import signal
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -243,10 +245,13 @@ class Cluster:
         if command is None:
             await self.terminate_connections()
             return "connections cut"
-        process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-        )
-        out, _ = await process.communicate()
+        # One restart at a time: clusters side by side share the server, and a second
+        # restart's stop, landing while the first one's start waits, failed that start.
+        async with _server_restart_lock():
+            process = await asyncio.create_subprocess_exec(
+                *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+            )
+            out, _ = await process.communicate()
         if process.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed: {out.decode(errors='replace')}")
         return "PostgreSQL restarted"
@@ -274,6 +279,19 @@ async def _scalar(session: Any, sql: str, params: Mapping[str, Any]) -> Any:
 
 async def _one(session: Any, sql: str, params: Mapping[str, Any]) -> Any:
     return (await session.execute(text(sql), dict(params))).one()
+
+
+@asynccontextmanager
+async def _server_restart_lock() -> AsyncIterator[None]:
+    """An exclusive lock on a file beside the machine's other temporary files, so that
+    restarts of the one server wait for each other across clusters and processes."""
+    path = Path(tempfile.gettempdir()) / "firewatch-faults-pg-restart.lock"
+    with path.open("a") as handle:
+        await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def restart_command() -> list[str] | None:
