@@ -9,7 +9,6 @@ before it without faults, on a new incident, then the step under test with one f
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -18,10 +17,10 @@ from typing import Any
 
 from bot.emulator import input_values
 from bot.slack.ids import Action, Callback, PmIds
-from tests.benchmarks.common import PYTHON, REPO, firewatch_env, free_port
+from tests.benchmarks.common import firewatch_env, free_port
 from tests.faults import alert_flows
 from tests.faults.cluster import Cluster
-from tests.support import QUALIFYING, REPORT
+from tests.support import QUALIFYING, REPORT, run_cli
 
 PM = "U0BOB"
 PAGED = "U0DAVE"
@@ -300,19 +299,8 @@ async def digest(c: Cluster, inc: Incident) -> None:
         port=free_port(),
         extra={"FIREWATCH_POLICY_FILE": str(c.workdir / "policy.yaml")},
     )
-    process = await asyncio.create_subprocess_exec(
-        PYTHON,
-        "-m",
-        "bot",
-        "digest",
-        "--post",
-        cwd=REPO,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await process.communicate()
-    assert process.returncode == 0, out.decode(errors="replace")
+    done = await run_cli("digest", "--post", database_url=c.database_url, extra_env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
     inc.facts["digests"] = await c.scalar("SELECT count(*) FROM outbox WHERE kind = 'digest.post'")
 
 
