@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from collections.abc import Collection, Sequence
@@ -36,6 +37,14 @@ class Fault:
     apply: bool = False
     #: Matching calls answered normally before the fault starts (``2``: the third call fails).
     after: int = 0
+    release: asyncio.Event | None = None
+
+    async def hold(self) -> None:
+        """Wait as this fault says before answering."""
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
+        if self.release is not None:
+            await self.release.wait()
 
     def take(self) -> bool:
         """Count one matching call; whether the fault applies to it (not still ``after``)."""

@@ -358,11 +358,12 @@ class SlackEmulator(AsyncContext):
         drop_connection: bool = False,
         apply: bool = False,
         after: int = 0,
+        release: asyncio.Event | None = None,
     ) -> Fault:
         """Make the next ``times`` calls to ``method`` (``"*"``: any) misbehave (see Fault),
         once ``after`` calls to it have been answered normally."""
         fault = Fault(
-            method, times, status, error, retry_after, delay, drop_connection, apply, after
+            method, times, status, error, retry_after, delay, drop_connection, apply, after, release
         )
         self._faults.append(fault)
         return fault
@@ -433,8 +434,7 @@ class SlackEmulator(AsyncContext):
         if fault is not None and fault.fails:
             if fault.apply:
                 self._run(method, args, token)
-            if fault.delay > 0:
-                await asyncio.sleep(fault.delay)
+            await fault.hold()
             if fault.drop_connection:
                 return self._drop(request, method, args, token, at)
             body = {"ok": False, "error": fault.error or error_for(fault.status)}
@@ -445,8 +445,8 @@ class SlackEmulator(AsyncContext):
             retry_after = self._chaos.retry_after if chaos == 429 else None
             return self._answer(method, args, token, at, chaos, body, retry_after)
         status, body, retry_after = self._run(method, args, token)
-        if fault is not None and fault.delay > 0:
-            await asyncio.sleep(fault.delay)
+        if fault is not None:
+            await fault.hold()
         return self._answer(method, args, token, at, status, body, retry_after)
 
     def _intercepted(

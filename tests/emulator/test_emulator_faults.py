@@ -102,6 +102,32 @@ async def test_delay_answers_late_with_the_real_result(
     assert response["user_id"] == "U0FIREBOT"
 
 
+async def test_a_released_answer_waits_for_the_test(
+    client: AsyncWebClient, emulator: SlackEmulator
+) -> None:
+    """The call is done at once, its answer goes out only when the test says so; a
+    failing fault with ``apply`` holds its failure the same way."""
+    release = asyncio.Event()
+    emulator.fail("conversations.create", release=release)
+    call = asyncio.create_task(client.conversations_create(name="inc-held"))
+    await emulator.wait_for(lambda: emulator.channel_by_name("inc-held") is not None)
+    await asyncio.sleep(0.2)
+    assert not call.done()
+    release.set()
+    assert (await asyncio.wait_for(call, 5))["channel"]["name"] == "inc-held"
+
+    failure = asyncio.Event()
+    emulator.fail("conversations.create", status=500, apply=True, release=failure)
+    call = asyncio.create_task(client.conversations_create(name="inc-held-2"))
+    await emulator.wait_for(lambda: emulator.channel_by_name("inc-held-2") is not None)
+    await asyncio.sleep(0.2)
+    assert not call.done()
+    failure.set()
+    with pytest.raises(SlackApiError) as info:
+        await asyncio.wait_for(call, 5)
+    assert info.value.response.status_code == 500
+
+
 async def test_latency_applies_to_every_call(
     client: AsyncWebClient, emulator: SlackEmulator
 ) -> None:

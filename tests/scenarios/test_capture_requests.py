@@ -249,7 +249,8 @@ async def test_an_incident_gone_before_the_capture_was_recorded_is_said(
 ) -> None:
     channel = await declared(harness)
     posted = harness.slack.add_message(channel, "late", user="U0CAROL")
-    harness.slack.fail("conversations.history", delay=1.0)  # answers, late
+    answer = asyncio.Event()
+    harness.slack.fail("conversations.history", release=answer)  # answers once purged
     await harness.sender.event(pushpin(channel, posted.ts), event_id="EvLATE")
     for _ in range(200):  # until the worker has claimed it (it then asks Slack)
         async with harness.app.db.session(write=False) as session:
@@ -261,6 +262,7 @@ async def test_an_incident_gone_before_the_capture_was_recorded_is_said(
         await session.execute(delete(TimelineEntryRow))
         await session.execute(update(OutboxRow).values(incident_id=None, status="cancelled"))
         await session.execute(delete(IncidentRow))
+    answer.set()
     await harness.settled()
     assert await harness.timeline() == []
     assert told(harness, "U0BOB") == [messages.CAPTURE_INCIDENT_GONE.format(ref="INC-1")]

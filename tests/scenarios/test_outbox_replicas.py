@@ -70,6 +70,15 @@ async def posted(slack: SlackEmulator, channel: str, text: str) -> None:
     raise TimeoutError(f"{text!r} never posted")
 
 
+async def claimed_by(h: Harness, worker: OutboxWorker) -> None:
+    """Until the echo row is claimed by ``worker``."""
+    for _ in range(1000):
+        if (await echo_row(h)).claimed_by == worker.worker_id:
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"{worker.worker_id} never claimed the echo")
+
+
 def posts_of(slack: SlackEmulator, channel: str, text: str) -> list[RecordedCall]:
     return [
         c
@@ -88,7 +97,8 @@ async def test_a_lease_that_ran_out_while_slack_was_slow_gives_one_post(
     async with replicas(database_url, clock) as (slack, a, b):
         channel = await channel_of(a)
         await note(a, channel, "failover started")
-        slack.fail("chat.postMessage", delay=2.0)  # done at once, answered 2 s later
+        answer = asyncio.Event()
+        slack.fail("chat.postMessage", release=answer)  # done at once, answered when set
         first = asyncio.create_task(a.app.worker.run_once())
         await posted(slack, channel, "failover started")
         clock.advance(a.app.worker.lease + timedelta(seconds=1))
@@ -97,6 +107,7 @@ async def test_a_lease_that_ran_out_while_slack_was_slow_gives_one_post(
         row = await echo_row(a)
         assert (row.status, row.claimed_by, row.claim_token) == ("done", None, None)
         taken_over = dict(row.result)
+        answer.set()
         await first  # A's answer, then A's settlement: the claim is not A's any more
 
         row = await echo_row(a)
@@ -119,12 +130,15 @@ async def test_a_late_failure_does_not_free_the_claim_of_the_worker_that_took_ov
     async with replicas(database_url, clock) as (slack, a, b):
         channel = await channel_of(a)
         await note(a, channel, "cache flushed")
-        slack.fail("chat.postMessage", status=500, apply=True, delay=1.0)
-        slack.fail("conversations.history", delay=2.5)  # B's look is slow too
+        failure, look = asyncio.Event(), asyncio.Event()
+        slack.fail("chat.postMessage", status=500, apply=True, release=failure)
+        slack.fail("conversations.history", release=look)  # B's look is slow too
         first = asyncio.create_task(a.app.worker.run_once())
         await posted(slack, channel, "cache flushed")
         clock.advance(a.app.worker.lease + timedelta(seconds=1))
         second = asyncio.create_task(b.app.worker.run_once())
+        await claimed_by(a, b.app.worker)
+        failure.set()
         await first  # A's 500 came while B held the row
 
         row = await echo_row(a)
@@ -132,6 +146,7 @@ async def test_a_late_failure_does_not_free_the_claim_of_the_worker_that_took_ov
         assert row.last_error is None
         assert row.claimed_until is not None
         assert row.claimed_until > clock.now()
+        look.set()
         assert await second == 1
         row = await echo_row(a)
         assert row.status == "done"
@@ -148,7 +163,8 @@ async def test_a_worker_whose_renewal_finds_its_claim_taken_stops_at_once(
     async with replicas(database_url, clock) as (slack, a, b):
         channel = await channel_of(a)
         await note(a, channel, "traffic drained")
-        slack.fail("chat.postMessage", delay=10.0)
+        answer = asyncio.Event()  # A's call is answered only after the checks
+        slack.fail("chat.postMessage", release=answer)
         first = asyncio.create_task(a.app.worker.run_once())
         await posted(slack, channel, "traffic drained")
         clock.advance(a.app.worker.lease + timedelta(seconds=1))
@@ -158,10 +174,11 @@ async def test_a_worker_whose_renewal_finds_its_claim_taken_stops_at_once(
         settled = (done.result, done.delivered_at, done.attempts)
 
         await a.app.worker.leases.renew()  # A's heartbeat, due now
-        assert await asyncio.wait_for(first, 5) == 1  # not the 10 s of Slack's answer
+        assert await asyncio.wait_for(first, 5) == 1  # not waiting for Slack's answer
         row = await echo_row(a)
         assert (row.status, row.result, row.delivered_at, row.attempts) == ("done", *settled)
         assert len([m for m in slack.messages(channel) if "traffic drained" in m.text]) == 1
+        answer.set()
 
 
 async def test_a_slow_call_keeps_its_claim_by_renewing_the_lease(database_url: str) -> None:
@@ -172,7 +189,8 @@ async def test_a_slow_call_keeps_its_claim_by_renewing_the_lease(database_url: s
         channel = await channel_of(a)
         await note(a, channel, "rollback done")
         a.app.worker.leases.renew_every = 0.05
-        slack.fail("chat.postMessage", delay=1.5)
+        answer = asyncio.Event()
+        slack.fail("chat.postMessage", release=answer)
         first = asyncio.create_task(a.app.worker.run_once())
         await posted(slack, channel, "rollback done")
         claimed_until = (await echo_row(a)).claimed_until
@@ -189,6 +207,7 @@ async def test_a_slow_call_keeps_its_claim_by_renewing_the_lease(database_url: s
         calls = len(slack.calls)
         assert await b.app.worker.run_once() == 0
         assert len(slack.calls) == calls  # B made no call at all
+        answer.set()
         assert await first == 1
         row = await echo_row(a)
         assert (row.status, row.claimed_by, row.claim_token) == ("done", None, None)
