@@ -257,13 +257,16 @@ def claim_head_in(
 ) -> ClaimedRow | None:
     """Claim a row read by `ready_heads`, in one statement that returns what the attempt
     needs; None when it changed since (another worker tried it meanwhile: its attempts
-    moved) or is taken or settled."""
+    moved), is taken or settled, or is no longer due: a holder whose lease had run out
+    when the row was read may still settle it with a back-off (a `Retry-After`) before
+    this claim, without moving its attempts."""
     c = OUTBOX.c
     row = conn.execute(
         update(OUTBOX)
         .where(c.id == row_id)
         .where(c.status == PENDING)
         .where(c.attempts == seen_attempts)
+        .where(c.next_attempt_at <= now)
         .where(_lease_free(now))
         .values(_lease(worker, token, now, lease))
         .returning(c.id, c.kind, c.ordering_key, c.payload, c.attempts, c.progress, c.incident_id)

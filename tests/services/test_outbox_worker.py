@@ -236,6 +236,46 @@ async def test_a_head_tried_by_another_worker_since_it_was_read_is_not_claimed(
     assert fresh.payload == {"n": 1}
 
 
+async def test_a_head_whose_late_holder_set_a_back_off_since_it_was_read_is_not_claimed(
+    db: Database,
+) -> None:
+    """A holder's lease ran out (it stalled) and the head was read as ready; before the
+    claim, the holder's answer came, a 429 with Retry-After: 30, and it settled the row
+    with that wait (its claim was still its own). The claim keeps that wait."""
+    await enqueue(db, "k", 1)
+    lease = timedelta(seconds=60)
+    async with db.session() as session:
+        repo = OutboxRepository(session)
+        [row] = await repo.ready_heads(T0, 10)
+        assert await repo.claim(row.id, worker="late", now=T0, lease=lease, token="t-late")
+    later = T0 + lease + timedelta(seconds=1)
+    async with db.session() as session:
+        [head] = await OutboxRepository(session).ready_heads(later, 10)
+    await db.write_batch(
+        lambda conn: settle.settle_retry_in(
+            conn,
+            row.id,
+            token="t-late",
+            error="ratelimited",
+            next_attempt_at=later + timedelta(seconds=30),
+            outcome_unknown=False,
+        )
+    )
+    async with db.session() as session:
+        repo = OutboxRepository(session)
+        early = await repo.claim_head(
+            head.id, seen_attempts=head.attempts, worker="me", now=later, lease=lease
+        )
+        assert early is None
+        due = later + timedelta(seconds=30)
+        [again] = await repo.ready_heads(due, 10)
+        claimed = await repo.claim_head(
+            again.id, seen_attempts=again.attempts, worker="me", now=due, lease=lease
+        )
+    assert claimed is not None
+    assert claimed.attempts == 2
+
+
 class Batching(Recorder):
     """Delivers the run queued behind the head in one call, as timeline echoes do."""
 
