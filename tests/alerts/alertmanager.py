@@ -29,7 +29,6 @@ import asyncio
 import contextlib
 import shutil
 import signal
-import socket
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,8 @@ from typing import Any
 import aiohttp
 import yaml
 from aiohttp import web
+
+from tests.ports import free_port
 
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -63,13 +64,6 @@ def find_binary() -> str:
             "prometheus-alertmanager; .ci/run does) or put the release binary on PATH."
         )
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 Duration = str | float  # an Alertmanager duration ("100ms", "1s") or seconds

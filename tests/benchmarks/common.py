@@ -22,7 +22,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ import aiohttp
 
 from bot.emulator import SlackEmulator, SlackRequestSender, SlackResponse
 from tests.benchmarks import loop_trace
+from tests.ports import free_port
 from tests.support import SECRET, TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
@@ -332,12 +332,6 @@ def failures(samples: Sequence[Sample]) -> list[Sample]:
 
 
 # --- servers ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

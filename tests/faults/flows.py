@@ -17,9 +17,10 @@ from typing import Any
 
 from bot.emulator import input_values
 from bot.slack.ids import Action, Callback, PmIds
-from tests.benchmarks.common import firewatch_env, free_port
+from tests.benchmarks.common import firewatch_env
 from tests.faults import alert_flows
 from tests.faults.cluster import Cluster
+from tests.ports import free_port
 from tests.support import QUALIFYING, REPORT, run_cli
 
 PM = "U0BOB"
