@@ -517,6 +517,7 @@ class Firewatch:
                     self.status_web_app(),
                     host if host is not None else self.settings.host,
                     self.settings.status_port,
+                    setting="FIREWATCH_STATUS_PORT",
                 )
         if self.socket is not None and self.bolt is not None:
             self.socket.open(self.bolt)

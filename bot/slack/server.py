@@ -20,6 +20,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.config import ConfigError
 from bot.runtime.access import OperatorAccess
 from bot.runtime.load import RequestLoad
 from bot.slack.errors import new_error_ref
@@ -134,12 +135,21 @@ class HttpServer:
     def __init__(self) -> None:
         self._runner: web.AppRunner | None = None
 
-    async def start(self, app: web.Application, host: str, port: int) -> int:
-        """Serve `app`; returns the port bound (port 0 asks for any free one)."""
+    async def start(
+        self, app: web.Application, host: str, port: int, *, setting: str = "FIREWATCH_PORT"
+    ) -> int:
+        """Serve `app`; returns the port bound (port 0 asks for any free one). A port
+        that cannot be listened on (in use, not permitted) is a ConfigError naming
+        `setting`, not an error of the database."""
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.stop()
+            why = exc.strerror or str(exc)
+            raise ConfigError(f"{setting}: cannot listen on {host}:{port} ({why})") from None
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
         return int(sockets[0].getsockname()[1]) if sockets else port
