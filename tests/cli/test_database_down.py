@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -19,14 +18,8 @@ from storage import migrate
 from storage.engine import Database
 from storage.models import OutboxRow
 from tests.cli.test_backup import firewatch
+from tests.ports import free_port
 from tests.support import PG_ENV, spawn_cli
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def waiting(seconds: float) -> dict[str, str]:
@@ -34,7 +27,7 @@ def waiting(seconds: float) -> dict[str, str]:
 
 
 async def test_a_repeatable_command_asks_again_then_says_so_in_one_line() -> None:
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/firewatch"
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/firewatch"
     code, out, err = await firewatch("digest", "--post", database_url=url, extra_env=waiting(1.2))
     assert code == EXIT_UNAVAILABLE
     assert "Traceback" not in err
@@ -47,7 +40,7 @@ async def test_a_repeatable_command_asks_again_then_says_so_in_one_line() -> Non
 
 
 async def test_a_command_that_is_not_repeated_says_so_at_once() -> None:
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/firewatch"
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/firewatch"
     code, _, err = await firewatch("intake", "list", database_url=url, extra_env=waiting(30))
     assert code == EXIT_UNAVAILABLE
     assert "Traceback" not in err
@@ -58,7 +51,7 @@ async def test_a_command_that_is_not_repeated_says_so_at_once() -> None:
 async def test_firewatch_run_without_its_database_exits_in_one_line() -> None:
     """What an orchestrator restarting a replica sees while the database is away: exit
     75 and one line naming why, not a traceback (it restarts the replica later)."""
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/firewatch"
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/firewatch"
     slack = {
         "SLACK_BOT_TOKEN": "xoxb-1-test",
         "SLACK_SIGNING_SECRET": "test-signing-secret",
@@ -141,7 +134,7 @@ async def test_digest_post_waits_for_the_database_to_come_back_and_queues_once(
     db = Database(database_url)
     await migrate.upgrade(db.engine)
     real = make_url(database_url)
-    port = closed_port()
+    port = free_port()
     through_proxy = real.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
 
     async def connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
